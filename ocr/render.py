@@ -1,0 +1,89 @@
+"""Print a blank form from its template: as a raster page (the reference the reader registers
+scans against, and the paper the sample generator writes on) or as a printable PDF."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+
+import numpy as np
+from PIL import Image, ImageDraw, ImageFont
+
+from ocr.layout import Rect, Text, corner_marks, layout_form, page_texts
+from schemas.templates import FormTemplate
+
+PRINT_FONT = Path("/usr/share/fonts/opentype/ipaexfont-gothic/ipaexg.ttf")  # Debian fonts-ipaexfont-gothic
+MM_PER_INCH = 25.4
+
+
+class FontMissingError(RuntimeError):
+    """The Japanese print font is not installed."""
+
+
+def mm_to_px(mm: float, dpi: float) -> float:
+    return mm * dpi / MM_PER_INCH
+
+
+def primitives(template: FormTemplate) -> tuple[list[Rect], list[Text]]:
+    """Everything printed on the blank form."""
+    rects: list[Rect] = corner_marks(template)
+    texts: list[Text] = page_texts(template)
+    for fl in layout_form(template).values():
+        rects.extend(fl.rects)
+        texts.extend(fl.texts)
+    return rects, texts
+
+
+@lru_cache(maxsize=64)
+def _font(path: str, px: int) -> ImageFont.FreeTypeFont:
+    if not Path(path).exists():
+        raise FontMissingError(f"font not found: {path} (apt-get install fonts-ipaexfont)")
+    return ImageFont.truetype(path, px)
+
+
+def render_page(template: FormTemplate, dpi: float = 150, font: Path = PRINT_FONT) -> np.ndarray:
+    """The blank form as a grayscale uint8 image (white paper, black print) at `dpi`."""
+    w_mm, h_mm = template.page_size
+    img = Image.new("L", (round(mm_to_px(w_mm, dpi)), round(mm_to_px(h_mm, dpi))), 255)
+    draw = ImageDraw.Draw(img)
+    rects, texts = primitives(template)
+    for r in rects:
+        b = r.box
+        lw = max(1, round(mm_to_px(r.width, dpi)))
+        draw.rectangle(
+            [mm_to_px(b.x, dpi), mm_to_px(b.y, dpi), mm_to_px(b.x + b.w, dpi), mm_to_px(b.y + b.h, dpi)],
+            outline=0,
+            width=lw,
+            fill=0 if r.fill else None,
+        )
+    for t in texts:
+        px = max(6, round(mm_to_px(t.size, dpi)))
+        draw.text((mm_to_px(t.x, dpi), mm_to_px(t.y, dpi)), t.text, fill=0, font=_font(str(font), px))
+    return np.asarray(img)
+
+
+def render_pdf(template: FormTemplate, out: Path, font: Path = PRINT_FONT) -> Path:
+    """Write the blank form as a vector PDF for printing."""
+    from reportlab.lib.units import mm
+    from reportlab.pdfbase import pdfmetrics
+    from reportlab.pdfbase.ttfonts import TTFont
+    from reportlab.pdfgen import canvas
+
+    if not font.exists():
+        raise FontMissingError(f"font not found: {font} (apt-get install fonts-ipaexfont)")
+    pdfmetrics.registerFont(TTFont("MadoguchiPrint", str(font)))
+    w_mm, h_mm = template.page_size
+    c = canvas.Canvas(str(out), pagesize=(w_mm * mm, h_mm * mm))
+    c.setTitle(template.title)
+    rects, texts = primitives(template)
+    for r in rects:
+        b = r.box
+        c.setLineWidth(r.width * mm)
+        c.rect(b.x * mm, (h_mm - b.y - b.h) * mm, b.w * mm, b.h * mm, fill=1 if r.fill else 0)
+    for t in texts:
+        c.setFont("MadoguchiPrint", t.size * mm)
+        # PIL draws from the top of the text box, reportlab from the baseline (~0.88 of the em)
+        c.drawString(t.x * mm, (h_mm - t.y - t.size * 0.88) * mm, t.text)
+    c.showPage()
+    c.save()
+    return out

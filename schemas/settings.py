@@ -1,0 +1,66 @@
+"""The one settings object. Built once at an entry point from MADOGUCHI_* environment variables
+(nested sections with a double underscore: MADOGUCHI_OCR__ENGINES='["rapid"]') and passed down."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import BaseModel, Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from schemas.templates import FORMS_DIR
+
+
+class OcrSettings(BaseModel):
+    engines: list[str] = Field(["paddle", "rapid"], description="recognisers to run, by name (paddle, rapid, null)")
+    threads: int = Field(2, ge=1, description="CPU threads per engine")
+    pdf_dpi: int = Field(300, ge=100, le=600, description="dpi at which PDF pages are rasterised")
+    reference_dpi: int = Field(100, ge=50, le=300, description="dpi of the template page scans are registered to")
+    max_pages: int = Field(20, ge=1, description="pages read from one file at most")
+    forms_dir: Path = Field(FORMS_DIR, description="folder of form template YAML files")
+
+
+class DecisionSettings(BaseModel):
+    """Thresholds on the lowest per-character probability of the restricted decode, per field kind.
+
+    A field is accepted only when every reader agrees, every validator passes and the lowest
+    character probability of every reader is at least this value. Defaults measured on
+    generated samples (tuning seeds) and MNIST digits; see README, "The decision rule".
+    """
+
+    thresholds: dict[str, float] = Field(
+        default_factory=lambda: {
+            "text": 0.90,
+            "name_kanji": 0.90,
+            "kana": 0.85,
+            "digits": 0.80,
+            "postal_code": 0.80,
+            "phone": 0.80,
+            "wareki_date": 0.80,
+            "amount": 0.80,
+        },
+        description="minimum lowest-character probability for auto-accept, by field kind",
+    )
+    tick_ink: float = Field(0.06, description="share of dark pixels (beyond the print) that makes a box ticked")
+    tick_doubt: float = Field(0.025, description="ink between this and tick_ink is doubtful: review")
+
+
+class DbSettings(BaseModel):
+    url: str | None = Field(None, description="SQLAlchemy URL; default: SQLite file madoguchi.db under home")
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="MADOGUCHI_", env_nested_delimiter="__", extra="ignore")
+
+    home: Path = Field(Path("var"), description="data root: database, quarantine, logs")
+    ocr: OcrSettings = OcrSettings()
+    decision: DecisionSettings = DecisionSettings()
+    db: DbSettings = DbSettings()
+
+    @property
+    def quarantine_dir(self) -> Path:
+        return self.home / "quarantine"
+
+    @property
+    def db_url(self) -> str:
+        return self.db.url or f"sqlite:///{(self.home / 'madoguchi.db').resolve()}"

@@ -1,0 +1,168 @@
+"""Form templates: one YAML file per form, validated by these models.
+
+All coordinates are millimetres from the top-left corner of the page. Code converts them to
+pixels at the scan's dpi. See README.md, "Adding a form", for the YAML format.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from pathlib import Path
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+FORMS_DIR = Path(__file__).with_name("forms")
+
+
+class FieldKind(StrEnum):
+    """What a field holds; decides its character set, grammar, normaliser and validators."""
+
+    text = "text"
+    name_kanji = "name_kanji"
+    kana = "kana"
+    digits = "digits"
+    postal_code = "postal_code"
+    phone = "phone"
+    wareki_date = "wareki_date"
+    amount = "amount"
+    checkbox = "checkbox"
+    choice = "choice"
+
+
+class Box(BaseModel):
+    """A rectangle in mm from the page's top-left."""
+
+    model_config = ConfigDict(frozen=True)
+
+    x: float
+    y: float
+    w: float = Field(gt=0)
+    h: float = Field(gt=0)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _from_list(cls, data: object) -> object:
+        if isinstance(data, (list, tuple)):
+            if len(data) != 4:
+                raise ValueError("a box is [x, y, width, height] in mm")
+            return dict(zip("xywh", data))
+        return data
+
+    def inset(self, mm: float) -> Box:
+        return Box(x=self.x + mm, y=self.y + mm, w=max(self.w - 2 * mm, 0.1), h=max(self.h - 2 * mm, 0.1))
+
+    def split(self, n: int) -> list[Box]:
+        """Split horizontally into n equal cells (one box per character)."""
+        cw = self.w / n
+        return [Box(x=self.x + i * cw, y=self.y, w=cw, h=self.h) for i in range(n)]
+
+
+class Option(BaseModel):
+    """One tickable choice; its box is laid out by the template unless given."""
+
+    model_config = ConfigDict(frozen=True)
+
+    name: str
+    label: str
+    box: Box | None = None
+
+
+ERAS = {"meiji": "明治", "taisho": "大正", "showa": "昭和", "heisei": "平成", "reiwa": "令和"}
+
+
+class FieldSpec(BaseModel):
+    """One field of a form."""
+
+    model_config = ConfigDict(frozen=True)
+
+    name: str = Field(pattern=r"^[a-z][a-z0-9_]*$")
+    label: str = Field(description="Japanese label printed on the form and shown to reviewers")
+    kind: FieldKind
+    box: Box = Field(description="writing area in mm; the label is printed to its left")
+    char_boxes: int | None = Field(None, ge=1, description="one printed box per character")
+    required: bool = False
+    options: tuple[Option, ...] = ()
+    eras: tuple[str, ...] = Field((), description="wareki_date: eras printed to be circled")
+    suffix: str = Field("", description="printed after the writing area, e.g. 円 or 人")
+    validators: tuple[str, ...] = ()
+    threshold: float | None = Field(None, ge=0.0, le=1.0, description="overrides the kind's default")
+    hint: str = Field("", description="small print under the label, e.g. 数字ははっきりと")
+
+    @field_validator("eras")
+    @classmethod
+    def _known_eras(cls, v: tuple[str, ...]) -> tuple[str, ...]:
+        bad = [e for e in v if e not in ERAS]
+        if bad:
+            raise ValueError(f"unknown era {bad}; use {sorted(ERAS)}")
+        return v
+
+    @model_validator(mode="after")
+    def _kind_needs(self) -> FieldSpec:
+        if self.kind == FieldKind.choice and len(self.options) < 2:
+            raise ValueError(f"{self.name}: a choice needs at least two options")
+        if self.kind == FieldKind.wareki_date and not self.eras:
+            raise ValueError(f"{self.name}: a wareki_date needs eras")
+        if self.kind == FieldKind.postal_code and self.char_boxes not in (None, 7):
+            raise ValueError(f"{self.name}: a postal code has 7 character boxes")
+        return self
+
+
+class StaticText(BaseModel):
+    """Printed text that is not a field (headings, notes)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    text: str
+    x: float
+    y: float
+    size: float = Field(3.5, description="character height in mm")
+
+
+class FormTemplate(BaseModel):
+    """A printable form and how to read it."""
+
+    model_config = ConfigDict(frozen=True)
+
+    id: str = Field(pattern=r"^[a-z][a-z0-9_]*$")
+    title: str
+    page_size: tuple[float, float] = Field((210.0, 297.0), description="width, height in mm")
+    label_width: float = Field(32.0, description="mm reserved left of each box for its label")
+    texts: tuple[StaticText, ...] = ()
+    fields: tuple[FieldSpec, ...]
+
+    @model_validator(mode="after")
+    def _unique_names(self) -> FormTemplate:
+        names = [f.name for f in self.fields]
+        dup = {n for n in names if names.count(n) > 1}
+        if dup:
+            raise ValueError(f"duplicate field names: {sorted(dup)}")
+        w, h = self.page_size
+        for f in self.fields:
+            b = f.box
+            if b.x < 0 or b.y < 0 or b.x + b.w > w or b.y + b.h > h:
+                raise ValueError(f"{f.name}: box lies outside the page")
+        return self
+
+    def field(self, name: str) -> FieldSpec:
+        for f in self.fields:
+            if f.name == name:
+                return f
+        raise KeyError(name)
+
+
+def load_template(path: Path) -> FormTemplate:
+    """Read and validate one template YAML file."""
+    with open(path, encoding="utf-8") as fh:
+        return FormTemplate.model_validate(yaml.safe_load(fh))
+
+
+def load_templates(directory: Path = FORMS_DIR) -> dict[str, FormTemplate]:
+    """All templates in a folder, by form id, in file-name order."""
+    out: dict[str, FormTemplate] = {}
+    for path in sorted(directory.glob("*.yaml")):
+        t = load_template(path)
+        if t.id in out:
+            raise ValueError(f"form id {t.id!r} is defined twice ({path})")
+        out[t.id] = t
+    return out
