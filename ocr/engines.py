@@ -154,23 +154,31 @@ class CTCRecognizer:
             self._masks[charset] = mask
         return mask
 
-    def recognize(
-        self, crops: Sequence[np.ndarray], *, charset: str | None = None
-    ) -> list[Reading]:
-        """Read each crop (one text line, dark ink on white); restrict to charset if given."""
-        allowed = None if charset is None else self.allowed_mask(charset)
+    def probabilities(self, crops: Sequence[np.ndarray]) -> list[np.ndarray]:
+        """Per-timestep softmax probabilities (T, C) for each crop, before any decoding.
+
+        Crops are batched in order of aspect ratio, as PaddleOCR does, so that little of each
+        batch is padding; T grows with the widest crop of the batch.
+        """
         images = [to_bgr(c) for c in crops]
         ratios = np.array([img.shape[1] / img.shape[0] for img in images])
         order = np.argsort(ratios, kind="stable")
-        readings: list[Reading] = [EMPTY_READING] * len(images)
+        out: list[np.ndarray] = [np.empty(0)] * len(images)
         for start in range(0, len(order), BATCH_SIZE):
             chunk = order[start : start + BATCH_SIZE]
             width = int(REC_HEIGHT * max(MIN_WH_RATIO, ratios[chunk].max()))
             batch = np.stack([resize_normalise(images[i], width) for i in chunk])
             probs = self._run(batch)
             for row, i in enumerate(chunk):
-                readings[i] = decode_ctc(probs[row], self._characters, allowed)
-        return readings
+                out[i] = probs[row]
+        return out
+
+    def recognize(
+        self, crops: Sequence[np.ndarray], *, charset: str | None = None
+    ) -> list[Reading]:
+        """Read each crop (one text line, dark ink on white); restrict to charset if given."""
+        allowed = None if charset is None else self.allowed_mask(charset)
+        return [decode_ctc(p, self._characters, allowed) for p in self.probabilities(crops)]
 
 
 class RapidRecognizer(CTCRecognizer):

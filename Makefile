@@ -1,0 +1,56 @@
+# Two commands do everything on a fresh Debian machine (as root): `make demo` and `make test`.
+# Both install what is missing first: Debian packages, then the Python environment in .venv/.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+VENV := .venv
+PY := $(VENV)/bin/python
+UV_VERSION := 0.13.9
+PYTHON ?= python3.11
+# poppler-utils: PDF pages; fonts: printing forms (IPAex) and handwriting-like samples (kiloji, Klee);
+# qpdf: encrypted-PDF test fixtures are made with pikepdf, which bundles it, but qpdf helps a person check them.
+APT_PACKAGES := poppler-utils fonts-ipaexfont fonts-noto-cjk fonts-kiloji fonts-klee libgl1 libglib2.0-0 libgomp1
+STAMP := $(VENV)/.installed
+DEMO_DIR := var/demo
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+
+.PHONY: help setup apt demo test clean-demo
+
+help:
+	@echo "make demo   install what is missing, read the bundled sample scans, print the results"
+	@echo "make test   install what is missing, run the test suite"
+
+apt:
+	@missing=$$(for p in $(APT_PACKAGES); do dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null | grep -q "ok installed" || echo $$p; done); \
+	if ! command -v $(PYTHON) >/dev/null; then missing="$$missing python3.11 python3.11-venv"; fi; \
+	if [ -n "$$missing" ]; then \
+		echo "installing Debian packages:$$missing"; \
+		$(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq --no-install-recommends $$missing; \
+	fi
+
+# uv comes from PyPI into a small tools venv when it is not on PATH.
+UV := $(shell command -v uv 2>/dev/null || echo .tools/bin/uv)
+.tools/bin/uv:
+	$(PYTHON) -m venv .tools || { $(SUDO) apt-get install -y -qq python3.11-venv && $(PYTHON) -m venv .tools; }
+	.tools/bin/pip install -q uv==$(UV_VERSION)
+
+$(STAMP): requirements.lock pyproject.toml | $(UV)
+	$(UV) venv --allow-existing --python $(PYTHON) $(VENV)
+	$(UV) pip sync --python $(PY) requirements.lock
+	$(UV) pip install --python $(PY) --no-deps -e .
+	touch $@
+
+setup: apt $(STAMP)
+
+demo: setup
+	@rm -rf $(DEMO_DIR) && mkdir -p $(DEMO_DIR)
+	MADOGUCHI_HOME=$(DEMO_DIR) $(VENV)/bin/madoguchi process samples/scans samples/bad --out $(DEMO_DIR)/results --today 2026-11-27
+	@echo
+	@echo "Look at: $(DEMO_DIR)/results/*.json (one per document), $(DEMO_DIR)/results/summary.json,"
+	@echo "         $(DEMO_DIR)/quarantine/ (unreadable files, each with a .reason.txt), $(DEMO_DIR)/madoguchi.db"
+
+test: setup
+	$(PY) -m pytest -q
+
+clean-demo:
+	rm -rf $(DEMO_DIR)

@@ -1,0 +1,189 @@
+"""The `madoguchi` command line. Library code raises; this module turns errors into exit codes."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from datetime import date
+from pathlib import Path
+
+EXIT_OK = 0
+EXIT_USAGE = 2  # bad arguments
+EXIT_INSTALL = 3  # broken installation: poppler, fonts or models missing
+
+SCAN_SUFFIXES = {".pdf", ".png", ".jpg", ".jpeg", ".tif", ".tiff"}
+SKIP_SUFFIXES = {".json", ".txt", ".md"}  # our own outputs, truth files, reason files, notes
+
+
+class UsageError(Exception):
+    """Bad arguments: the message says what to change."""
+
+
+def collect(paths: list[Path]) -> list[Path]:
+    """Files to read: given files as they are, folders searched recursively for documents.
+
+    Hidden and temporary files (.part, .tmp, ~$...) are left alone.
+    """
+    out: list[Path] = []
+    for p in paths:
+        if p.is_file():
+            out.append(p)
+        elif p.is_dir():
+            for f in sorted(p.rglob("*")):
+                if not f.is_file() or f.suffix.lower() in SKIP_SUFFIXES:
+                    continue
+                if f.name.startswith((".", "~$")) or f.suffix.lower() in {".part", ".tmp"}:
+                    continue
+                out.append(f)
+        else:
+            raise UsageError(f"no such file or folder: {p}")
+    return out
+
+
+def cmd_forms_list(args, settings) -> int:
+    from schemas.templates import load_templates
+
+    for t in load_templates(settings.ocr.forms_dir).values():
+        print(f"{t.id}\t{t.title}\t{len(t.fields)} fields")
+    return EXIT_OK
+
+
+def _template(settings, form_id: str):
+    from schemas.templates import load_templates
+
+    templates = load_templates(settings.ocr.forms_dir)
+    if form_id not in templates:
+        raise UsageError(f"unknown form {form_id!r}; known: {', '.join(templates)}")
+    return templates[form_id]
+
+
+def cmd_forms_render(args, settings) -> int:
+    from ocr.render import render_pdf
+
+    out = render_pdf(_template(settings, args.form_id), Path(args.out))
+    print(out)
+    return EXIT_OK
+
+
+def cmd_samples_generate(args, settings) -> int:
+    from ocr.synth import generate
+
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    forms = [args.form] if args.form else list(_all_forms(settings))
+    for form_id in forms:
+        for p in generate(_template(settings, form_id), args.count, args.seed, out, formats=tuple(args.format)):
+            print(p)
+    return EXIT_OK
+
+
+def _all_forms(settings):
+    from schemas.templates import load_templates
+
+    return load_templates(settings.ocr.forms_dir)
+
+
+def cmd_process(args, settings) -> int:
+    from flows.report import print_table, summarise
+    from flows.pipeline import Reader
+
+    files = collect([Path(p) for p in args.paths])
+    if args.form and args.form not in _all_forms(settings):
+        raise UsageError(f"unknown form {args.form!r}")
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    reader = Reader(settings)
+    today = date.fromisoformat(args.today) if args.today else None
+    results, used = [], set()
+    t0 = time.perf_counter()
+    from tqdm import tqdm
+
+    for path in tqdm(files, desc="読取中 reading", unit="件", disable=args.quiet or not files, file=sys.stderr):
+        result = reader.process(path, form_id=args.form, today=today)
+        stem = path.stem if path.stem not in used else f"{path.stem}-{result.sha256[:8]}"
+        used.add(stem)
+        (out / f"{stem}.json").write_text(result.model_dump_json(indent=2), encoding="utf-8")
+        results.append(result)
+    summary = summarise(results, wall=time.perf_counter() - t0, model_load=reader.model_load_seconds,
+                        quarantine=settings.quarantine_dir)
+    (out / "summary.json").write_text(json.dumps(summary, ensure_ascii=False, indent=2), encoding="utf-8")
+    if not args.quiet:
+        print_table(results, summary, out)
+    return EXIT_OK
+
+
+def cmd_evaluate(args, settings) -> int:
+    from flows.evaluate import evaluate
+
+    report = evaluate(Path(args.results), Path(args.truth))
+    text = json.dumps(report, ensure_ascii=False, indent=2)
+    if args.out:
+        Path(args.out).write_text(text, encoding="utf-8")
+    print(text)
+    return EXIT_OK
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="madoguchi", description="Read handwritten municipal application forms.")
+    sub = p.add_subparsers(dest="command", required=True)
+
+    forms = sub.add_parser("forms", help="the form templates").add_subparsers(dest="forms_cmd", required=True)
+    forms.add_parser("list", help="one form per line: id, title").set_defaults(func=cmd_forms_list)
+    r = forms.add_parser("render", help="print a blank form as PDF")
+    r.add_argument("form_id")
+    r.add_argument("--out", required=True)
+    r.set_defaults(func=cmd_forms_render)
+
+    samples = sub.add_parser("samples", help="generated sample scans").add_subparsers(dest="samples_cmd", required=True)
+    g = samples.add_parser("generate", help="draw filled, scanned forms with their truth")
+    g.add_argument("--form", help="form id (default: every form)")
+    g.add_argument("--count", type=int, default=3)
+    g.add_argument("--seed", type=int, default=1)
+    g.add_argument("--out", required=True)
+    g.add_argument("--format", action="append", choices=["png", "jpg", "pdf", "tif"],
+                   help="file format (repeat for several; default png)")
+    g.set_defaults(func=cmd_samples_generate)
+
+    pr = sub.add_parser("process", help="read scans: one DIR/<stem>.json per document and DIR/summary.json")
+    pr.add_argument("paths", nargs="+", help="files or folders")
+    pr.add_argument("--out", required=True, help="folder for the results")
+    pr.add_argument("--form", help="skip identification: every file is this form")
+    pr.add_argument("--today", help="date the plausibility checks use (YYYY-MM-DD; default today)")
+    pr.add_argument("--quiet", action="store_true", help="no progress bar and no table")
+    pr.set_defaults(func=cmd_process)
+
+    ev = sub.add_parser("evaluate", help="compare results with generated samples' truth files")
+    ev.add_argument("results", help="folder written by `madoguchi process`")
+    ev.add_argument("truth", help="folder with <stem>.truth.json files")
+    ev.add_argument("--out", help="also write the report to this JSON file")
+    ev.set_defaults(func=cmd_evaluate)
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    from schemas.settings import Settings
+
+    args = build_parser().parse_args(argv)
+    if getattr(args, "format", "unset") is None:
+        args.format = ["png"]
+    try:
+        return args.func(args, Settings())
+    except UsageError as exc:
+        print(f"madoguchi: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    except _installation_errors() as exc:
+        print(f"madoguchi: broken installation: {exc}\n  run `make setup` to install what is missing", file=sys.stderr)
+        return EXIT_INSTALL
+
+
+def _installation_errors() -> tuple[type[BaseException], ...]:
+    from ocr.errors import PopplerMissingError
+    from ocr.render import FontMissingError
+
+    return (PopplerMissingError, FontMissingError, ImportError)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

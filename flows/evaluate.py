@@ -1,0 +1,95 @@
+"""Compare results with the truth the sample generator wrote: the numbers the decision rule is
+judged by (accuracy among accepted fields, straight-through rate), per field kind."""
+
+from __future__ import annotations
+
+import json
+import math
+from collections import defaultdict
+from dataclasses import dataclass, field
+from pathlib import Path
+
+
+def wilson_upper(errors: int, n: int, z: float = 1.96) -> float:
+    """Upper end of the 95% Wilson interval of an error rate (sensible at 0 errors)."""
+    if n == 0:
+        return 1.0
+    p = errors / n
+    centre = p + z * z / (2 * n)
+    spread = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n))
+    return min(1.0, (centre + spread) / (1 + z * z / n))
+
+
+@dataclass
+class Tally:
+    fields: int = 0
+    correct: int = 0  # best reading equals the truth, whatever the status
+    accepted: int = 0
+    accepted_wrong: int = 0
+    needs_review: int = 0
+    invalid: int = 0
+    wrong_examples: list[str] = field(default_factory=list)
+
+    def add(self, status: str, ok: bool, example: str) -> None:
+        self.fields += 1
+        self.correct += ok
+        if status == "accepted":
+            self.accepted += 1
+            if not ok:
+                self.accepted_wrong += 1
+                self.wrong_examples.append(example)
+        elif status == "needs_review":
+            self.needs_review += 1
+        else:
+            self.invalid += 1
+
+    def as_dict(self) -> dict:
+        n = max(self.fields, 1)
+        return {
+            "fields": self.fields,
+            "exact": round(self.correct / n, 4),
+            "straight_through": round(self.accepted / n, 4),
+            "accepted_error": round(self.accepted_wrong / max(self.accepted, 1), 5),
+            "accepted_error_95_upper": round(wilson_upper(self.accepted_wrong, self.accepted), 5),
+            "needs_review": round(self.needs_review / n, 4),
+            "invalid": round(self.invalid / n, 4),
+            "accepted_wrong": self.accepted_wrong,
+            "wrong_examples": self.wrong_examples[:20],
+        }
+
+
+def same(read: object, truth: object) -> bool:
+    if truth is None:
+        return read is None
+    return read == truth or (isinstance(truth, int) and not isinstance(truth, bool) and str(read) == str(truth))
+
+
+def evaluate(results_dir: Path, truth_dir: Path) -> dict:
+    """Tally every result that has a truth file, overall and per field kind."""
+    overall, by_kind = Tally(), defaultdict(Tally)
+    documents = identified = 0
+    for truth_path in sorted(truth_dir.glob("*.truth.json")):
+        stem = truth_path.name.removesuffix(".truth.json")
+        result_path = results_dir / f"{stem}.json"
+        if not result_path.exists():
+            continue
+        truth = json.loads(truth_path.read_text(encoding="utf-8"))
+        result = json.loads(result_path.read_text(encoding="utf-8"))
+        documents += 1
+        if result.get("form") != truth["form"]:
+            for name in truth["fields"]:
+                overall.add("needs_review", False, f"{stem}:{name}: form not identified")
+            continue
+        identified += 1
+        for name, value in truth["fields"].items():
+            f = result["fields"][name]
+            ok = same(f["value"], value)
+            example = f"{stem}:{name}: read {f['value']!r}, truth {value!r}"
+            overall.add(f["status"], ok, example)
+            by_kind[f["kind"]].add(f["status"], ok, example)
+    return {
+        "documents": documents,
+        "identified": identified,
+        "overall": overall.as_dict(),
+        "by_kind": {k: t.as_dict() for k, t in sorted(by_kind.items())},
+    }

@@ -1,0 +1,135 @@
+"""Read one file end to end, without Prefect: the stages the CLI runs and the flows wrap.
+
+load pages -> identify and register -> flatten -> read fields -> decide -> record.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import shutil
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import date
+from pathlib import Path
+
+from ocr.decide import decide_fields
+from ocr.engines import Recognizer, load_engines
+from ocr.errors import MadoguchiError, PopplerMissingError
+from ocr.fields import blank_page, flatten
+from ocr.pages import load_pages
+from ocr.read import read_page
+from ocr.registration import identify_and_register
+from ocr.validate import VALIDATORS, Context
+from schemas.db import Store
+from schemas.results import DocumentError, DocumentResult, DocumentStatus, FieldStatus
+from schemas.settings import Settings
+from schemas.templates import load_templates
+
+READ_DPI = 300  # px per inch of the flattened page the fields are cut from
+
+
+def sha256_of(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for chunk in iter(lambda: fh.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+@dataclass
+class Timer:
+    """Seconds spent per stage, summed over calls."""
+
+    seconds: dict[str, float] = field(default_factory=dict)
+
+    @contextmanager
+    def stage(self, name: str) -> Iterator[None]:
+        t0 = time.perf_counter()
+        try:
+            yield
+        finally:
+            self.seconds[name] = self.seconds.get(name, 0.0) + time.perf_counter() - t0
+
+
+class Reader:
+    """Everything loaded once per process: settings, templates, engines, the database."""
+
+    def __init__(self, settings: Settings, engines: list[Recognizer] | None = None, store: Store | None = None):
+        self.settings = settings
+        self.templates = load_templates(settings.ocr.forms_dir)
+        unknown = {v for t in self.templates.values() for f in t.fields for v in f.validators} - set(VALIDATORS)
+        if unknown:
+            raise ValueError(f"templates name unknown validators: {sorted(unknown)}")
+        settings.home.mkdir(parents=True, exist_ok=True)
+        self.store = store if store is not None else Store(settings.db_url)
+        t0 = time.perf_counter()
+        self.engines = engines if engines is not None else load_engines(settings.ocr.engines, settings.ocr.threads)
+        self.model_load_seconds = time.perf_counter() - t0
+
+    def read(self, path: Path, *, form_id: str | None = None, today: date | None = None) -> DocumentResult:
+        """Read and decide one file; raises MadoguchiError for a file that cannot be read."""
+        timer = Timer()
+        cfg = self.settings.ocr
+        with timer.stage("load"):
+            pages = load_pages(path, pdf_dpi=cfg.pdf_dpi, max_pages=cfg.max_pages)
+        with timer.stage("register"):
+            reg = identify_and_register(pages[0], self.templates, form_id=form_id, reference_dpi=cfg.reference_dpi)
+        template = reg.template
+        with timer.stage("crop"):
+            flat = flatten(pages[0], reg, dpi=READ_DPI)
+            reference = blank_page(template, READ_DPI)
+        with timer.stage("read"):
+            raws = read_page(flat, reference, template, self.engines, READ_DPI)
+        with timer.stage("decide"):
+            ctx = Context(today=today or date.today(), values={})
+            fields = decide_fields(raws, self.settings.decision, ctx)
+        doubtful = any(f.status != FieldStatus.accepted for f in fields.values())
+        errors = []
+        if len(pages) > 1:
+            errors.append(DocumentError(code="extra_pages", message=f"{len(pages) - 1} page(s) after the first were not read",
+                                        message_ja="2ページ目以降は読み取っていません。別の書類なら分けてスキャンしてください。"))
+        return DocumentResult(
+            source=str(path), sha256="", form=template.id, form_title=template.title, pages=len(pages),
+            fields=fields, status=DocumentStatus.needs_review if doubtful else DocumentStatus.accepted,
+            errors=errors, registration={"score": round(reg.score, 4), "upside_down": reg.upside_down},
+            timings={k: round(v, 4) for k, v in timer.seconds.items()},
+        )
+
+    def process(self, path: Path, *, form_id: str | None = None, today: date | None = None) -> DocumentResult:
+        """Read one file and record it; a file seen before (same sha256) is reported, not read again.
+
+        A file that cannot be read is copied to quarantine with a reason file; never raises for bad input.
+        """
+        digest = sha256_of(path)
+        earlier = self.store.find(digest)
+        if earlier is not None:
+            return DocumentResult(source=str(path), sha256=digest, form=earlier.form, status=DocumentStatus(earlier.status),
+                                  duplicate_of=earlier.source)
+        try:
+            result = self.read(path, form_id=form_id, today=today)
+        except PopplerMissingError:
+            raise  # a broken installation, not a bad file: nothing to quarantine
+        except MadoguchiError as exc:
+            quarantine(path, digest, exc, self.settings.quarantine_dir)
+            result = DocumentResult(source=str(path), sha256=digest, status=DocumentStatus.rejected,
+                                    errors=[DocumentError(code=exc.code, message=str(exc), message_ja=exc.message_ja)])
+        result = result.model_copy(update={"sha256": digest})
+        t0 = time.perf_counter()
+        self.store.save(result)
+        result.timings["persist"] = round(time.perf_counter() - t0, 4)
+        return result
+
+
+def quarantine(path: Path, digest: str, exc: MadoguchiError, folder: Path) -> Path:
+    """Copy a file that cannot be read to quarantine, with a reason file beside it."""
+    folder.mkdir(parents=True, exist_ok=True)
+    dest = folder / f"{path.stem}-{digest[:8]}{path.suffix}"
+    shutil.copy2(path, dest)
+    reason = dest.with_name(dest.name + ".reason.txt")
+    reason.write_text(
+        f"ファイル: {path.name}\n理由: {exc.message_ja}\n\nfile: {path}\nsha256: {digest}\nreason ({exc.code}): {exc}\n",
+        encoding="utf-8",
+    )
+    return dest

@@ -1,0 +1,62 @@
+"""Summaries of a batch: summary.json for scripts and a table for the person at the terminal."""
+
+from __future__ import annotations
+
+from collections import Counter
+from pathlib import Path
+from statistics import median
+
+from schemas.results import DocumentResult, DocumentStatus
+
+STATUS_JA = {"accepted": "自動確定", "needs_review": "要確認", "invalid": "要確認(不正値)", "rejected": "読取不可"}
+
+
+def summarise(results: list[DocumentResult], *, wall: float, model_load: float, quarantine: Path) -> dict:
+    """Counts, straight-through rate and per-stage timings of a batch."""
+    read = [r for r in results if r.duplicate_of is None]
+    docs = Counter(r.status.value for r in read)
+    fields = Counter(f.status.value for r in read for f in r.fields.values())
+    n_fields = sum(fields.values())
+    stages: dict[str, list[float]] = {}
+    for r in read:
+        if r.status != DocumentStatus.rejected:
+            for k, v in r.timings.items():
+                stages.setdefault(k, []).append(v)
+    per_doc = [sum(r.timings.values()) for r in read if r.status != DocumentStatus.rejected]
+    return {
+        "documents": len(results),
+        "by_status": dict(docs),
+        "duplicates": [{"source": r.source, "duplicate_of": r.duplicate_of} for r in results if r.duplicate_of],
+        "quarantined": [{"source": r.source, "reason": r.errors[0].code if r.errors else ""}
+                        for r in read if r.status == DocumentStatus.rejected],
+        "quarantine_dir": str(quarantine),
+        "fields": dict(fields),
+        "straight_through_rate": round(fields["accepted"] / n_fields, 4) if n_fields else None,
+        "review_fields_per_document": round((n_fields - fields["accepted"]) / max(1, len(read) - docs["rejected"]), 2),
+        "timings": {
+            "model_load_seconds": round(model_load, 3),
+            "wall_seconds": round(wall, 3),
+            "per_stage_mean_seconds": {k: round(sum(v) / len(v), 4) for k, v in stages.items()},
+            "per_document_median_seconds": round(median(per_doc), 3) if per_doc else None,
+        },
+    }
+
+
+def print_table(results: list[DocumentResult], summary: dict, out: Path) -> None:
+    """A table a clerk can read, then where the files are."""
+    print(f"{'ファイル':<36} {'様式':<24} {'状態':<10} 確定/項目数")
+    for r in results:
+        name = Path(r.source).name[:36]
+        if r.duplicate_of:
+            state = "重複(読取済)"
+        else:
+            state = STATUS_JA.get(r.status.value, r.status.value)
+        ok = sum(f.status.value == "accepted" for f in r.fields.values())
+        title = (r.form_title or r.form or "-")[:24]
+        detail = f"{ok}/{len(r.fields)}" if r.fields else (r.errors[0].message_ja if r.errors else "")
+        print(f"{name:<36} {title:<24} {state:<10} {detail}")
+    stp = summary["straight_through_rate"]
+    print(f"\n項目の自動確定率 straight-through: {stp:.1%}" if stp is not None else "")
+    print(f"results: {out.resolve()}/ (one JSON per document, summary.json)")
+    if summary["quarantined"]:
+        print(f"quarantine: {summary['quarantine_dir']}/ (each file with a .reason.txt)")

