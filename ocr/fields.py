@@ -145,33 +145,42 @@ def ink_ratio(flat_page: np.ndarray, reference_page: np.ndarray, box: Box, dpi: 
     return float(extra.sum() / page.size)
 
 
-NAME_GAP_MM = 3.0  # a gap this wide between family and given name is certain to be meant
+NAME_GAP_MM = 2.0  # narrowest gap taken as the space between family and given name
+NAME_GAP_RATIO = 1.5  # ...and it must be this much wider than any gap between characters
+
+
+def _blank_runs(ink_cols: np.ndarray) -> list[tuple[int, int, int]]:
+    """(width, start, end) of blank column runs between the first and last inked column."""
+    cols = np.flatnonzero(ink_cols)
+    runs, start = [], None
+    for x in range(cols[0], cols[-1] + 1) if cols.size else ():
+        if not ink_cols[x] and start is None:
+            start = x
+        elif ink_cols[x] and start is not None:
+            runs.append((x - start, start, x))
+            start = None
+    return sorted(runs, reverse=True)
 
 
 def split_at_gap(crop: np.ndarray, dpi: float = FLAT_DPI) -> list[np.ndarray]:
     """Split a name written as "family  given" at its widest blank column run.
 
-    Returns two crops when the widest gap between inked columns is clearly wider than the gaps
-    between characters (at least NAME_GAP_MM and 1.8 times the second widest), else the crop whole.
+    Specks are ignored. Returns two crops when the widest gap is at least NAME_GAP_MM, a quarter of
+    the writing's height and NAME_GAP_RATIO times the next widest; else the crop whole.
     """
-    ink = (crop < INK_LEVEL).any(axis=0)
-    cols = np.flatnonzero(ink)
-    if cols.size < 2:
+    ink = (crop < INK_LEVEL).astype(np.uint8)
+    n, labels, stats, _ = cv2.connectedComponentsWithStats(ink, connectivity=8)
+    big = np.zeros(n, bool)
+    big[1:] = np.maximum(stats[1:, cv2.CC_STAT_WIDTH], stats[1:, cv2.CC_STAT_HEIGHT]) >= _px(1.0, dpi)
+    strokes = big[labels]
+    rows = np.flatnonzero(strokes.any(axis=1))
+    runs = _blank_runs(strokes.any(axis=0))
+    if not runs:
         return [crop]
-    gaps = []  # (width px, start, end) of blank runs between the first and last inked column
-    start = None
-    for x in range(cols[0], cols[-1] + 1):
-        if not ink[x] and start is None:
-            start = x
-        elif ink[x] and start is not None:
-            gaps.append((x - start, start, x))
-            start = None
-    if not gaps:
-        return [crop]
-    gaps.sort(reverse=True)
-    width, a, b = gaps[0]
-    second = gaps[1][0] if len(gaps) > 1 else 0
-    if width < _px(NAME_GAP_MM, dpi) or width < 1.8 * second:
+    width, a, b = runs[0]
+    second = runs[1][0] if len(runs) > 1 else 0
+    height = rows[-1] - rows[0] + 1
+    if width < max(_px(NAME_GAP_MM, dpi), height / 4) or width < NAME_GAP_RATIO * second:
         return [crop]
     pad = min(_px(1.0, dpi), width // 2)
     return [crop[:, : a + pad].copy(), crop[:, b - pad :].copy()]

@@ -39,7 +39,8 @@ def _cells_of(fl: FieldLayout, flat: np.ndarray, dpi: float) -> list[_Cell]:
     crops = crop_cells(flat, fl, dpi)
     if fl.spec.kind in NAME_KINDS and len(crops) == 1 and not is_empty(crops[0]):
         # family and given name are read apart, so the space between them is certain
-        return [_Cell(name, part, c) for part, c in zip(("family", "given"), split_at_gap(crops[0], dpi))]
+        parts = zip(("family", "given"), split_at_gap(crops[0], dpi))
+        return [_Cell(name, part, None if is_empty(c) else c) for part, c in parts]
     return [_Cell(name, "", None if is_empty(c) else c) for c in crops]
 
 
