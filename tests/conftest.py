@@ -1,0 +1,32 @@
+"""Shared fixtures: the real engines are loaded once per test session (they take ~15 s)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parent.parent
+SAMPLES = REPO / "samples"
+
+
+@pytest.fixture(scope="session")
+def engines():
+    from ocr.engines import load_engines
+
+    return load_engines(["paddle", "rapid"], threads=2)
+
+
+@pytest.fixture
+def settings(tmp_path, monkeypatch):
+    from schemas.settings import Settings
+
+    monkeypatch.setenv("MADOGUCHI_HOME", str(tmp_path / "home"))
+    return Settings()
+
+
+@pytest.fixture
+def reader(settings, engines):
+    from flows.pipeline import Reader
+
+    return Reader(settings, engines=engines)

@@ -1,0 +1,116 @@
+"""The `madoguchi` command: forms, samples and processing a batch with bad files in it."""
+
+from __future__ import annotations
+
+import json
+import re
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from flows import cli
+from tests.conftest import SAMPLES
+
+TODAY = "2026-11-27"  # the committed samples were filled in November 2026
+
+
+def test_forms_list_prints_one_form_per_line_id_first(capsys, settings):
+    assert cli.main(["forms", "list"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert [line.split("\t")[0] for line in lines] == ["child_allowance", "long_term_care", "pregnancy_notification"]
+    assert "児童手当 認定請求書" in lines[0]
+
+
+def test_forms_render_writes_a_printable_pdf(tmp_path, settings):
+    out = tmp_path / "form.pdf"
+    assert cli.main(["forms", "render", "pregnancy_notification", "--out", str(out)]) == 0
+    info = subprocess.run(["pdfinfo", str(out)], capture_output=True, text=True, check=True).stdout
+    assert re.search(r"^Pages:\s+1$", info, re.M) and "(A4)" in info
+    text = subprocess.run(["pdftotext", str(out), "-"], capture_output=True, text=True, check=True).stdout
+    assert "妊娠届出書" in text and "出産予定日" in text
+
+
+def test_bad_arguments_exit_2(settings, tmp_path, capsys):
+    assert cli.main(["forms", "render", "no_such_form", "--out", str(tmp_path / "x.pdf")]) == cli.EXIT_USAGE
+    assert cli.main(["process", str(tmp_path / "missing.pdf"), "--out", str(tmp_path / "o")]) == cli.EXIT_USAGE
+    assert "no such file" in capsys.readouterr().err
+
+
+def test_collect_skips_temporary_hidden_and_result_files(tmp_path):
+    for name in ["a.pdf", "b.png.part", "~$c.pdf", ".d.png", "e.truth.json", "f.tmp", "g.jpg"]:
+        (tmp_path / name).write_bytes(b"x")
+    assert [p.name for p in cli.collect([tmp_path])] == ["a.pdf", "g.jpg"]
+
+
+@pytest.fixture
+def batch(tmp_path, reader, monkeypatch):
+    """GIVEN a folder with two good scans and every kind of bad file, processed once by the CLI."""
+    inbox = tmp_path / "in"
+    shutil.copytree(SAMPLES / "bad", inbox)
+    for name in ["child_allowance-200dpi-pdf.pdf", "pregnancy_notification-upside-down.jpg"]:
+        shutil.copy(SAMPLES / "scans" / name, inbox / name)
+    shutil.copy(SAMPLES / "scans" / "child_allowance-200dpi-pdf.pdf", inbox / "copy-of-first.pdf")
+    before = sorted((p.name, p.stat().st_size) for p in inbox.iterdir())
+    monkeypatch.setattr("flows.pipeline.Reader", lambda settings: reader)  # reuse the loaded engines
+    out = tmp_path / "out"
+    code = cli.main(["process", str(inbox), "--out", str(out), "--today", TODAY, "--quiet"])
+    return code, inbox, out, before, reader
+
+
+def test_batch_goes_on_past_bad_files_and_quarantines_each_with_a_reason(batch):
+    """WHEN the batch runs THEN every bad file is copied to quarantine with a Japanese reason, the good
+    ones are read, the given files are untouched, and the exit code is 0."""
+    code, inbox, out, before, reader = batch
+    assert code == 0
+    assert sorted((p.name, p.stat().st_size) for p in inbox.iterdir()) == before  # never moved or deleted
+    summary = json.loads((out / "summary.json").read_text(encoding="utf-8"))
+    reasons = {Path(q["source"]).name: q["reason"] for q in summary["quarantined"]}
+    assert reasons == {
+        "empty-zero-bytes.pdf": "empty_file",
+        "truncated-transfer.pdf": "corrupt_file",
+        "encrypted-password.pdf": "encrypted_pdf",
+        "blank-page.png": "blank_page",
+        "wrong-form-not-ours.png": "unknown_form",
+        "photo-not-a-form.jpg": "unknown_form",
+        "wrong-type-meeting-notes.docx": "unsupported_file",
+    }
+    quarantine = reader.settings.quarantine_dir
+    for name in reasons:
+        stem = Path(name).stem
+        [copy] = [p for p in quarantine.iterdir() if p.name.startswith(stem) and not p.name.endswith(".reason.txt")]
+        text = Path(f"{copy}.reason.txt").read_text(encoding="utf-8")
+        assert "理由:" in text and "reason (" in text
+        result = json.loads((out / f"{stem}.json").read_text(encoding="utf-8"))
+        assert result["status"] == "rejected" and result["errors"][0]["message_ja"]
+
+
+def test_batch_reads_good_scans_into_the_json_contract(batch):
+    code, inbox, out, before, reader = batch
+    doc = json.loads((out / "child_allowance-200dpi-pdf.json").read_text(encoding="utf-8"))
+    assert {"source", "sha256", "form", "pages", "fields", "status", "errors"} <= set(doc)
+    assert (doc["form"], doc["pages"]) == ("child_allowance", 1)
+    truth = json.loads((SAMPLES / "scans" / "child_allowance-200dpi-pdf.truth.json").read_text(encoding="utf-8"))
+    assert set(doc["fields"]) == set(truth["fields"])
+    for name, f in doc["fields"].items():
+        assert f["status"] in ("accepted", "needs_review", "invalid")
+        assert 0.0 <= f["confidence"] <= 1.0
+        if f["status"] == "accepted":
+            assert f["value"] == truth["fields"][name], name
+    flipped = json.loads((out / "pregnancy_notification-upside-down.json").read_text(encoding="utf-8"))
+    assert flipped["form"] == "pregnancy_notification"
+
+
+def test_same_file_twice_is_reported_as_duplicate_not_read_again(batch):
+    code, inbox, out, before, reader = batch
+    copy = json.loads((out / "copy-of-first.json").read_text(encoding="utf-8"))
+    assert copy["duplicate_of"] and Path(copy["duplicate_of"]).name == "child_allowance-200dpi-pdf.pdf"
+    from sqlmodel import Session, select
+
+    from schemas.db import Document
+
+    with Session(reader.store.engine) as s:
+        docs = s.exec(select(Document)).all()
+    assert len(docs) == 9  # 2 read + 7 rejected; the copy added no row
+    assert len({d.sha256 for d in docs}) == 9
