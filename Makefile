@@ -11,6 +11,8 @@ PYTHON ?= python3.11
 # qpdf: encrypted-PDF test fixtures are made with pikepdf, which bundles it, but qpdf helps a person check them.
 APT_PACKAGES := poppler-utils fonts-ipaexfont fonts-noto-cjk fonts-kiloji fonts-klee libgl1 libglib2.0-0 libgomp1
 STAMP := $(VENV)/.installed
+# use the system certificate store (some networks put their own authority there)
+export UV_SYSTEM_CERTS := 1
 DEMO_DIR := var/demo
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 

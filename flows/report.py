@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import unicodedata
 from collections import Counter
 from pathlib import Path
 from statistics import median
@@ -42,19 +43,30 @@ def summarise(results: list[DocumentResult], *, wall: float, model_load: float, 
     }
 
 
+def _fit(text: str, width: int) -> str:
+    """Cut and pad to a display width, counting full-width characters as two columns."""
+    out, used = "", 0
+    for ch in text:
+        w = 2 if unicodedata.east_asian_width(ch) in "WF" else 1
+        if used + w > width:
+            break
+        out, used = out + ch, used + w
+    return out + " " * (width - used)
+
+
 def print_table(results: list[DocumentResult], summary: dict, out: Path) -> None:
     """A table a clerk can read, then where the files are."""
-    print(f"{'ファイル':<36} {'様式':<24} {'状態':<10} 確定/項目数")
+    print(f"{_fit('ファイル', 40)} {_fit('様式', 26)} {_fit('状態', 12)} 確定/項目数")
     for r in results:
-        name = Path(r.source).name[:36]
+        name = Path(r.source).name
         if r.duplicate_of:
             state = "重複(読取済)"
         else:
             state = STATUS_JA.get(r.status.value, r.status.value)
         ok = sum(f.status.value == "accepted" for f in r.fields.values())
-        title = (r.form_title or r.form or "-")[:24]
+        title = r.form_title or r.form or "-"
         detail = f"{ok}/{len(r.fields)}" if r.fields else (r.errors[0].message_ja if r.errors else "")
-        print(f"{name:<36} {title:<24} {state:<10} {detail}")
+        print(f"{_fit(name, 40)} {_fit(title, 26)} {_fit(state, 12)} {detail}")
     stp = summary["straight_through_rate"]
     print(f"\n項目の自動確定率 straight-through: {stp:.1%}" if stp is not None else "")
     print(f"results: {out.resolve()}/ (one JSON per document, summary.json)")
