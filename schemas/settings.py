@@ -24,15 +24,17 @@ class DecisionSettings(BaseModel):
     """Thresholds on the lowest per-character probability of the restricted decode, per field kind.
 
     A field is accepted only when every reader agrees, every validator passes and the lowest
-    character probability of every reader is at least this value. Defaults measured on
-    generated samples (tuning seeds) and MNIST digits; see README, "The decision rule".
+    character probability of every reader is at least this value. Defaults chosen on a tuning
+    set (60 generated documents, seed 424242, never the evaluation seed): the lowest value with
+    no accepted error there, raised where the set is too small to show rare errors. See README,
+    "The decision rule".
     """
 
     thresholds: dict[str, float] = Field(
         default_factory=lambda: {
-            "text": 0.90,
-            "name_kanji": 0.90,
-            "kana": 0.85,
+            "text": 0.80,  # tuning: no error among agreeing, valid readings down to 0.5 (validators help)
+            "name_kanji": 0.85,  # tuning: 2 wrong agreeing readings, both at 0.52
+            "kana": 0.85,  # small/full-size kana (ッ/ツ) are confused with confidence; keep high
             "digits": 0.80,
             "postal_code": 0.80,
             "phone": 0.80,
