@@ -53,10 +53,10 @@ def assert_well_formed(reading: Reading) -> None:
         assert reading.confidence == 0.0 and reading.margin == 0.0
 
 
-@pytest.fixture(scope="session", params=["paddle", "rapid"])
-def engine(request: pytest.FixtureRequest) -> Recognizer:
-    """Each real engine, loaded once per test session."""
-    return ENGINES[request.param]()
+@pytest.fixture(params=["paddle", "rapid"])
+def engine(request: pytest.FixtureRequest, engines: list[Recognizer]) -> Recognizer:
+    """Each real engine, from the session-scoped `engines` of conftest.py (loaded once)."""
+    return {e.name: e for e in engines}[request.param]
 
 
 @pytest.mark.slow
@@ -101,6 +101,7 @@ def test_null_engine_obeys_the_same_shape() -> None:
     WHEN it reads three crops of different shapes, with and without a charset
     THEN it returns one empty, well-formed Reading per crop, in order
     """
+    assert set(ENGINES) == {"paddle", "rapid", "null"}
     (null,) = load_engines(["null"])
     assert isinstance(null, NullRecognizer) and null.name == "null"
     crops = [np.full((48, 200), 255, np.uint8), np.zeros((64, 64, 3), np.uint8), np.ones((10, 5))]
