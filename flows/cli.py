@@ -43,17 +43,19 @@ def collect(paths: list[Path]) -> list[Path]:
 
 
 def cmd_forms_list(args, settings) -> int:
-    from schemas.templates import load_templates
-
-    for t in load_templates(settings.ocr.forms_dir).values():
+    for t in _all_forms(settings).values():
         print(f"{t.id}\t{t.title}\t{len(t.fields)} fields")
     return EXIT_OK
 
 
-def _template(settings, form_id: str):
+def _all_forms(settings):
     from schemas.templates import load_templates
 
-    templates = load_templates(settings.ocr.forms_dir)
+    return load_templates(settings.ocr.forms_dir)
+
+
+def _template(settings, form_id: str):
+    templates = _all_forms(settings)
     if form_id not in templates:
         raise UsageError(f"unknown form {form_id!r}; known: {', '.join(templates)}")
     return templates[form_id]
@@ -79,15 +81,11 @@ def cmd_samples_generate(args, settings) -> int:
     return EXIT_OK
 
 
-def _all_forms(settings):
-    from schemas.templates import load_templates
-
-    return load_templates(settings.ocr.forms_dir)
-
-
 def cmd_process(args, settings) -> int:
-    from flows.report import print_table, summarise
+    from tqdm import tqdm
+
     from flows.pipeline import Reader
+    from flows.report import print_table, summarise
 
     files = collect([Path(p) for p in args.paths])
     if args.form and args.form not in _all_forms(settings):
@@ -98,8 +96,6 @@ def cmd_process(args, settings) -> int:
     today = date.fromisoformat(args.today) if args.today else None
     results, used = [], set()
     t0 = time.perf_counter()
-    from tqdm import tqdm
-
     for path in tqdm(files, desc="読取中 reading", unit="件", disable=args.quiet or not files, file=sys.stderr):
         result = reader.process(path, form_id=args.form, today=today)
         stem = path.stem if path.stem not in used else f"{path.stem}-{result.sha256[:8]}"
@@ -122,6 +118,18 @@ def cmd_evaluate(args, settings) -> int:
     if args.out:
         Path(args.out).write_text(text, encoding="utf-8")
     print(text)
+    return EXIT_OK
+
+
+def cmd_digits(args, settings) -> int:
+    from flows.digits import measure
+    from ocr.engines import load_engines
+
+    mnist = Path(args.mnist)
+    if not (mnist / "t10k-images-idx3-ubyte.gz").exists():
+        raise UsageError(f"no MNIST test set in {mnist} (t10k-images-idx3-ubyte.gz)")
+    report = measure(load_engines(settings.ocr.engines, settings.ocr.threads), mnist, fields=args.fields, seed=args.seed)
+    print(json.dumps(report, ensure_ascii=False, indent=2))
     return EXIT_OK
 
 
@@ -159,6 +167,12 @@ def build_parser() -> argparse.ArgumentParser:
     ev.add_argument("truth", help="folder with <stem>.truth.json files")
     ev.add_argument("--out", help="also write the report to this JSON file")
     ev.set_defaults(func=cmd_evaluate)
+
+    dg = sub.add_parser("digits", help="read real handwritten digits (MNIST) in per-character boxes")
+    dg.add_argument("--mnist", default="../shared/data/mnist", help="folder of the MNIST test set")
+    dg.add_argument("--fields", type=int, default=300)
+    dg.add_argument("--seed", type=int, default=777001, help="424242 is the tuning seed; report others")
+    dg.set_defaults(func=cmd_digits)
     return p
 
 

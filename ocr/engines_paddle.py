@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import os
 import tempfile
+import warnings
 from collections.abc import Callable
 from importlib.util import find_spec
 from pathlib import Path
@@ -43,15 +44,18 @@ def load_paddle_rec(threads: int, cache_dir: Path | None) -> tuple[RunBatch, lis
     else:
         default = Path(tempfile.gettempdir()) / "madoguchi-paddlex-cache"
         os.environ.setdefault("PADDLE_PDX_CACHE_HOME", str(default))
-    from paddleocr import TextRecognition
+    with warnings.catch_warnings():
+        # paddle warns while loading that ccache (for compiling C++ extensions) is missing; we compile none
+        warnings.filterwarnings("ignore", message=".*No ccache found", category=UserWarning)
+        from paddleocr import TextRecognition
 
-    model = TextRecognition(
-        model_name=MODEL_NAME,
-        model_dir=str(model_dir()),
-        device="cpu",
-        enable_mkldnn=True,
-        cpu_threads=threads,
-    )
+        model = TextRecognition(
+            model_name=MODEL_NAME,
+            model_dir=str(model_dir()),
+            device="cpu",
+            enable_mkldnn=True,
+            cpu_threads=threads,
+        )
     predictor = model.paddlex_predictor
     # The predictor's own pipeline is read -> resize/normalise -> runner -> CTC decode; we use
     # its runner directly to get the per-timestep probabilities that the decode throws away.
