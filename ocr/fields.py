@@ -16,8 +16,8 @@ import numpy as np
 
 from ocr.layout import FieldLayout
 from ocr.pages import PageImage, normalise_background
-from ocr.registration import Registration, box_px
-from ocr.render import MM_PER_INCH, render_page
+from ocr.registration import Registration
+from ocr.render import MM_PER_INCH, box_px, render_page
 from schemas.templates import Box, FormTemplate
 
 FLAT_DPI = 300.0  # default resolution of the flattened page; crops are sharp at 300 dpi

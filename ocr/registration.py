@@ -26,7 +26,7 @@ import numpy as np
 from ocr.errors import BlankPageError, UnknownFormError
 from ocr.layout import layout_form
 from ocr.pages import PageImage, normalise_background
-from ocr.render import MM_PER_INCH, render_page
+from ocr.render import MM_PER_INCH, box_px, render_page
 from schemas.templates import Box, FormTemplate
 
 INK_LEVEL = 170  # grey level below which a background-normalised pixel is ink
@@ -402,11 +402,3 @@ def _mm_px(mm: float, dpi: float) -> int:
 def _dilate(mask: np.ndarray, radius: int) -> np.ndarray:
     k = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * radius + 1, 2 * radius + 1))
     return cv2.dilate(mask.astype(np.uint8), k) > 0
-
-
-def box_px(box: Box, dpi: float, shape: tuple[int, ...]) -> tuple[int, int, int, int]:
-    """A box in mm as pixel bounds (x0, y0, x1, y1) clipped to an image of `shape`."""
-    f = dpi / MM_PER_INCH
-    x0, y0 = max(0, round(box.x * f)), max(0, round(box.y * f))
-    x1, y1 = min(shape[1], round((box.x + box.w) * f)), min(shape[0], round((box.y + box.h) * f))
-    return x0, y0, max(x0, x1), max(y0, y1)

@@ -10,7 +10,7 @@ import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 
 from ocr.layout import Rect, Text, corner_marks, layout_form, page_texts
-from schemas.templates import FormTemplate
+from schemas.templates import Box, FormTemplate
 
 PRINT_FONT = Path("/usr/share/fonts/opentype/ipaexfont-gothic/ipaexg.ttf")  # Debian fonts-ipaexfont-gothic
 MM_PER_INCH = 25.4
@@ -22,6 +22,14 @@ class FontMissingError(RuntimeError):
 
 def mm_to_px(mm: float, dpi: float) -> float:
     return mm * dpi / MM_PER_INCH
+
+
+def box_px(box: Box, dpi: float, shape: tuple[int, ...]) -> tuple[int, int, int, int]:
+    """A box in mm as pixel bounds (x0, y0, x1, y1) clipped to an image of `shape`."""
+    f = dpi / MM_PER_INCH
+    x0, y0 = max(0, round(box.x * f)), max(0, round(box.y * f))
+    x1, y1 = min(shape[1], round((box.x + box.w) * f)), min(shape[0], round((box.y + box.h) * f))
+    return x0, y0, max(x0, x1), max(y0, y1)
 
 
 def primitives(template: FormTemplate) -> tuple[list[Rect], list[Text]]:
