@@ -16,11 +16,14 @@ export UV_SYSTEM_CERTS := 1
 DEMO_DIR := var/demo
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: help setup apt demo test clean-demo
+BENCH_OUT ?= bench
+
+.PHONY: help setup apt demo test bench bench-quick clean-demo
 
 help:
 	@echo "make demo   install what is missing, read the bundled sample scans, print the results"
 	@echo "make test   install what is missing, run the test suite"
+	@echo "make bench  accuracy and speed on generated forms and real digits (BENCH_OUT=dir, default bench/)"
 
 apt:
 	@missing=$$(for p in $(APT_PACKAGES); do dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null | grep -q "ok installed" || echo $$p; done); \
@@ -53,6 +56,12 @@ demo: setup
 
 test: setup
 	$(PY) -m pytest -q
+
+bench: setup
+	$(VENV)/bin/madoguchi bench --out $(BENCH_OUT)
+
+bench-quick: setup
+	$(VENV)/bin/madoguchi bench --quick --out $(BENCH_OUT)
 
 clean-demo:
 	rm -rf $(DEMO_DIR)

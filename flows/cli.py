@@ -133,6 +133,28 @@ def cmd_digits(args, settings) -> int:
     return EXIT_OK
 
 
+def cmd_bench(args, settings) -> int:
+    from tqdm import tqdm
+
+    from flows.bench import run_bench
+    from flows.pipeline import Reader
+
+    docs, mnist_fields = (args.docs or 4, 60) if args.quick else (args.docs or 30, 300)
+    forms = args.forms.split(",") if args.forms else None
+    if forms and (unknown := set(forms) - set(_all_forms(settings))):
+        raise UsageError(f"unknown forms: {', '.join(sorted(unknown))}")
+    if args.engines:
+        settings = settings.model_copy(update={"ocr": settings.ocr.model_copy(update={"engines": args.engines.split(",")})})
+    out = Path(args.out)
+    reader = Reader(settings.model_copy(update={"home": out / "home"}))
+    bar = lambda xs: tqdm(xs, desc="benchmark", unit="page", file=sys.stderr)  # noqa: E731
+    run_bench(reader, out, docs=docs, forms=forms, seed=args.seed, mnist=Path(args.mnist),
+              mnist_fields=mnist_fields, progress=bar)
+    print((out / "results.md").read_text(encoding="utf-8"))
+    print(f"results: {out.resolve()}/results.json, results.md, curves.png")
+    return EXIT_OK
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="madoguchi", description="Read handwritten municipal application forms.")
     sub = p.add_subparsers(dest="command", required=True)
@@ -173,6 +195,16 @@ def build_parser() -> argparse.ArgumentParser:
     dg.add_argument("--fields", type=int, default=300)
     dg.add_argument("--seed", type=int, default=777001, help="424242 is the tuning seed; report others")
     dg.set_defaults(func=cmd_digits)
+
+    b = sub.add_parser("bench", help="accuracy, straight-through rate and speed on generated forms and real digits")
+    b.add_argument("--out", default="bench", help="folder for results.json, results.md, curves.png")
+    b.add_argument("--docs", type=int, help="documents per form (default 30; 4 with --quick)")
+    b.add_argument("--forms", help="comma-separated form ids (default: all)")
+    b.add_argument("--engines", help="comma-separated engines (default: the settings' engines)")
+    b.add_argument("--seed", type=int, default=777001, help="777001 evaluation (default), 424242 tuning")
+    b.add_argument("--mnist", default="../shared/data/mnist", help="folder of the MNIST test set")
+    b.add_argument("--quick", action="store_true", help="a small run for development")
+    b.set_defaults(func=cmd_bench)
     return p
 
 

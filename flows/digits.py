@@ -13,6 +13,7 @@ from pathlib import Path
 
 import numpy as np
 
+from flows.evaluate import variants, wilson_upper
 from ocr.charsets import DIGITS
 from ocr.decide import EngineText, RawField, decide_field
 from ocr.engines import Recognizer
@@ -20,6 +21,7 @@ from ocr.validate import Context
 from schemas.settings import DecisionSettings
 from schemas.templates import FieldSpec
 
+THRESHOLDS = (0.0, 0.5, 0.6, 0.7, 0.8, 0.85, 0.9, 0.95, 0.99)
 CELL_PX = (106, 142)  # w, h of a 9 x 12 mm cell at 300 dpi
 INSET_PX = 7  # the reader's 0.6 mm inset
 FIELD = FieldSpec(name="account_number", label="口座番号", kind="digits", char_boxes=7, box=[47, 237, 63, 12])
@@ -52,7 +54,8 @@ def cell_image(digit: np.ndarray, rng: np.random.Generator) -> np.ndarray:
 
 
 def measure(engines: list[Recognizer], mnist: Path, *, fields: int, seed: int) -> dict:
-    """Read `fields` 7-digit fields; exact rate, and straight-through rate and errors among accepted
+    """Read `fields` 7-digit fields with every engine once, then decide them with each engine
+    alone and with all combined: exact rate, and straight-through rate and errors among accepted
     fields as the digits threshold moves (agreement and the digit count are always required)."""
     images, labels = load_mnist(mnist)
     rng = np.random.default_rng(seed)
@@ -61,8 +64,7 @@ def measure(engines: list[Recognizer], mnist: Path, *, fields: int, seed: int) -
     readings = {e.name: e.recognize(crops, charset=DIGITS) for e in engines}
     no_threshold = DecisionSettings(thresholds={"digits": 0.0})
     ctx = Context(today=date(2026, 11, 27), values={})
-    rows = []  # (agreeing and valid, right, confidence)
-    exact = dict.fromkeys(readings, 0)
+    rows: dict[str, list[tuple[bool, bool, float]]] = {v: [] for v in variants(list(readings))}
     for f, idx in enumerate(picks):
         truth = "".join(str(labels[i]) for i in idx)
         cells = range(f * FIELD.char_boxes, (f + 1) * FIELD.char_boxes)
@@ -70,20 +72,28 @@ def measure(engines: list[Recognizer], mnist: Path, *, fields: int, seed: int) -
         for name, rs in readings.items():
             text = "".join(rs[c].text or "?" for c in cells)
             texts[name] = EngineText(text, min(rs[c].confidence if rs[c].text else 0.0 for c in cells))
-            exact[name] += text == truth
-        result = decide_field(RawField(FIELD, texts, has_ink=True), no_threshold, ctx)
-        rows.append((result.status.value == "accepted", result.value == truth, result.confidence))
-    curve = []
-    for t in (0.0, 0.5, 0.6, 0.7, 0.8, 0.9, 0.95, 0.99):
-        kept = [ok for agreed, ok, c in rows if agreed and c >= t]
-        curve.append({"threshold": t, "straight_through": round(len(kept) / fields, 4),
-                      "accepted_wrong": sum(not k for k in kept),
-                      "accepted_error": round(sum(not k for k in kept) / max(len(kept), 1), 5)})
+        for variant, names in variants(list(readings)).items():
+            raw = RawField(FIELD, {n: texts[n] for n in names}, has_ink=True)
+            result = decide_field(raw, no_threshold, ctx)
+            rows[variant].append((result.status.value == "accepted", result.value == truth, result.confidence))
     return {
         "fields": fields,
         "digits_per_field": FIELD.char_boxes,
         "seed": seed,
-        "exact_by_engine": {n: round(v / fields, 4) for n, v in exact.items()},
-        "exact_best": round(sum(ok for _, ok, _ in rows) / fields, 4),
-        "curve": curve,
+        "variants": {v: {"exact": round(sum(ok for _, ok, _ in r) / fields, 4), "curve": curve(r, fields)}
+                     for v, r in rows.items()},
     }
+
+
+def curve(rows: list[tuple[bool, bool, float]], total: int) -> list[dict]:
+    """Straight-through rate and errors among accepted as the threshold moves.
+
+    `rows` are (accepted with no threshold, right, confidence) per field."""
+    out = []
+    for t in THRESHOLDS:
+        kept = [ok for agreed, ok, c in rows if agreed and c >= t]
+        wrong = sum(not k for k in kept)
+        out.append({"threshold": t, "straight_through": round(len(kept) / max(total, 1), 4),
+                    "accepted_wrong": wrong, "accepted_error": round(wrong / max(len(kept), 1), 5),
+                    "accepted_error_95_upper": round(wilson_upper(wrong, len(kept)), 5)})
+    return out

@@ -58,6 +58,14 @@ class Tally:
         }
 
 
+def variants(engines: list[str]) -> dict[str, tuple[str, ...]]:
+    """The readers a decision is measured with: each engine alone, and all of them combined."""
+    out = {name: (name,) for name in engines}
+    if len(engines) > 1:
+        out["combined"] = tuple(engines)
+    return out
+
+
 def same(read: object, truth: object) -> bool:
     if truth is None:
         return read is None

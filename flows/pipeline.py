@@ -14,13 +14,13 @@ from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
 
-from ocr.decide import decide_fields
+from ocr.decide import RawField, decide_fields
 from ocr.engines import Recognizer, load_engines
 from ocr.errors import MadoguchiError, PopplerMissingError
 from ocr.fields import blank_page, flatten
 from ocr.pages import load_pages
 from ocr.read import read_page
-from ocr.registration import identify_and_register
+from ocr.registration import Registration, identify_and_register
 from ocr.validate import VALIDATORS, Context
 from schemas.db import Store
 from schemas.results import DocumentError, DocumentResult, DocumentStatus, FieldStatus
@@ -53,6 +53,15 @@ class Timer:
             self.seconds[name] = self.seconds.get(name, 0.0) + time.perf_counter() - t0
 
 
+@dataclass(frozen=True)
+class PageReading:
+    """What was read from a file before any decision."""
+
+    pages: int
+    registration: Registration
+    raws: list[RawField]
+
+
 class Reader:
     """Everything loaded once per process: settings, templates, engines, the database."""
 
@@ -68,30 +77,36 @@ class Reader:
         self.engines = engines if engines is not None else load_engines(settings.ocr.engines, settings.ocr.threads)
         self.model_load_seconds = time.perf_counter() - t0
 
-    def read(self, path: Path, *, form_id: str | None = None, today: date | None = None) -> DocumentResult:
-        """Read and decide one file; raises MadoguchiError for a file that cannot be read."""
-        timer = Timer()
+    def read_raw(self, path: Path, *, form_id: str | None = None, timer: Timer | None = None) -> PageReading:
+        """Load, register, crop and read the first page; raises MadoguchiError for a bad file."""
+        timer = timer or Timer()
         cfg = self.settings.ocr
         with timer.stage("load"):
             pages = load_pages(path, pdf_dpi=cfg.pdf_dpi, max_pages=cfg.max_pages)
         with timer.stage("register"):
             reg = identify_and_register(pages[0], self.templates, form_id=form_id, reference_dpi=cfg.reference_dpi)
-        template = reg.template
         with timer.stage("crop"):
             flat = flatten(pages[0], reg, dpi=READ_DPI)
-            reference = blank_page(template, READ_DPI)
+            reference = blank_page(reg.template, READ_DPI)
         with timer.stage("read"):
-            raws = read_page(flat, reference, template, self.engines, READ_DPI)
+            raws = read_page(flat, reference, reg.template, self.engines, READ_DPI)
+        return PageReading(len(pages), reg, raws)
+
+    def read(self, path: Path, *, form_id: str | None = None, today: date | None = None) -> DocumentResult:
+        """Read and decide one file; raises MadoguchiError for a file that cannot be read."""
+        timer = Timer()
+        pr = self.read_raw(path, form_id=form_id, timer=timer)
+        reg, template, pages = pr.registration, pr.registration.template, pr.pages
         with timer.stage("decide"):
             ctx = Context(today=today or date.today(), values={})
-            fields = decide_fields(raws, self.settings.decision, ctx)
+            fields = decide_fields(pr.raws, self.settings.decision, ctx)
         doubtful = any(f.status != FieldStatus.accepted for f in fields.values())
         errors = []
-        if len(pages) > 1:
-            errors.append(DocumentError(code="extra_pages", message=f"{len(pages) - 1} page(s) after the first were not read",
+        if pages > 1:
+            errors.append(DocumentError(code="extra_pages", message=f"{pages - 1} page(s) after the first were not read",
                                         message_ja="2ページ目以降は読み取っていません。別の書類なら分けてスキャンしてください。"))
         return DocumentResult(
-            source=str(path), sha256="", form=template.id, form_title=template.title, pages=len(pages),
+            source=str(path), sha256="", form=template.id, form_title=template.title, pages=pages,
             fields=fields, status=DocumentStatus.needs_review if doubtful else DocumentStatus.accepted,
             errors=errors, registration={"score": round(reg.score, 4), "upside_down": reg.upside_down},
             timings={k: round(v, 4) for k, v in timer.seconds.items()},

@@ -2,7 +2,6 @@
 
 import importlib.metadata as md
 
-from flows.evaluate import Tally, wilson_upper
 from ocr.validate import VALIDATORS
 from schemas.templates import load_templates
 
@@ -31,19 +30,3 @@ def test_templates_load_and_name_known_validators():
     for t in templates.values():
         for f in t.fields:
             assert set(f.validators) <= set(VALIDATORS), (t.id, f.name)
-
-
-def test_error_rate_metric_counts_accepted_wrong_fields():
-    """GIVEN one accepted wrong field among accepted ones THEN it counts as an error; review does not."""
-    t = Tally()
-    t.add("accepted", True, "")
-    t.add("accepted", False, "x")
-    t.add("needs_review", False, "y")
-    d = t.as_dict()
-    assert (d["accepted_error"], d["straight_through"], d["accepted_wrong"]) == (0.5, round(2 / 3, 4), 1)
-
-
-def test_confidence_interval_at_zero_errors_is_not_zero():
-    assert wilson_upper(0, 100) > 0.03
-    assert wilson_upper(0, 3000) < 0.0013
-    assert wilson_upper(5, 10) > 0.5 > wilson_upper(1, 10)

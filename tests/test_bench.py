@@ -1,0 +1,25 @@
+"""The benchmark end to end on a tiny run: every section present, numbers consistent."""
+
+import json
+
+from tests.test_digits import MNIST
+
+
+def test_bench_writes_results_for_each_engine_alone_and_combined(reader, tmp_path):
+    """GIVEN one generated document WHEN benchmarked THEN results.json has per-variant tallies that
+    add up, a curve per kind, speed per stage, and results.md and curves.png exist."""
+    from flows.bench import run_bench
+
+    report = run_bench(reader, tmp_path, docs=1, forms=["pregnancy_notification"], seed=3,
+                       mnist=MNIST, mnist_fields=5)
+    assert set(report["generated_documents"]) == {"paddle", "rapid", "combined"}
+    for kinds in report["generated_documents"].values():
+        total = kinds["all"]
+        assert total["fields"] == 13
+        shares = total["straight_through"] + total["needs_review"] + total["invalid"]
+        assert abs(shares - 1.0) < 1e-3
+    assert {"load", "register", "crop", "read", "decide", "persist"} <= set(report["speed"]["seconds_per_page"])
+    assert report["seed_role"] == "evaluation"
+    assert json.loads((tmp_path / "results.json").read_text(encoding="utf-8"))["documents"] == 1
+    assert "## combined" in (tmp_path / "results.md").read_text(encoding="utf-8")
+    assert (tmp_path / "curves.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
