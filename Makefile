@@ -8,8 +8,10 @@ PY := $(VENV)/bin/python
 UV_VERSION := 0.13.9
 PYTHON ?= python3.11
 # poppler-utils: PDF pages; fonts: printing forms (IPAex) and handwriting-like samples (kiloji, Klee);
-# qpdf: encrypted-PDF test fixtures are made with pikepdf, which bundles it, but qpdf helps a person check them.
-APT_PACKAGES := poppler-utils fonts-ipaexfont fonts-noto-cjk fonts-kiloji fonts-klee libgl1 libglib2.0-0 libgomp1
+# libgl1, libglib2.0-0, libgomp1: OpenCV and Paddle; ca-certificates: TLS to the package registry;
+# python3.11-venv: the small venv uv is installed into when uv is not on PATH.
+APT_PACKAGES := poppler-utils fonts-ipaexfont fonts-kiloji fonts-klee libgl1 libglib2.0-0 libgomp1 \
+	ca-certificates python3.11 python3.11-venv
 STAMP := $(VENV)/.installed
 # use the system certificate store (some networks put their own authority there)
 export UV_SYSTEM_CERTS := 1
@@ -27,7 +29,6 @@ help:
 
 apt:
 	@missing=$$(for p in $(APT_PACKAGES); do dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null | grep -q "ok installed" || echo $$p; done); \
-	if ! command -v $(PYTHON) >/dev/null; then missing="$$missing python3.11 python3.11-venv"; fi; \
 	if [ -n "$$missing" ]; then \
 		echo "installing Debian packages:$$missing"; \
 		$(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq --no-install-recommends $$missing; \
@@ -35,11 +36,11 @@ apt:
 
 # uv comes from PyPI into a small tools venv when it is not on PATH.
 UV := $(shell command -v uv 2>/dev/null || echo .tools/bin/uv)
-.tools/bin/uv:
-	$(PYTHON) -m venv .tools || { $(SUDO) apt-get install -y -qq python3.11-venv && $(PYTHON) -m venv .tools; }
+.tools/bin/uv: | apt
+	$(PYTHON) -m venv .tools
 	.tools/bin/pip install -q uv==$(UV_VERSION)
 
-$(STAMP): requirements.lock pyproject.toml | $(UV)
+$(STAMP): requirements.lock pyproject.toml | apt $(UV)
 	$(UV) venv --allow-existing --python $(PYTHON) $(VENV)
 	$(UV) pip sync --python $(PY) requirements.lock
 	$(UV) pip install --python $(PY) --no-deps -e .

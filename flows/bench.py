@@ -20,7 +20,6 @@ from ocr.decide import TICK_KINDS, decide_fields
 from ocr.synth import generate
 from ocr.validate import Context
 from schemas.results import DocumentResult, DocumentStatus
-from schemas.settings import DecisionSettings
 
 EVAL_SEED = 777001
 TUNING_SEED = 424242
@@ -36,8 +35,8 @@ def _generate(reader: Reader, forms: list[str], docs: int, seed: int, folder: Pa
 
 def _decide_variants(reader: Reader, raws, engines: list[str]) -> dict[str, dict]:
     """Each variant's decisions with no threshold; thresholds are applied afterwards, per kind."""
-    open_cfg = DecisionSettings(thresholds={k: 0.0 for k in reader.settings.decision.thresholds},
-                                tick_ink=reader.settings.decision.tick_ink, tick_doubt=reader.settings.decision.tick_doubt)
+    open_cfg = reader.settings.decision.model_copy(
+        update={"thresholds": dict.fromkeys(reader.settings.decision.thresholds, 0.0), "min_readers": 1})
     ctx = Context(today=TODAY, values={})
     out = {}
     for variant, names in variants(engines).items():

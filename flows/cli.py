@@ -4,17 +4,21 @@ from __future__ import annotations
 
 import argparse
 import json
+import logging
 import sys
 import time
 from datetime import date
 from pathlib import Path
 
 EXIT_OK = 0
+EXIT_FAILED = 1  # the batch ran, but some file hit an unexpected error (see the log); it was left in place
 EXIT_USAGE = 2  # bad arguments
 EXIT_INSTALL = 3  # broken installation: poppler, fonts or models missing
 
-SCAN_SUFFIXES = {".pdf", ".png", ".jpg", ".jpeg", ".tif", ".tiff"}
 SKIP_SUFFIXES = {".json", ".txt", ".md"}  # our own outputs, truth files, reason files, notes
+
+
+log = logging.getLogger("madoguchi")
 
 
 class UsageError(Exception):
@@ -44,7 +48,7 @@ def collect(paths: list[Path]) -> list[Path]:
 
 def cmd_forms_list(args, settings) -> int:
     for t in _all_forms(settings).values():
-        print(f"{t.id}\t{t.title}\t{len(t.fields)} fields")
+        print(f"{t.id}\t{t.title}\t{len(t.fields)}項目")
     return EXIT_OK
 
 
@@ -81,33 +85,55 @@ def cmd_samples_generate(args, settings) -> int:
     return EXIT_OK
 
 
+def _result_name(out: Path, stem: str, digest: str, used: set[str]) -> Path:
+    """A result file name that overwrites neither summary.json, nor another file of this run,
+    nor an earlier run's result."""
+    name = stem
+    if name in used or name == "summary" or (out / f"{name}.json").exists():
+        name = f"{stem}-{digest[:8]}"
+    n = 2
+    while name in used or (out / f"{name}.json").exists():
+        name, n = f"{stem}-{digest[:8]}-{n}", n + 1
+    used.add(name)
+    return out / f"{name}.json"
+
+
 def cmd_process(args, settings) -> int:
     from tqdm import tqdm
 
     from flows.pipeline import Reader
-    from flows.report import print_table, summarise
+    from flows.report import internal_error, print_table, summarise
 
+    try:
+        today = date.fromisoformat(args.today) if args.today else None
+    except ValueError:
+        raise UsageError(f"--today must be YYYY-MM-DD, not {args.today!r}") from None
     files = collect([Path(p) for p in args.paths])
     if args.form and args.form not in _all_forms(settings):
         raise UsageError(f"unknown form {args.form!r}")
+    if not files:
+        print("読み取るファイルがありません (no files to read)", file=sys.stderr)
+        return EXIT_OK
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     reader = Reader(settings)
-    today = date.fromisoformat(args.today) if args.today else None
-    results, used = [], set()
+    results, used, failed = [], set(), 0
     t0 = time.perf_counter()
-    for path in tqdm(files, desc="読取中 reading", unit="件", disable=args.quiet or not files, file=sys.stderr):
-        result = reader.process(path, form_id=args.form, today=today)
-        stem = path.stem if path.stem not in used else f"{path.stem}-{result.sha256[:8]}"
-        used.add(stem)
-        (out / f"{stem}.json").write_text(result.model_dump_json(indent=2), encoding="utf-8")
+    for path in tqdm(files, desc="読取中", unit="件", disable=args.quiet, file=sys.stderr):
+        try:
+            result = reader.process(path, form_id=args.form, today=today)
+        except Exception as exc:  # noqa: BLE001 - one broken file must not stop the batch; it stays where it is
+            log.exception("unexpected error reading %s", path)
+            result, failed = internal_error(path, exc), failed + 1
+        _result_name(out, path.stem, result.sha256 or "00000000", used).write_text(
+            result.model_dump_json(indent=2), encoding="utf-8")
         results.append(result)
     summary = summarise(results, wall=time.perf_counter() - t0, model_load=reader.model_load_seconds,
                         quarantine=settings.quarantine_dir)
     (out / "summary.json").write_text(json.dumps(summary, ensure_ascii=False, indent=2), encoding="utf-8")
     if not args.quiet:
         print_table(results, summary, out)
-    return EXIT_OK
+    return EXIT_FAILED if failed else EXIT_OK
 
 
 def cmd_evaluate(args, settings) -> int:
@@ -152,6 +178,20 @@ def cmd_bench(args, settings) -> int:
               mnist_fields=mnist_fields, progress=bar)
     print((out / "results.md").read_text(encoding="utf-8"))
     print(f"results: {out.resolve()}/results.json, results.md, curves.png")
+    return EXIT_OK
+
+
+def cmd_report(args, settings) -> int:
+    from flows.ledger import month_bounds, write_ledger
+    from schemas.db import Store
+
+    try:
+        month_bounds(args.period)
+    except ValueError:
+        raise UsageError(f"--period must be YYYY-MM, not {args.period!r}") from None
+    out = Path(args.out or settings.home / "reports" / f"madoguchi-{args.period}.xlsx")
+    titles = {k: t.title for k, t in _all_forms(settings).items()}
+    print(write_ledger(Store(settings.db_url), args.period, out, titles))
     return EXIT_OK
 
 
@@ -205,6 +245,11 @@ def build_parser() -> argparse.ArgumentParser:
     b.add_argument("--mnist", default="../shared/data/mnist", help="folder of the MNIST test set")
     b.add_argument("--quick", action="store_true", help="a small run for development")
     b.set_defaults(func=cmd_bench)
+
+    rp = sub.add_parser("report", help="the month's accuracy ledger for the city (Excel, Japanese)")
+    rp.add_argument("--period", required=True, help="month, YYYY-MM")
+    rp.add_argument("--out", help="xlsx path (default: reports/madoguchi-PERIOD.xlsx under MADOGUCHI_HOME)")
+    rp.set_defaults(func=cmd_report)
     return p
 
 
@@ -217,10 +262,11 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return args.func(args, Settings())
     except UsageError as exc:
-        print(f"madoguchi: {exc}", file=sys.stderr)
+        print(f"madoguchi: 指定に誤りがあります (bad arguments): {exc}", file=sys.stderr)
         return EXIT_USAGE
     except _installation_errors() as exc:
-        print(f"madoguchi: broken installation: {exc}\n  run `make setup` to install what is missing", file=sys.stderr)
+        print(f"madoguchi: インストールが不完全です。`make setup` を実行してください。\n"
+              f"  broken installation: {exc}", file=sys.stderr)
         return EXIT_INSTALL
 
 

@@ -71,6 +71,9 @@ class Reader:
         unknown = {v for t in self.templates.values() for f in t.fields for v in f.validators} - set(VALIDATORS)
         if unknown:
             raise ValueError(f"templates name unknown validators: {sorted(unknown)}")
+        missing = [tool for tool in ("pdfinfo", "pdftoppm") if shutil.which(tool) is None]
+        if missing:
+            raise PopplerMissingError(f"{', '.join(missing)} not found (apt-get install poppler-utils)")
         settings.home.mkdir(parents=True, exist_ok=True)
         self.store = store if store is not None else Store(settings.db_url)
         t0 = time.perf_counter()
@@ -100,7 +103,8 @@ class Reader:
         with timer.stage("decide"):
             ctx = Context(today=today or date.today(), values={})
             fields = decide_fields(pr.raws, self.settings.decision, ctx)
-        doubtful = any(f.status != FieldStatus.accepted for f in fields.values())
+        # a second page may be a second application: a person must look, never accept past it
+        doubtful = pages > 1 or any(f.status != FieldStatus.accepted for f in fields.values())
         errors = []
         if pages > 1:
             errors.append(DocumentError(code="extra_pages", message=f"{pages - 1} page(s) after the first were not read",
@@ -119,7 +123,7 @@ class Reader:
         """
         digest = sha256_of(path)
         earlier = self.store.find(digest)
-        if earlier is not None:
+        if earlier is not None and earlier.status != DocumentStatus.rejected:  # a rejected file may be retried
             return DocumentResult(source=str(path), sha256=digest, form=earlier.form, status=DocumentStatus(earlier.status),
                                   duplicate_of=earlier.source)
         try:

@@ -7,9 +7,17 @@ from collections import Counter
 from pathlib import Path
 from statistics import median
 
-from schemas.results import DocumentResult, DocumentStatus
+from schemas.results import DocumentError, DocumentResult, DocumentStatus
 
 STATUS_JA = {"accepted": "自動確定", "needs_review": "要確認", "invalid": "要確認(不正値)", "rejected": "読取不可"}
+
+
+def internal_error(path: Path, exc: Exception) -> DocumentResult:
+    """The result of a file that hit a fault of ours: not quarantined (the file is fine as far as we
+    know), reported, and read again on the next run."""
+    return DocumentResult(source=str(path), sha256="", status=DocumentStatus.rejected, errors=[DocumentError(
+        code="internal_error", message=f"{type(exc).__name__}: {exc}",
+        message_ja="システムの内部エラーで読み取れませんでした。ファイルはそのまま残っています。管理者に連絡してください。")])
 
 
 def summarise(results: list[DocumentResult], *, wall: float, model_load: float, quarantine: Path) -> dict:
@@ -29,7 +37,8 @@ def summarise(results: list[DocumentResult], *, wall: float, model_load: float, 
         "by_status": dict(docs),
         "duplicates": [{"source": r.source, "duplicate_of": r.duplicate_of} for r in results if r.duplicate_of],
         "quarantined": [{"source": r.source, "reason": r.errors[0].code if r.errors else ""}
-                        for r in read if r.status == DocumentStatus.rejected],
+                        for r in read if r.status == DocumentStatus.rejected and r.sha256],
+        "internal_errors": [{"source": r.source, "error": r.errors[0].message} for r in read if not r.sha256],
         "quarantine_dir": str(quarantine),
         "fields": dict(fields),
         "straight_through_rate": round(fields["accepted"] / n_fields, 4) if n_fields else None,
@@ -68,7 +77,9 @@ def print_table(results: list[DocumentResult], summary: dict, out: Path) -> None
         detail = f"{ok}/{len(r.fields)}" if r.fields else (r.errors[0].message_ja if r.errors else "")
         print(f"{_fit(name, 40)} {_fit(title, 26)} {_fit(state, 12)} {detail}")
     stp = summary["straight_through_rate"]
-    print(f"\n項目の自動確定率 straight-through: {stp:.1%}" if stp is not None else "")
-    print(f"results: {out.resolve()}/ (one JSON per document, summary.json)")
+    print(f"\n項目の自動確定率: {stp:.1%}" if stp is not None else "")
+    print(f"読取結果: {out.resolve()}/ (書類ごとのJSONと summary.json)")
     if summary["quarantined"]:
-        print(f"quarantine: {summary['quarantine_dir']}/ (each file with a .reason.txt)")
+        print(f"読取不可のファイル: {summary['quarantine_dir']}/ (理由は各 .reason.txt)")
+    if summary["internal_errors"]:
+        print(f"内部エラー {len(summary['internal_errors'])} 件: ファイルは元の場所に残っています。ログを確認してください。")

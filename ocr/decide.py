@@ -11,12 +11,15 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from ocr.validate import CROSS_FIELD, Context, clean_text, to_value, validate, wareki_to_date
-from schemas.results import FieldResult, FieldStatus
+from schemas.results import FieldResult, FieldStatus, reasons_ja
 from schemas.settings import DecisionSettings
 from schemas.templates import ERAS, FieldKind, FieldSpec
 
 TICK_KINDS = (FieldKind.checkbox, FieldKind.choice)
 UNREAD = "?"  # stands for an inked cell an engine returned nothing for
+# validator failures that mean the applicant wrote an impossible value, not that we misread it
+APPLICANT_SIDE = {"postal_code_exists", "address_matches_postal_code", "date_invalid", "date_plausible",
+                  "date_past", "date_recent", "date_future"}
 
 
 @dataclass(frozen=True)
@@ -43,6 +46,7 @@ def _result(spec: FieldSpec, value, status, conf, reasons, readings) -> FieldRes
         status=status,
         confidence=round(min(max(conf, 0.0), 1.0), 4),
         reasons=reasons,
+        reasons_ja=reasons_ja(reasons),
         readings=readings,
         label=spec.label,
         kind=spec.kind.value,
@@ -71,19 +75,18 @@ def _pick_tick(ink: dict[str, float], cfg: DecisionSettings) -> tuple[str | None
 def decide_tick(raw: RawField, cfg: DecisionSettings) -> FieldResult:
     spec = raw.spec
     readings = {"ink": ",".join(f"{k}:{v:.3f}" for k, v in raw.ink.items())}
-    if spec.kind == FieldKind.checkbox:
-        name, conf, reasons = _pick_tick(raw.ink, cfg)
-        value = name is not None
-        status = FieldStatus.needs_review if reasons else FieldStatus.accepted
-        return _result(spec, value, status, conf, reasons, readings)
     name, conf, reasons = _pick_tick(raw.ink, cfg)
-    if name is None and not reasons and spec.required:
-        reasons = ["empty_required"]
+    if spec.kind == FieldKind.checkbox:
+        value: object = name is not None
+    else:
+        value = name
+        if name is None and not reasons and spec.required:
+            reasons = ["empty_required"]
     status = FieldStatus.needs_review if reasons else FieldStatus.accepted
-    return _result(spec, name, status, conf, reasons, readings)
+    return _result(spec, value, status, conf, reasons, readings)
 
 
-def _date_value(spec: FieldSpec, era: str | None, text: str) -> object:
+def _date_value(era: str | None, text: str) -> object:
     """ISO date from "YY|MM|DD" and the era, or the raw text when it is no date."""
     parts = [clean_text(FieldKind.digits, p) for p in text.split("|")]
     if len(parts) != 3 or not all(p.isdigit() for p in parts) or era is None:
@@ -95,7 +98,7 @@ def _date_value(spec: FieldSpec, era: str | None, text: str) -> object:
 def _engine_value(raw: RawField, text: str, era: str | None) -> object:
     spec = raw.spec
     if spec.kind == FieldKind.wareki_date:
-        return _date_value(spec, era, text)
+        return _date_value(era, text)
     return to_value(spec, clean_text(spec.kind, text))
 
 
@@ -109,8 +112,9 @@ def _era(raw: RawField, cfg: DecisionSettings) -> tuple[str | None, float, list[
 
 
 def _best(values: dict[str, object], confs: dict[str, float], failures: dict[str, list[str]]) -> str:
-    """The engine whose reading to show: one that validates first, then the most confident."""
-    return max(values, key=lambda e: (not failures[e], values[e] is not None, confs[e]))
+    """The engine whose reading to show: one that read something, then one that validates, then
+    the most confident."""
+    return max(values, key=lambda e: (values[e] is not None, not failures[e], confs[e]))
 
 
 def decide_text(raw: RawField, cfg: DecisionSettings, ctx: Context) -> FieldResult:
@@ -120,8 +124,8 @@ def decide_text(raw: RawField, cfg: DecisionSettings, ctx: Context) -> FieldResu
     confs = {e: t.confidence for e, t in raw.texts.items()}
     failures = {e: (validate(spec, v, ctx) if v is not None else []) for e, v in values.items()}
     readings = {e: (None if v is None else str(v)) for e, v in values.items()}
-    if not values:
-        return _result(spec, None, FieldStatus.needs_review, 0.0, ["no_reader"], readings)
+    if len(values) < cfg.min_readers:
+        return _result(spec, None, FieldStatus.needs_review, 0.0, ["single_reader"], readings)
     best = _best(values, confs, failures)
     value = values[best]
     if all(v is None for v in values.values()):
@@ -137,13 +141,16 @@ def decide_text(raw: RawField, cfg: DecisionSettings, ctx: Context) -> FieldResu
     conf = min(min(confs.values()), era_conf) if agree else confs[best] * 0.5
     if not agree:
         reasons.append("engines_disagree")
-    if failures[best]:
-        status = FieldStatus.invalid if agree and not reasons else FieldStatus.needs_review
-        reasons += [f"validator:{f}" for f in failures[best]]
-        return _result(spec, value, status, conf, reasons, readings)
     threshold = spec.threshold if spec.threshold is not None else cfg.thresholds.get(spec.kind.value, 0.9)
-    if agree and min(confs.values()) < threshold:
+    confident = agree and min(confs.values()) >= threshold
+    if agree and not confident:
         reasons.append("low_confidence")
+    if failures[best]:
+        # "invalid" means the applicant wrote something impossible, so only for a reading every
+        # engine agrees on with confidence, and only for checks a misreading cannot explain away
+        applicant = confident and not reasons and set(failures[best]) <= APPLICANT_SIDE
+        reasons += [f"validator:{f}" for f in failures[best]]
+        return _result(spec, value, FieldStatus.invalid if applicant else FieldStatus.needs_review, conf, reasons, readings)
     status = FieldStatus.needs_review if reasons else FieldStatus.accepted
     return _result(spec, value, status, conf, reasons, readings)
 
@@ -156,11 +163,12 @@ def decide_field(raw: RawField, cfg: DecisionSettings, ctx: Context) -> FieldRes
 
 
 def decide_fields(raws: list[RawField], cfg: DecisionSettings, ctx: Context) -> dict[str, FieldResult]:
-    """Decide every field of a page; cross-field validators (address vs postal code) see the
-    values read elsewhere on the page."""
-    out = {r.spec.name: decide_field(r, cfg, ctx) for r in raws}
-    ctx2 = Context(today=ctx.today, values={n: f.value for n, f in out.items()})
-    for r in raws:
-        if any(v in CROSS_FIELD for v in r.spec.validators):
-            out[r.spec.name] = decide_field(r, cfg, ctx2)
-    return out
+    """Decide every field of a page. Cross-field validators (address vs postal code) run last and
+    see only the values accepted elsewhere on the page."""
+    cross = [r for r in raws if any(v in CROSS_FIELD for v in r.spec.validators)]
+    out = {r.spec.name: decide_field(r, cfg, ctx) for r in raws if r not in cross}
+    accepted = {n: f.value for n, f in out.items() if f.status == FieldStatus.accepted}
+    ctx2 = Context(today=ctx.today, values=accepted)
+    for r in cross:
+        out[r.spec.name] = decide_field(r, cfg, ctx2)
+    return {r.spec.name: out[r.spec.name] for r in raws}

