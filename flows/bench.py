@@ -33,15 +33,19 @@ def _generate(reader: Reader, forms: list[str], docs: int, seed: int, folder: Pa
     return paths
 
 
-def _decide_variants(reader: Reader, raws, engines: list[str]) -> dict[str, dict]:
-    """Each variant's decisions with no threshold; thresholds are applied afterwards, per kind."""
-    open_cfg = reader.settings.decision.model_copy(
-        update={"thresholds": dict.fromkeys(reader.settings.decision.thresholds, 0.0), "min_readers": 1})
+def _decide_variants(reader: Reader, raws, engines: list[str], *, open_thresholds: bool) -> dict[str, dict]:
+    """Each variant's decisions: with the configured thresholds, or with none (for the curves,
+    which apply thresholds afterwards). One engine alone is allowed to accept here."""
+    cfg = reader.settings.decision
+    update = {"min_readers": 1}
+    if open_thresholds:
+        update["thresholds"] = dict.fromkeys(cfg.thresholds, 0.0)
+    cfg = cfg.model_copy(update=update)
     ctx = Context(today=TODAY, values={})
     out = {}
     for variant, names in variants(engines).items():
         sub = [replace(r, texts={n: t for n, t in r.texts.items() if n in names}) for r in raws]
-        out[variant] = decide_fields(sub, open_cfg, ctx)
+        out[variant] = decide_fields(sub, cfg, ctx)
     return out
 
 
@@ -57,7 +61,7 @@ def run_bench(reader: Reader, out: Path, *, docs: int, forms: list[str] | None, 
     t0 = time.perf_counter()
     paths = _generate(reader, forms, docs, seed, out / "scans")
     generate_seconds = time.perf_counter() - t0
-    thresholds = settings.decision.thresholds
+    thresholds = settings.decision.thresholds  # reported with the results
     tallies: dict[str, dict[str, Tally]] = {v: {} for v in variants(engines)}
     points: dict[str, dict[str, list]] = {v: {} for v in variants(engines)}
     timer = Timer()
@@ -65,21 +69,20 @@ def run_bench(reader: Reader, out: Path, *, docs: int, forms: list[str] | None, 
         truth = json.loads(path.with_name(path.stem + ".truth.json").read_text(encoding="utf-8"))["fields"]
         pr = reader.read_raw(path, timer=timer)
         with timer.stage("decide"):
-            decided = _decide_variants(reader, pr.raws, engines)
+            decided = _decide_variants(reader, pr.raws, engines, open_thresholds=False)
         with timer.stage("persist"):
             reader.store.save(DocumentResult(
                 source=str(path), sha256=sha256_of(path), form=pr.registration.template.id, pages=pr.pages,
-                fields=decided[list(decided)[-1]], status=DocumentStatus.needs_review))
+                fields=decided["combined" if "combined" in decided else engines[0]], status=DocumentStatus.needs_review))
         for variant, fields in decided.items():
             for name, f in fields.items():
-                ok = same(f.value, truth[name])
-                agreed = f.status.value == "accepted"
-                points[variant].setdefault(f.kind, []).append((agreed, ok, 1.0 if f.kind in TICK_KINDS else f.confidence))
-                passes = agreed and (f.kind in TICK_KINDS or f.confidence >= thresholds.get(f.kind, 0.9))
-                status = "accepted" if passes else ("invalid" if f.status.value == "invalid" else "needs_review")
                 example = f"{path.stem}:{name}: read {f.value!r}, truth {truth[name]!r}"
                 for key in (f.kind, "all"):
-                    tallies[variant].setdefault(key, Tally()).add(status, ok, example)
+                    tallies[variant].setdefault(key, Tally()).add(f.status.value, same(f.value, truth[name]), example)
+        for variant, fields in _decide_variants(reader, pr.raws, engines, open_thresholds=True).items():
+            for name, f in fields.items():
+                conf = 1.0 if f.kind in TICK_KINDS else f.confidence
+                points[variant].setdefault(f.kind, []).append((f.status.value == "accepted", same(f.value, truth[name]), conf))
     n = len(paths)
     report = {
         "machine": "2 CPU cores, 24 GB, no GPU",

@@ -62,7 +62,7 @@ def measure(engines: list[Recognizer], mnist: Path, *, fields: int, seed: int) -
     picks = rng.integers(0, len(labels), size=(fields, FIELD.char_boxes))
     crops = [cell_image(images[i], rng) for i in picks.ravel()]
     readings = {e.name: e.recognize(crops, charset=DIGITS) for e in engines}
-    no_threshold = DecisionSettings(thresholds={"digits": 0.0})
+    no_threshold = DecisionSettings(thresholds={"digits": 0.0}, min_readers=1)  # each engine alone too
     ctx = Context(today=date(2026, 11, 27), values={})
     rows: dict[str, list[tuple[bool, bool, float]]] = {v: [] for v in variants(list(readings))}
     for f, idx in enumerate(picks):
