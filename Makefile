@@ -51,9 +51,13 @@ setup: apt $(STAMP)
 demo: setup
 	@rm -rf $(DEMO_DIR) && mkdir -p $(DEMO_DIR)
 	MADOGUCHI_HOME=$(DEMO_DIR) $(VENV)/bin/madoguchi process samples/scans samples/bad --out $(DEMO_DIR)/results --today 2026-11-27
+	@MADOGUCHI_HOME=$(DEMO_DIR) $(VENV)/bin/madoguchi report --period $$(date -u +%Y-%m) --out $(DEMO_DIR)/report.xlsx >/dev/null
 	@echo
-	@echo "Look at: $(DEMO_DIR)/results/*.json (one per document), $(DEMO_DIR)/results/summary.json,"
-	@echo "         $(DEMO_DIR)/quarantine/ (unreadable files, each with a .reason.txt), $(DEMO_DIR)/madoguchi.db"
+	@echo "見るところ / where to look:"
+	@echo "  $(DEMO_DIR)/results/*.json      書類ごとの読取結果 (one per document) と summary.json"
+	@echo "  $(DEMO_DIR)/quarantine/         読取不可のファイルと理由 (.reason.txt)"
+	@echo "  $(DEMO_DIR)/report.xlsx         今月の読取実績 (the month's ledger, Excel)"
+	@echo "  $(DEMO_DIR)/madoguchi.db        データベース (SQLite: document, page, field, reading)"
 
 test: setup
 	$(PY) -m pytest -q
