@@ -14,15 +14,13 @@ from datetime import date
 from pathlib import Path
 
 from flows.digits import curve, measure
-from flows.evaluate import Tally, same, variants
+from flows.evaluate import EVAL_SEED, TUNING_SEED, Tally, same, variants
 from flows.pipeline import Reader, Timer, sha256_of
 from ocr.decide import TICK_KINDS, decide_fields
 from ocr.synth import generate
 from ocr.validate import Context
 from schemas.results import DocumentResult, DocumentStatus
 
-EVAL_SEED = 777001
-TUNING_SEED = 424242
 TODAY = date(2026, 11, 27)  # the generator dates applications in the 60 days before this
 
 

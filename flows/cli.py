@@ -10,6 +10,8 @@ import time
 from datetime import date
 from pathlib import Path
 
+from flows.evaluate import EVAL_SEED, TUNING_SEED
+
 EXIT_OK = 0
 EXIT_FAILED = 1  # the batch ran, but some file hit an unexpected error (see the log); it was left in place
 EXIT_USAGE = 2  # bad arguments
@@ -233,7 +235,7 @@ def build_parser() -> argparse.ArgumentParser:
     dg = sub.add_parser("digits", help="read real handwritten digits (MNIST) in per-character boxes")
     dg.add_argument("--mnist", default="../shared/data/mnist", help="folder of the MNIST test set")
     dg.add_argument("--fields", type=int, default=300)
-    dg.add_argument("--seed", type=int, default=777001, help="424242 is the tuning seed; report others")
+    dg.add_argument("--seed", type=int, default=EVAL_SEED, help=f"{TUNING_SEED} is the tuning seed; report others")
     dg.set_defaults(func=cmd_digits)
 
     b = sub.add_parser("bench", help="accuracy, straight-through rate and speed on generated forms and real digits")
@@ -241,7 +243,7 @@ def build_parser() -> argparse.ArgumentParser:
     b.add_argument("--docs", type=int, help="documents per form (default 30; 4 with --quick)")
     b.add_argument("--forms", help="comma-separated form ids (default: all)")
     b.add_argument("--engines", help="comma-separated engines (default: the settings' engines)")
-    b.add_argument("--seed", type=int, default=777001, help="777001 evaluation (default), 424242 tuning")
+    b.add_argument("--seed", type=int, default=EVAL_SEED, help=f"{EVAL_SEED} evaluation (default), {TUNING_SEED} tuning")
     b.add_argument("--mnist", default="../shared/data/mnist", help="folder of the MNIST test set")
     b.add_argument("--quick", action="store_true", help="a small run for development")
     b.set_defaults(func=cmd_bench)

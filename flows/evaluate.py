@@ -9,6 +9,9 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from pathlib import Path
 
+EVAL_SEED = 777001  # generated data only ever reported
+TUNING_SEED = 424242  # generated data thresholds are chosen on
+
 
 def wilson_upper(errors: int, n: int, z: float = 1.96) -> float:
     """Upper end of the 95% Wilson interval of an error rate (sensible at 0 errors)."""
