@@ -6,6 +6,7 @@ load pages -> identify and register -> flatten -> read fields -> decide -> recor
 from __future__ import annotations
 
 import hashlib
+import os
 import shutil
 import time
 from collections.abc import Iterator
@@ -116,10 +117,13 @@ class Reader:
             timings={k: round(v, 4) for k, v in timer.seconds.items()},
         )
 
-    def process(self, path: Path, *, form_id: str | None = None, today: date | None = None) -> DocumentResult:
+    def process(self, path: Path, *, form_id: str | None = None, today: date | None = None,
+                quarantine: bool = True) -> DocumentResult:
         """Read one file and record it; a file seen before (same sha256) is reported, not read again.
 
-        A file that cannot be read is copied to quarantine with a reason file; never raises for bad input.
+        A file that cannot be read comes back `rejected` and, with `quarantine`, is copied to the
+        quarantine folder with a reason file (the watched folder moves it instead). Never raises
+        for bad input.
         """
         digest = sha256_of(path)
         earlier = self.store.find(digest)
@@ -131,9 +135,10 @@ class Reader:
         except PopplerMissingError:
             raise  # a broken installation, not a bad file: nothing to quarantine
         except MadoguchiError as exc:
-            quarantine(path, digest, exc, self.settings.quarantine_dir)
-            result = DocumentResult(source=str(path), sha256=digest, status=DocumentStatus.rejected,
-                                    errors=[DocumentError(code=exc.code, message=str(exc), message_ja=exc.message_ja)])
+            error = DocumentError(code=exc.code, message=str(exc), message_ja=exc.message_ja)
+            if quarantine:
+                place_in_quarantine(path, digest, error, self.settings.quarantine_dir, move=False)
+            result = DocumentResult(source=str(path), sha256=digest, status=DocumentStatus.rejected, errors=[error])
         result = result.model_copy(update={"sha256": digest})
         t0 = time.perf_counter()
         self.store.save(result)
@@ -141,14 +146,18 @@ class Reader:
         return result
 
 
-def quarantine(path: Path, digest: str, exc: MadoguchiError, folder: Path) -> Path:
-    """Copy a file that cannot be read to quarantine, with a reason file beside it."""
+def place_in_quarantine(path: Path, digest: str, error: DocumentError, folder: Path, *, move: bool) -> Path:
+    """Copy (or move) a file that cannot be read to quarantine, with a reason file beside it."""
     folder.mkdir(parents=True, exist_ok=True)
     dest = folder / f"{path.stem}-{digest[:8]}{path.suffix}"
-    shutil.copy2(path, dest)
     reason = dest.with_name(dest.name + ".reason.txt")
-    reason.write_text(
-        f"ファイル: {path.name}\n理由: {exc.message_ja}\n\nfile: {path}\nsha256: {digest}\nreason ({exc.code}): {exc}\n",
+    reason.write_text(  # the reason first: a file in quarantine always has one
+        f"ファイル: {path.name}\n理由: {error.message_ja}\n\nfile: {path}\nsha256: {digest}\n"
+        f"reason ({error.code}): {error.message}\n",
         encoding="utf-8",
     )
+    if move:
+        os.replace(path, dest)
+    else:
+        shutil.copy2(path, dest)
     return dest

@@ -11,7 +11,7 @@ from datetime import UTC, datetime
 from sqlalchemy import Column, Text
 from sqlmodel import Field, Session, SQLModel, create_engine, select
 
-from schemas.results import DocumentResult
+from schemas.results import DocumentError, DocumentResult
 
 
 def _now() -> datetime:
@@ -100,6 +100,10 @@ class Store:
                 s.flush()
                 s.add_all(EngineReading(field_id=row.id, engine=e, text=t) for e, t in f.readings.items())
             return doc.id
+
+    @staticmethod
+    def errors_of(doc: Document) -> list[DocumentError]:
+        return [DocumentError.model_validate(e) for e in json.loads(doc.errors or "[]")]
 
     @staticmethod
     def _delete(s: Session, doc: Document) -> None:

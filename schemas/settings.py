@@ -50,6 +50,12 @@ class DecisionSettings(BaseModel):
     tick_doubt: float = Field(0.025, description="ink between this and tick_ink is doubtful: review")
 
 
+class IntakeSettings(BaseModel):
+    inbox: Path | None = Field(None, description="watched folder; default inbox/ under home (may be a network share)")
+    settle_seconds: float = Field(2.0, ge=0.0, description="a file is taken once its size and time stamp "
+                                  "have not changed for this long")
+
+
 class DbSettings(BaseModel):
     url: str | None = Field(None, description="SQLAlchemy URL; default: SQLite file madoguchi.db under home")
 
@@ -60,6 +66,7 @@ class Settings(BaseSettings):
     home: Path = Field(Path("var"), description="data root: database, quarantine, logs")
     ocr: OcrSettings = OcrSettings()
     decision: DecisionSettings = DecisionSettings()
+    intake: IntakeSettings = IntakeSettings()
     db: DbSettings = DbSettings()
 
     @property

@@ -1,0 +1,161 @@
+"""The watched folder's life cycle, without Prefect: a file dropped into inbox/ ends in exactly one
+place (done/, done/duplicates/, quarantine/ with a reason file) or is still queued in inbox/.
+
+inbox/ -> processing/ -> done/ | done/duplicates/ | quarantine/, each step an atomic rename on the
+data root's file system. Only files whose size and time stamp have settled are taken; temporary
+and hidden names are left alone. A file found in processing/ at start-up (the process was killed
+mid-document) is finished from the database if it was recorded, else put back in the inbox.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import shutil
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from flows.pipeline import Reader, place_in_quarantine, sha256_of
+from schemas.results import DocumentResult, DocumentStatus
+from schemas.settings import Settings
+
+log = logging.getLogger("madoguchi.intake")
+
+TEMP_SUFFIXES = {".part", ".tmp", ".crdownload", ".partial"}
+
+
+def ignorable(path: Path) -> bool:
+    """Hidden files, Office lock files (~$...) and names scanners and browsers write to first."""
+    return path.name.startswith((".", "~$")) or path.suffix.lower() in TEMP_SUFFIXES
+
+
+@dataclass(frozen=True)
+class Folders:
+    inbox: Path
+    processing: Path
+    done: Path
+    quarantine: Path
+
+    @property
+    def duplicates(self) -> Path:
+        return self.done / "duplicates"
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> Folders:
+        home = settings.home
+        return cls(settings.intake.inbox or home / "inbox", home / "processing", home / "done", settings.quarantine_dir)
+
+    def ensure(self) -> Folders:
+        for p in (self.inbox, self.processing, self.done, self.duplicates, self.quarantine):
+            p.mkdir(parents=True, exist_ok=True)
+        return self
+
+
+@dataclass
+class Settling:
+    """Which inbox files have stopped changing: size and mtime unchanged for `seconds`."""
+
+    seconds: float
+    seen: dict[Path, tuple[int, int, float]] = field(default_factory=dict)  # size, mtime_ns, since
+
+    def ready(self, inbox: Path, now: float | None = None) -> list[Path]:
+        now = time.monotonic() if now is None else now
+        out, present = [], set()
+        for path in sorted(p for p in inbox.rglob("*") if p.is_file() and not ignorable(p)):
+            try:
+                st = path.stat()
+            except FileNotFoundError:  # taken or renamed meanwhile
+                continue
+            present.add(path)
+            key = (st.st_size, st.st_mtime_ns)
+            size, mtime, since = self.seen.get(path, (*key, now))
+            if (size, mtime) != key:
+                since = now
+            self.seen[path] = (*key, since)
+            if now - since >= self.seconds:
+                out.append(path)
+        for gone in set(self.seen) - present:
+            del self.seen[gone]
+        return out
+
+
+def _free(folder: Path, name: str) -> Path:
+    dest = folder / name
+    n = 1
+    while dest.exists():
+        dest = folder / f"{Path(name).stem}-{n}{Path(name).suffix}"
+        n += 1
+    return dest
+
+
+def _move(src: Path, dest: Path) -> Path:
+    """Rename atomically; across file systems (an inbox on a network share) copy under a temporary
+    name, rename, then remove the source, so a file is never half in two places."""
+    try:
+        os.replace(src, dest)
+    except OSError as exc:
+        if exc.errno != 18:  # EXDEV: another file system
+            raise
+        tmp = dest.with_name(dest.name + ".part")
+        shutil.copy2(src, tmp)
+        os.replace(tmp, dest)
+        src.unlink()
+    return dest
+
+
+def form_hint(path: Path, inbox: Path, forms: set[str]) -> str | None:
+    """A sub-folder of the inbox named after a form (inbox/child_allowance/x.pdf) names the form."""
+    rel = path.relative_to(inbox)
+    return rel.parts[0] if len(rel.parts) > 1 and rel.parts[0] in forms else None
+
+
+def claim(path: Path, folders: Folders) -> Path:
+    """Take a settled file out of the inbox into processing/."""
+    return _move(path, _free(folders.processing, path.name))
+
+
+def finish(path: Path, result: DocumentResult, folders: Folders) -> Path:
+    """Put a processed file where its result says; return where it went."""
+    if result.duplicate_of and Path(result.duplicate_of) != path:
+        return _move(path, _free(folders.duplicates, path.name))
+    if result.status == DocumentStatus.rejected and result.sha256:
+        return place_in_quarantine(path, result.sha256, result.errors[0], folders.quarantine, move=True)
+    if result.status == DocumentStatus.rejected:  # a fault of ours: queue it again, never lose it
+        return _move(path, _free(folders.inbox, path.name))
+    return _move(path, _free(folders.done, path.name))
+
+
+def recover(reader: Reader, folders: Folders) -> list[Path]:
+    """Files left in processing/ by a killed run: finished from the database when the document
+    was recorded (its transaction committed), else put back in the inbox to be read again."""
+    out = []
+    for path in sorted(p for p in folders.processing.iterdir() if p.is_file()):
+        earlier = reader.store.find(sha256_of(path))
+        if earlier is not None and Path(earlier.source) == path:
+            result = DocumentResult(source=str(path), sha256=earlier.sha256, status=DocumentStatus(earlier.status),
+                                    errors=reader.store.errors_of(earlier))
+            out.append(finish(path, result, folders))
+        else:
+            out.append(_move(path, _free(folders.inbox, path.name)))
+        log.info("recovered %s -> %s", path.name, out[-1])
+    return out
+
+
+def process_ready(reader: Reader, folders: Folders, settling: Settling,
+                  now: float | None = None) -> Iterator[tuple[Path, DocumentResult]]:
+    """Claim, read and file every settled inbox file; yields (final place, result)."""
+    forms = set(reader.templates)
+    for path in settling.ready(folders.inbox, now):
+        hint = form_hint(path, folders.inbox, forms)
+        try:
+            working = claim(path, folders)
+        except FileNotFoundError:  # another worker took it first
+            continue
+        try:
+            result = reader.process(working, form_id=hint, quarantine=False)
+        except Exception:
+            _move(working, _free(folders.inbox, working.name))  # still queued, never lost
+            raise
+        yield finish(working, result, folders), result
