@@ -18,7 +18,7 @@ from pathlib import Path
 from ocr.decide import RawField, decide_fields
 from ocr.engines import Recognizer, load_engines
 from ocr.errors import MadoguchiError, PopplerMissingError
-from ocr.fields import blank_page, flatten
+from ocr.fields import FLAT_DPI, blank_page, flatten
 from ocr.pages import load_pages
 from ocr.read import read_page
 from ocr.registration import Registration, identify_and_register
@@ -28,7 +28,7 @@ from schemas.results import DocumentError, DocumentResult, DocumentStatus, Field
 from schemas.settings import Settings
 from schemas.templates import load_templates
 
-READ_DPI = 300  # px per inch of the flattened page the fields are cut from
+READ_DPI = FLAT_DPI  # px per inch of the flattened page the fields are cut from
 
 
 def sha256_of(path: Path) -> str:

@@ -27,7 +27,7 @@ from ocr.errors import BlankPageError, UnknownFormError
 from ocr.layout import layout_form
 from ocr.pages import PageImage, normalise_background
 from ocr.render import MM_PER_INCH, box_px, render_page
-from schemas.templates import Box, FormTemplate
+from schemas.templates import FormTemplate
 
 INK_LEVEL = 170  # grey level below which a background-normalised pixel is ink
 BLANK_INK_SHARE = 0.0003  # share of ink pixels below which a page is blank
@@ -69,11 +69,6 @@ class Registration:
         """Map (N, 2) points in template mm to page px (pixel-edge convention)."""
         pts = np.asarray(mm_points, dtype=np.float64).reshape(-1, 1, 2)
         return cv2.perspectiveTransform(pts, self.homography).reshape(-1, 2)
-
-    def box_to_page(self, box: Box) -> np.ndarray:
-        """The four corners (tl, tr, br, bl) of a box in mm as page px."""
-        x0, y0, x1, y1 = box.x, box.y, box.x + box.w, box.y + box.h
-        return self.to_page([(x0, y0), (x1, y0), (x1, y1), (x0, y1)])
 
     @property
     def page_dpi(self) -> float:
