@@ -15,6 +15,8 @@ from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
 
+from sqlalchemy.exc import IntegrityError
+
 from ocr.decide import RawField, decide_fields
 from ocr.engines import Recognizer, load_engines
 from ocr.errors import MadoguchiError, PopplerMissingError
@@ -141,7 +143,12 @@ class Reader:
             result = DocumentResult(source=str(path), sha256=digest, status=DocumentStatus.rejected, errors=[error])
         result = result.model_copy(update={"sha256": digest})
         t0 = time.perf_counter()
-        self.store.save(result)
+        try:
+            self.store.save(result)
+        except IntegrityError:  # another worker recorded the same file meanwhile: ours is the duplicate
+            earlier = self.store.find(digest)
+            return DocumentResult(source=str(path), sha256=digest, form=earlier.form,
+                                  status=DocumentStatus(earlier.status), duplicate_of=earlier.source)
         result.timings["persist"] = round(time.perf_counter() - t0, 4)
         return result
 

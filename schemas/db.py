@@ -76,7 +76,7 @@ class Store:
         rejected record of the same file (a retry) is replaced in the same transaction."""
         with Session(self.engine) as s, s.begin():
             earlier = s.exec(select(Document).where(Document.sha256 == result.sha256)).first()
-            if earlier is not None:
+            if earlier is not None and earlier.status == "rejected":  # a retry replaces only a rejection
                 self._delete(s, earlier)
             doc = Document(
                 sha256=result.sha256,

@@ -164,3 +164,34 @@ def test_rerun_into_the_same_folder_keeps_earlier_results_and_retries_rejected_f
 
 def test_a_bad_date_is_a_usage_error_before_anything_loads(tmp_path, settings):
     assert cli.main(["process", str(SAMPLES / "bad"), "--out", str(tmp_path), "--today", "27/11/2026"]) == cli.EXIT_USAGE
+
+
+def test_two_workers_recording_the_same_file_leave_one_document(tmp_path, reader):
+    """GIVEN another worker records the same file between our duplicate check and our save
+    WHEN ours saves THEN it reports a duplicate instead of failing, and one document is recorded."""
+    from schemas.db import Store
+
+    path = tmp_path / "blank.png"
+    shutil.copy(SAMPLES / "bad" / "blank-page.png", path)
+    other = Store(reader.settings.db_url)  # the other worker's connection
+    real_find = reader.store.find
+    calls = []
+
+    def find_then_race(digest):
+        calls.append(digest)
+        found = real_find(digest)
+        if len(calls) == 1:  # right after our check, the other worker commits the same file
+            from schemas.results import DocumentResult, DocumentStatus
+
+            other.save(DocumentResult(source="other/blank.png", sha256=digest, status=DocumentStatus.needs_review))
+        return found
+
+    reader.store.find = find_then_race
+    result = reader.process(path)
+    assert result.duplicate_of == "other/blank.png"
+    from sqlmodel import Session, select
+
+    from schemas.db import Document
+
+    with Session(other.engine) as s:
+        assert len(s.exec(select(Document)).all()) == 1
