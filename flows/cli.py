@@ -197,6 +197,24 @@ def cmd_report(args, settings) -> int:
     return EXIT_OK
 
 
+def cmd_server(args, settings) -> int:
+    from flows import server
+
+    repo = Path.cwd()
+    if args.action == "up":
+        if not (repo / "prefect.yaml").exists():
+            raise UsageError("run `madoguchi server up` from the repository root (prefect.yaml)")
+        pids = server.up(settings, repo)
+        print(f"起動しました (started): {pids}")
+    elif args.action == "down":
+        print(f"停止しました (stopped): {server.down(settings) or 'なし (nothing was running)'}")
+    st = server.status(settings)
+    print(json.dumps(st, ensure_ascii=False, indent=2))
+    if args.action == "up":
+        print(f"Prefect UI: {st['ui']}  (受付の実行: {st['ui']}/runs)")
+    return EXIT_OK
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="madoguchi", description="Read handwritten municipal application forms.")
     sub = p.add_subparsers(dest="command", required=True)
@@ -252,6 +270,10 @@ def build_parser() -> argparse.ArgumentParser:
     rp.add_argument("--period", required=True, help="month, YYYY-MM")
     rp.add_argument("--out", help="xlsx path (default: reports/madoguchi-PERIOD.xlsx under MADOGUCHI_HOME)")
     rp.set_defaults(func=cmd_report)
+
+    sv = sub.add_parser("server", help="start, stop or show the Prefect server, deployments and worker")
+    sv.add_argument("action", choices=["up", "down", "status"])
+    sv.set_defaults(func=cmd_server)
     return p
 
 

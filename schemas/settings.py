@@ -56,6 +56,10 @@ class IntakeSettings(BaseModel):
                                   "have not changed for this long")
 
 
+class ServerSettings(BaseModel):
+    port: int = Field(4200, ge=1024, le=65535, description="port of the Prefect server and UI, on 127.0.0.1 only")
+
+
 class DbSettings(BaseModel):
     url: str | None = Field(None, description="SQLAlchemy URL; default: SQLite file madoguchi.db under home")
 
@@ -67,6 +71,7 @@ class Settings(BaseSettings):
     ocr: OcrSettings = OcrSettings()
     decision: DecisionSettings = DecisionSettings()
     intake: IntakeSettings = IntakeSettings()
+    server: ServerSettings = ServerSettings()
     db: DbSettings = DbSettings()
 
     @property

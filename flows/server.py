@@ -1,0 +1,139 @@
+"""`madoguchi server up|down|status`: the Prefect server (embedded SQLite, loopback only), the
+work pool and deployments, and a worker, each with a log and a pid file under the data root.
+`down` stops exactly the processes `up` started (by the pid files), nothing else."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+from schemas.settings import Settings
+
+POOL = "madoguchi"
+SERVICES = ("server", "worker")  # started in this order, stopped in reverse
+
+
+def _paths(settings: Settings) -> tuple[Path, Path, Path]:
+    run, logs, prefect_home = settings.home / "run", settings.home / "logs", settings.home / "prefect"
+    for p in (run, logs, prefect_home):
+        p.mkdir(parents=True, exist_ok=True)
+    return run, logs, prefect_home
+
+
+def api_url(settings: Settings) -> str:
+    return f"http://127.0.0.1:{settings.server.port}/api"
+
+
+def environment(settings: Settings, repo: Path) -> dict[str, str]:
+    """What every Prefect process of ours runs with."""
+    _, _, prefect_home = _paths(settings)
+    env = dict(os.environ)
+    env.update({
+        "PREFECT_HOME": str(prefect_home.resolve()),
+        "PREFECT_API_URL": api_url(settings),
+        "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
+        "PREFECT_WORKER_QUERY_SECONDS": "2",
+        "MADOGUCHI_HOME": str(settings.home.resolve()),
+        "MADOGUCHI_REPO": str(repo.resolve()),
+    })
+    return env
+
+
+def _prefect() -> str:
+    return str(Path(sys.executable).with_name("prefect"))
+
+
+def _alive(pid: int) -> bool:
+    try:
+        if os.waitpid(pid, os.WNOHANG)[0] == pid:  # our own child that exited: reap it
+            return False
+    except ChildProcessError:
+        pass  # not our child (started by an earlier `up`)
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    return True
+
+
+def _pid(run: Path, name: str) -> int | None:
+    f = run / f"{name}.pid"
+    if not f.exists():
+        return None
+    pid = int(f.read_text().strip() or 0)
+    return pid if pid and _alive(pid) else None
+
+
+def healthy(settings: Settings) -> bool:
+    try:
+        with urllib.request.urlopen(f"{api_url(settings)}/health", timeout=2) as r:
+            return r.status == 200
+    except OSError:
+        return False
+
+
+def _start(name: str, args: list[str], env: dict[str, str], run: Path, logs: Path) -> int:
+    with open(logs / f"{name}.log", "ab") as log:
+        proc = subprocess.Popen(args, env=env, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+                                start_new_session=True)  # its own process group: `down` stops its children too
+    (run / f"{name}.pid").write_text(str(proc.pid))
+    return proc.pid
+
+
+def up(settings: Settings, repo: Path, *, timeout: float = 90.0) -> dict[str, int]:
+    """Start what is not running yet; return the pids."""
+    run, logs, _ = _paths(settings)
+    env = environment(settings, repo)
+    pids = {}
+    if (pid := _pid(run, "server")) is None:
+        pid = _start("server", [_prefect(), "server", "start", "--host", "127.0.0.1", "--port",
+                                str(settings.server.port)], env, run, logs)
+    pids["server"] = pid
+    deadline = time.monotonic() + timeout
+    while not healthy(settings):
+        if time.monotonic() > deadline or not _alive(pid):
+            raise RuntimeError(f"the Prefect server did not start; see {logs / 'server.log'}")
+        time.sleep(0.5)
+    setup = logs / "deploy.log"
+    with open(setup, "ab") as log:
+        subprocess.run([_prefect(), "work-pool", "create", POOL, "--type", "process", "--overwrite"], env=env,
+                       stdout=log, stderr=subprocess.STDOUT, check=True, cwd=repo)
+        subprocess.run([_prefect(), "--no-prompt", "deploy", "--all"], env=env, stdout=log,
+                       stderr=subprocess.STDOUT, check=True, cwd=repo)
+    if (pid := _pid(run, "worker")) is None:
+        pid = _start("worker", [_prefect(), "worker", "start", "--pool", POOL], env, run, logs)
+    pids["worker"] = pid
+    return pids
+
+
+def down(settings: Settings) -> list[str]:
+    """Stop the processes `up` started, workers first; return what was stopped."""
+    run, _, _ = _paths(settings)
+    stopped = []
+    for name in reversed(SERVICES):
+        pid = _pid(run, name)
+        if pid is not None:
+            os.killpg(pid, signal.SIGTERM)
+            deadline = time.monotonic() + 20
+            while _alive(pid) and time.monotonic() < deadline:
+                time.sleep(0.2)
+            if _alive(pid):
+                os.killpg(pid, signal.SIGKILL)
+            stopped.append(name)
+        (run / f"{name}.pid").unlink(missing_ok=True)
+    return stopped
+
+
+def status(settings: Settings) -> dict[str, object]:
+    run, logs, _ = _paths(settings)
+    return {
+        **{name: _pid(run, name) for name in SERVICES},
+        "healthy": healthy(settings),
+        "ui": f"http://127.0.0.1:{settings.server.port}",
+        "logs": str(logs),
+    }
