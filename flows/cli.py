@@ -215,6 +215,13 @@ def cmd_server(args, settings) -> int:
     return EXIT_OK
 
 
+def cmd_watch(args, settings) -> int:
+    from flows.watcher import main as watch_main
+
+    watch_main(settings)
+    return EXIT_OK
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="madoguchi", description="Read handwritten municipal application forms.")
     sub = p.add_subparsers(dest="command", required=True)
@@ -274,6 +281,9 @@ def build_parser() -> argparse.ArgumentParser:
     sv = sub.add_parser("server", help="start, stop or show the Prefect server, deployments and worker")
     sv.add_argument("action", choices=["up", "down", "status"])
     sv.set_defaults(func=cmd_server)
+
+    w = sub.add_parser("watch", help="watch the inbox and start a reconcile run when scans arrive")
+    w.set_defaults(func=cmd_watch)
     return p
 
 

@@ -1,5 +1,6 @@
 """`madoguchi server up|down|status`: the Prefect server (embedded SQLite, loopback only), the
-work pool and deployments, and a worker, each with a log and a pid file under the data root.
+work pool and deployments, a worker and the inbox watcher, each with a log and a pid file under
+the data root.
 `down` stops exactly the processes `up` started (by the pid files), nothing else."""
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from pathlib import Path
 from schemas.settings import Settings
 
 POOL = "madoguchi"
-SERVICES = ("server", "worker")  # started in this order, stopped in reverse
+SERVICES = ("server", "worker", "watcher")  # started in this order, stopped in reverse
 
 
 def _paths(settings: Settings) -> tuple[Path, Path, Path]:
@@ -108,6 +109,9 @@ def up(settings: Settings, repo: Path, *, timeout: float = 90.0) -> dict[str, in
     if (pid := _pid(run, "worker")) is None:
         pid = _start("worker", [_prefect(), "worker", "start", "--pool", POOL], env, run, logs)
     pids["worker"] = pid
+    if (pid := _pid(run, "watcher")) is None:
+        pid = _start("watcher", [str(Path(sys.executable).with_name("madoguchi")), "watch"], env, run, logs)
+    pids["watcher"] = pid
     return pids
 
 

@@ -52,6 +52,7 @@ class DecisionSettings(BaseModel):
 
 class IntakeSettings(BaseModel):
     inbox: Path | None = Field(None, description="watched folder; default inbox/ under home (may be a network share)")
+    polling: bool = Field(False, description="poll the inbox instead of waiting for events (network shares)")
     settle_seconds: float = Field(2.0, ge=0.0, description="a file is taken once its size and time stamp "
                                   "have not changed for this long")
 

@@ -17,8 +17,8 @@ def _free_port() -> int:
 
 
 def test_up_reads_a_dropped_scan_and_down_stops_exactly_what_it_started(tmp_path, monkeypatch):
-    """GIVEN `server up` WHEN a scan is dropped in the inbox and the reconcile deployment runs THEN the
-    scan reaches done/ through the worker; `down` stops the server and worker and nothing else."""
+    """GIVEN `server up` WHEN a scan is dropped in the inbox THEN the watcher starts a reconcile run and
+    the scan reaches done/ through the worker; `down` stops server, worker and watcher, nothing else."""
     monkeypatch.setenv("MADOGUCHI_HOME", str(tmp_path / "home"))
     monkeypatch.setenv("MADOGUCHI_SERVER__PORT", str(_free_port()))
     monkeypatch.chdir(REPO)
@@ -28,21 +28,17 @@ def test_up_reads_a_dropped_scan_and_down_stops_exactly_what_it_started(tmp_path
     try:
         assert cli.main(["server", "up"]) == 0
         st = server.status(settings)
-        assert st["healthy"] and st["server"] and st["worker"]
+        assert st["healthy"] and st["server"] and st["worker"] and st["watcher"]
         inbox = settings.home / "inbox"
         inbox.mkdir(parents=True, exist_ok=True)
         shutil.copy(SAMPLES / "scans" / "long_term_care-400dpi.jpg", inbox / "kaigo.jpg")
-        env = server.environment(settings, REPO)
-        import subprocess
-
-        subprocess.run([server._prefect(), "deployment", "run", "reconcile/reconcile"], env=env, check=True,
-                       capture_output=True)
         done = settings.home / "done" / "kaigo.jpg"
         deadline = time.monotonic() + 240  # worker poll, process start, model load, reading
         while not done.exists() and time.monotonic() < deadline:
             time.sleep(1)
-        assert done.exists(), (settings.home / "logs" / "worker.log").read_text()[-3000:]
-        pids = [st["server"], st["worker"]]
+        logs = settings.home / "logs"
+        assert done.exists(), (logs / "watcher.log").read_text()[-2000:] + (logs / "worker.log").read_text()[-3000:]
+        pids = [st["server"], st["worker"], st["watcher"]]
     finally:
         assert cli.main(["server", "down"]) == 0
     assert not any(server._alive(pid) for pid in pids)

@@ -1,0 +1,78 @@
+"""`madoguchi watch`: watch the inbox and start the reconcile deployment when files arrive.
+
+The watcher only says "look now"; reconcile decides what has settled and reads it, so a file
+dropped while the watcher was down is still read by reconcile's schedule. A polling observer
+(`MADOGUCHI_INTAKE__POLLING=true`) works on network shares, where change events do not arrive.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable
+from pathlib import Path
+
+from watchdog.events import FileSystemEvent, FileSystemEventHandler
+from watchdog.observers import Observer
+from watchdog.observers.polling import PollingObserver
+
+from flows.intake import Folders, ignorable
+from schemas.settings import Settings
+
+log = logging.getLogger("madoguchi.watcher")
+DEPLOYMENT = "reconcile/reconcile"
+
+
+class _Arrivals(FileSystemEventHandler):
+    def __init__(self, pending: threading.Event):
+        self.pending = pending
+
+    def on_any_event(self, event: FileSystemEvent) -> None:
+        if event.is_directory or event.event_type not in ("created", "modified", "moved", "closed"):
+            return
+        path = Path(getattr(event, "dest_path", "") or event.src_path)
+        if not ignorable(path):
+            self.pending.set()
+
+
+def watch(settings: Settings, trigger: Callable[[], None], stop: threading.Event) -> None:
+    """Call `trigger` once files stop arriving for the settle time, until `stop` is set."""
+    inbox = Folders.from_settings(settings).ensure().inbox
+    pending = threading.Event()
+    observer = PollingObserver(timeout=2) if settings.intake.polling else Observer()
+    observer.schedule(_Arrivals(pending), str(inbox), recursive=True)
+    observer.start()
+    log.info("watching %s", inbox)
+    try:
+        while not stop.is_set():
+            if not pending.wait(timeout=1.0):
+                continue
+            # let a burst of drops (a scanner writing several pages) finish before looking
+            while pending.is_set() and not stop.is_set():
+                pending.clear()
+                stop.wait(settings.intake.settle_seconds + 0.5)
+            if not stop.is_set():
+                trigger()
+    finally:
+        observer.stop()
+        observer.join()
+
+
+def run_reconcile() -> None:
+    """Ask the Prefect server for a reconcile run now, without waiting for it."""
+    from prefect.deployments import run_deployment
+
+    run = run_deployment(DEPLOYMENT, timeout=0, tags=["watcher"])
+    log.info("started %s (%s)", DEPLOYMENT, run.id)
+
+
+def main(settings: Settings) -> None:
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
+    stop = threading.Event()
+    import signal
+
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    try:
+        watch(settings, run_reconcile, stop)
+    except KeyboardInterrupt:
+        stop.set()
