@@ -15,7 +15,7 @@ import numpy as np
 
 from flows.evaluate import variants, wilson_upper
 from ocr.charsets import DIGITS
-from ocr.decide import EngineText, RawField, decide_field
+from ocr.decide import UNREAD, EngineText, RawField, decide_field
 from ocr.engines import Recognizer
 from ocr.validate import Context
 from schemas.settings import DecisionSettings
@@ -70,7 +70,7 @@ def measure(engines: list[Recognizer], mnist: Path, *, fields: int, seed: int) -
         cells = range(f * FIELD.char_boxes, (f + 1) * FIELD.char_boxes)
         texts = {}
         for name, rs in readings.items():
-            text = "".join(rs[c].text or "?" for c in cells)
+            text = "".join(rs[c].text or UNREAD for c in cells)
             texts[name] = EngineText(text, min(rs[c].confidence if rs[c].text else 0.0 for c in cells))
         for variant, names in variants(list(readings)).items():
             raw = RawField(FIELD, {n: texts[n] for n in names}, has_ink=True)

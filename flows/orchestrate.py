@@ -8,6 +8,7 @@ flows/intake.py; tasks here only wrap them and pass paths, not images.
 
 from __future__ import annotations
 
+import time
 from functools import lru_cache
 from pathlib import Path
 
@@ -100,7 +101,5 @@ def reconcile(settle_seconds: float | None = None) -> list[dict]:
 
 def _later(seconds: float) -> float:
     """Wait until files that have not changed for `seconds` count as settled."""
-    import time
-
     time.sleep(seconds)
     return time.monotonic()

@@ -42,8 +42,8 @@ def primitives(template: FormTemplate) -> tuple[list[Rect], list[Text]]:
     return rects, texts
 
 
-@lru_cache(maxsize=64)
-def _font(path: str, px: int) -> ImageFont.FreeTypeFont:
+@lru_cache(maxsize=256)
+def load_font(path: str, px: int) -> ImageFont.FreeTypeFont:
     if not Path(path).exists():
         raise FontMissingError(f"font not found: {path} (apt-get install fonts-ipaexfont)")
     return ImageFont.truetype(path, px)
@@ -66,7 +66,7 @@ def render_page(template: FormTemplate, dpi: float = 150, font: Path = PRINT_FON
         )
     for t in texts:
         px = max(6, round(mm_to_px(t.size, dpi)))
-        draw.text((mm_to_px(t.x, dpi), mm_to_px(t.y, dpi)), t.text, fill=0, font=_font(str(font), px))
+        draw.text((mm_to_px(t.x, dpi), mm_to_px(t.y, dpi)), t.text, fill=0, font=load_font(str(font), px))
     return np.asarray(img)
 
 

@@ -13,15 +13,14 @@ import zlib
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from datetime import date
-from functools import lru_cache
 from pathlib import Path
 
 import cv2
 import numpy as np
-from PIL import Image, ImageDraw, ImageFont
+from PIL import Image, ImageDraw
 
 from ocr.layout import FieldLayout, layout_form
-from ocr.render import mm_to_px, render_page
+from ocr.render import load_font, mm_to_px, render_page
 from ocr.synth_scan import DRAW_DPI, ScanParams, apply_scan, scan, scan_params
 from ocr.synth_values import fill_values, to_wareki
 from schemas.templates import Box, FieldKind, FormTemplate
@@ -75,11 +74,6 @@ def _pen(rng: np.random.Generator, dpi: float) -> Pen:
     )
 
 
-@lru_cache(maxsize=128)
-def _font(path: str, px: int) -> ImageFont.FreeTypeFont:
-    return ImageFont.truetype(path, px)
-
-
 @dataclass
 class _Glyph:
     alpha: np.ndarray  # float32 0..1, cropped to the ink
@@ -91,7 +85,7 @@ def _glyph(ch: str, em: float, pen: Pen, rng: np.random.Generator) -> tuple[np.n
     """One handwritten character: alpha cropped to its ink, the ink's offset from the pen position
     (left edge, top of the em box) and the advance, in px."""
     px = max(8, round(em))
-    font = _font(pen.font, px)
+    font = load_font(pen.font, px)
     size = 3 * px
     im = Image.new("L", (size, size), 0)
     ImageDraw.Draw(im).text((px, px), ch, fill=255, font=font, stroke_width=pen.stroke, stroke_fill=255)
