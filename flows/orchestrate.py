@@ -9,13 +9,17 @@ flows/intake.py; tasks here only wrap them and pass paths, not images.
 from __future__ import annotations
 
 import time
+from datetime import date, datetime, timedelta
 from functools import lru_cache
 from pathlib import Path
 
 from prefect import flow, get_run_logger, tags, task
-from prefect.artifacts import create_markdown_artifact
+from prefect.artifacts import create_markdown_artifact, create_progress_artifact, update_progress_artifact
 from prefect.runtime import flow_run
+from prefect.task_runners import ThreadPoolTaskRunner
 
+from flows.batch import JST, BatchFile, read_one, resolve_folder, select_files
+from flows.batch_report import write_batch_report
 from flows.intake import Folders, Settling, finish, form_hint, recover
 from flows.intake import claim as claim_file
 from flows.pipeline import Reader
@@ -103,3 +107,84 @@ def _later(seconds: float) -> float:
     """Wait until files that have not changed for `seconds` count as settled."""
     time.sleep(seconds)
     return time.monotonic()
+
+
+@task(name="一括読取", task_run_name="読取-{item.path.name}")
+def batch_read(item: BatchFile) -> DocumentResult | None:
+    return read_one(_reader(), item, Folders.from_settings(_reader().settings))
+
+
+def _batch_name() -> str:
+    p = flow_run.parameters
+    return f"一括読取-{p.get('folder') or '受付箱'}"
+
+
+@flow(name="batch", flow_run_name=_batch_name, task_runner=ThreadPoolTaskRunner(max_workers=8))
+def batch(folder: str | None = None, forms: list[str] | None = None, since: date | None = None,
+          until: date | None = None, last_days: int | None = None, concurrency: int = 2,
+          report: str | None = None) -> dict:
+    """Read a folder (None: the inbox backlog; relative: under the data root, e.g. `done`) and
+    write an Excel report of its documents.
+
+    forms: only these forms' sub-folders (others are left alone); since/until: scan dates,
+    inclusive, Japan time; last_days: the last N days up to today instead; concurrency: documents
+    read at once (the engines are shared, so 2 keeps both cores busy)."""
+    log = get_run_logger()
+    reader = _reader()
+    settings = reader.settings
+    folders = Folders.from_settings(settings).ensure()
+    source = resolve_folder(folder, folders, settings.home)
+    if not source.is_dir():
+        raise FileNotFoundError(f"batch folder {source} does not exist")
+    unknown = set(forms or ()) - set(reader.templates)
+    if unknown:
+        raise ValueError(f"unknown forms {sorted(unknown)}; known: {sorted(reader.templates)}")
+    now = datetime.now(JST)
+    if last_days is not None:
+        since, until = now.date() - timedelta(days=max(1, last_days) - 1), now.date()
+    files = select_files(source, inbox=folders.inbox, forms=set(forms or ()), known_forms=set(reader.templates),
+                         since=since, until=until)
+    log.info("%d file(s) in %s (%s to %s)", len(files), source, since or "-", until or "-")
+    progress = create_progress_artifact(0.0, description=f"一括読取 {source}")
+    pending, results, failures = [], [], []
+
+    def collect(fut, item: BatchFile) -> None:
+        out = fut.result(raise_on_failure=False)
+        if isinstance(out, BaseException):
+            failures.append(f"{item.path.name}: {type(out).__name__}: {out}")
+        elif out is not None:
+            results.append(out)
+        done = len(results) + len(failures)
+        update_progress_artifact(progress, 100.0 * done / max(1, len(files)))
+        if done % 10 == 0 or done == len(files):
+            log.info("%d/%d file(s) read", done, len(files))
+
+    for item in files:
+        if len(pending) >= max(1, concurrency):
+            collect(*pending.pop(0))
+        pending.append((batch_read.submit(item), item))
+    for fut, item in pending:
+        collect(fut, item)
+    shas = list(dict.fromkeys(r.sha256 for r in results if r.sha256))
+    out = Path(report) if report else settings.home / "reports" / f"batch-{now:%Y%m%d-%H%M%S}.xlsx"
+    params = {"読取元": str(source), "様式": "、".join(forms) if forms else "すべて",
+              "スキャン日": f"{since or '指定なし'} 〜 {until or '指定なし'}", "実行日時": f"{now:%Y-%m-%d %H:%M} (日本時間)"}
+    summary = write_batch_report(reader.store, shas, out, titles={k: t.title for k, t in reader.templates.items()},
+                                 views=settings.home / "views", params=params,
+                                 read_now={r.sha256 for r in results if r.sha256 and not r.duplicate_of},
+                                 files=len(files))
+    stp = summary.straight_through
+    create_markdown_artifact("\n".join([
+        f"## 一括読取 {source}", "",
+        f"- 対象ファイル: {len(files)} 件、書類: {summary.documents} 件(今回読取 {summary.read_now}、読取済み {summary.read_before})",
+        f"- 読取不可: {summary.rejected} 件",
+        f"- 自動確定率: {stp:.1%}" if stp is not None else "- 自動確定率: -",
+        f"- 要確認項目: {summary.review} 件",
+        f"- レポート: `{out.resolve()}`",
+        *([f"- 内部エラー: {len(failures)} 件(ファイルは受付箱か元の場所に残っています)"] if failures else []),
+    ]), key="batch-report", description="一括読取の結果")
+    log.info("report written to %s", out.resolve())
+    if failures:
+        raise RuntimeError(f"{len(failures)} file(s) hit an internal error and stay queued: " + "; ".join(failures))
+    return {"files": len(files), "documents": summary.documents, "report": str(out.resolve()),
+            "straight_through": stp, "review_fields": summary.review}

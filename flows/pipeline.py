@@ -15,12 +15,14 @@ from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
 
+import cv2
+import numpy as np
 from sqlalchemy.exc import IntegrityError
 
 from ocr.decide import RawField, decide_fields
 from ocr.engines import Recognizer, load_engines
 from ocr.errors import MadoguchiError, PopplerMissingError
-from ocr.fields import FLAT_DPI, blank_page, flatten
+from ocr.fields import FLAT_DPI, blank_page, field_view, flatten, page_view
 from ocr.pages import load_pages
 from ocr.read import read_page
 from ocr.registration import Registration, identify_and_register
@@ -63,6 +65,7 @@ class PageReading:
     pages: int
     registration: Registration
     raws: list[RawField]
+    flat: np.ndarray  # the first page in template coordinates at READ_DPI: where views are cut from
 
 
 class Reader:
@@ -96,10 +99,13 @@ class Reader:
             reference = blank_page(reg.template, READ_DPI)
         with timer.stage("read"):
             raws = read_page(flat, reference, reg.template, self.engines, READ_DPI)
-        return PageReading(len(pages), reg, raws)
+        return PageReading(len(pages), reg, raws, flat)
 
     def read(self, path: Path, *, form_id: str | None = None, today: date | None = None) -> DocumentResult:
         """Read and decide one file; raises MadoguchiError for a file that cannot be read."""
+        return self._read(path, form_id=form_id, today=today)[0]
+
+    def _read(self, path: Path, *, form_id: str | None, today: date | None) -> tuple[DocumentResult, PageReading]:
         timer = Timer()
         pr = self.read_raw(path, form_id=form_id, timer=timer)
         reg, template, pages = pr.registration, pr.registration.template, pr.pages
@@ -117,7 +123,7 @@ class Reader:
             fields=fields, status=DocumentStatus.needs_review if doubtful else DocumentStatus.accepted,
             errors=errors, registration={"score": round(reg.score, 4), "upside_down": reg.upside_down},
             timings={k: round(v, 4) for k, v in timer.seconds.items()},
-        )
+        ), pr
 
     def process(self, path: Path, *, form_id: str | None = None, today: date | None = None,
                 quarantine: bool = True) -> DocumentResult:
@@ -133,7 +139,7 @@ class Reader:
             return DocumentResult(source=str(path), sha256=digest, form=earlier.form, status=DocumentStatus(earlier.status),
                                   duplicate_of=earlier.source)
         try:
-            result = self.read(path, form_id=form_id, today=today)
+            result, pr = self._read(path, form_id=form_id, today=today)
         except PopplerMissingError:
             raise  # a broken installation, not a bad file: nothing to quarantine
         except MadoguchiError as exc:
@@ -143,6 +149,8 @@ class Reader:
             result = DocumentResult(source=str(path), sha256=digest, status=DocumentStatus.rejected, errors=[error])
         result = result.model_copy(update={"sha256": digest})
         t0 = time.perf_counter()
+        if result.fields:  # the images first: a recorded doubtful field always has its image
+            save_views(pr, result, views_dir(self.settings, digest))
         try:
             self.store.save(result)
         except IntegrityError:  # another worker recorded the same file meanwhile: ours is the duplicate
@@ -151,6 +159,24 @@ class Reader:
                                   status=DocumentStatus(earlier.status), duplicate_of=earlier.source)
         result.timings["persist"] = round(time.perf_counter() - t0, 4)
         return result
+
+
+def views_dir(settings: Settings, digest: str) -> Path:
+    """Where the images a person sees of a document are kept: one PNG per doubtful field and a
+    small JPEG of the whole page."""
+    return settings.home / "views" / digest[:16]
+
+
+def save_views(pr: PageReading, result: DocumentResult, folder: Path) -> None:
+    """Write `<field>.png` for every field a person must look at, and `page.jpg`."""
+    doubtful = [f for f, r in result.fields.items() if r.status != FieldStatus.accepted]
+    if not doubtful:
+        return
+    folder.mkdir(parents=True, exist_ok=True)
+    specs = {f.name: f for f in pr.registration.template.fields}
+    for name in doubtful:
+        cv2.imwrite(str(folder / f"{name}.png"), field_view(pr.flat, specs[name].box, READ_DPI))
+    cv2.imwrite(str(folder / "page.jpg"), page_view(pr.flat, READ_DPI), [cv2.IMWRITE_JPEG_QUALITY, 80])
 
 
 def place_in_quarantine(path: Path, digest: str, error: DocumentError, folder: Path, *, move: bool) -> Path:

@@ -11,6 +11,7 @@ probabilities for decoders that know more than a charset (a field's grammar, its
 from __future__ import annotations
 
 import math
+import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -208,6 +209,7 @@ class CTCRecognizer:
         for i, ch in enumerate(self._characters[1:], start=1):
             self._index.setdefault(ch, []).append(i)
         self._masks: dict[str, np.ndarray] = {}
+        self._lock = threading.Lock()  # one model call at a time; documents read in threads share it
 
     @property
     def characters(self) -> list[str]:
@@ -239,7 +241,9 @@ class CTCRecognizer:
         for chunk in _batches(sorted(ratios, key=ratios.__getitem__), ratios):
             width = int(REC_HEIGHT * max(ratios[i] for i in chunk))
             batch = np.stack([resize_normalise(images[i], width) for i in chunk])
-            for i, probs in zip(chunk, self._run(batch)):
+            with self._lock:
+                probs_batch = self._run(batch)
+            for i, probs in zip(chunk, probs_batch):
                 out[i] = probs
         return out
 

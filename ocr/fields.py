@@ -188,3 +188,27 @@ def split_at_gap(crop: np.ndarray, dpi: float = FLAT_DPI) -> list[np.ndarray]:
 
 def _px(mm: float, dpi: float) -> int:
     return max(1, math.ceil(mm * dpi / MM_PER_INCH - 1e-9))
+
+
+VIEW_MARGIN_MM = 2.0  # around a field's box in the image a reviewer sees
+VIEW_DPI = 150.0  # reviewer's field image: sharp enough to read, small enough for a web form
+PAGE_VIEW_DPI = 40.0  # the whole-page thumbnail beside it
+
+
+def field_view(flat_page: np.ndarray, box: Box, dpi: float, view_dpi: float = VIEW_DPI) -> np.ndarray:
+    """What a person sees of one field: its whole box with a margin, as registered (box lines kept),
+    resampled to `view_dpi`."""
+    crop = crop_box(flat_page, box.inset(-VIEW_MARGIN_MM), dpi)
+    return _resample(crop, view_dpi / dpi)
+
+
+def page_view(flat_page: np.ndarray, dpi: float, view_dpi: float = PAGE_VIEW_DPI) -> np.ndarray:
+    """The whole registered page, small: where on the form a field is."""
+    return _resample(flat_page, view_dpi / dpi)
+
+
+def _resample(image: np.ndarray, factor: float) -> np.ndarray:
+    if factor >= 1.0:
+        return image.copy()
+    size = (max(1, round(image.shape[1] * factor)), max(1, round(image.shape[0] * factor)))
+    return cv2.resize(image, size, interpolation=cv2.INTER_AREA)

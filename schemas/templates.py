@@ -50,6 +50,7 @@ class Box(BaseModel):
         return data
 
     def inset(self, mm: float) -> Box:
+        """The box shrunk by `mm` on every side (grown when negative)."""
         return Box(x=self.x + mm, y=self.y + mm, w=max(self.w - 2 * mm, 0.1), h=max(self.h - 2 * mm, 0.1))
 
     def split(self, n: int) -> list[Box]:

@@ -124,14 +124,14 @@ def test_an_unexpected_fault_in_one_file_does_not_stop_the_batch(tmp_path, reade
     inbox.mkdir()
     shutil.copy(SAMPLES / "bad" / "empty-zero-bytes.pdf", inbox / "a-empty.pdf")
     shutil.copy(SAMPLES / "bad" / "blank-page.png", inbox / "b-faulty.png")
-    real_read = reader.read
+    real_read = reader.read_raw
 
-    def read(path, **kw):
+    def read_raw(path, **kw):
         if path.name == "b-faulty.png":
             raise RuntimeError("injected fault")
         return real_read(path, **kw)
 
-    monkeypatch.setattr(reader, "read", read)
+    monkeypatch.setattr(reader, "read_raw", read_raw)
     monkeypatch.setattr("flows.pipeline.Reader", lambda settings: reader)
     out = tmp_path / "out"
     assert cli.main(["process", str(inbox), "--out", str(out), "--quiet"]) == cli.EXIT_FAILED

@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
 import shutil
+import threading
+import time
+from pathlib import Path
 
 import pytest
 
@@ -18,38 +22,128 @@ def prefect_server():
         yield
 
 
-def test_reconcile_reads_the_inbox_one_named_run_per_file(prefect_server, reader, monkeypatch):
-    """GIVEN a good scan and a corrupt PDF in the inbox WHEN the reconcile flow runs THEN each file
-    gets its own process_document run named 受付-<file> with a Markdown artifact, and the files end
-    in done/ and quarantine/."""
+def _write_slowly(src, dest, seconds: float) -> threading.Thread:
+    """A scanner still writing: `dest` grows chunk by chunk over `seconds`."""
+    data = src.read_bytes()
+    chunks = 20
+
+    def run():
+        with open(dest, "wb") as fh:
+            for i in range(chunks):
+                fh.write(data[i * len(data) // chunks:(i + 1) * len(data) // chunks])
+                fh.flush()
+                time.sleep(seconds / chunks)
+
+    t = threading.Thread(target=run)
+    t.start()
+    return t
+
+
+def test_reconcile_files_each_drop_once_and_waits_for_a_file_still_being_written(prefect_server, reader,
+                                                                                monkeypatch):
+    """GIVEN a good scan, the same scan under another name and a corrupt PDF in the inbox, and a
+    fourth scan still being written WHEN the reconcile flow runs THEN each complete file gets its own
+    run named 受付-<file> with a Markdown artifact and ends in done/, done/duplicates/ or quarantine/,
+    the half-written file is left alone, and the next reconcile takes it once it is complete;
+    nothing is read twice."""
     from prefect.client.orchestration import get_client
+    from sqlmodel import Session, select
 
     from flows import orchestrate
+    from schemas.db import Document
 
     monkeypatch.setattr(orchestrate, "_reader", lambda: reader)
     folders = Folders.from_settings(reader.settings).ensure()
     shutil.copy(SAMPLES / "scans" / "long_term_care-400dpi.jpg", folders.inbox / "kaigo.jpg")
+    shutil.copy(SAMPLES / "scans" / "long_term_care-400dpi.jpg", folders.inbox / "kaigo2.jpg")
     shutil.copy(SAMPLES / "bad" / "truncated-transfer.pdf", folders.inbox / "broken.pdf")
-    out = orchestrate.reconcile(settle_seconds=0.5)
-    assert sorted(r["status"] for r in out) == ["accepted", "rejected"]  # the 400 dpi sample reads cleanly
+    writer = _write_slowly(SAMPLES / "scans" / "pregnancy_notification-300dpi.jpg", folders.inbox / "ninshin.jpg", 6.0)
+    out = orchestrate.reconcile(settle_seconds=1.0)
+    assert sorted(r["status"] for r in out) == ["accepted", "accepted", "rejected"]
+    assert [p.name for p in folders.inbox.iterdir()] == ["ninshin.jpg"]  # still being written: left alone
+    writer.join()
+    assert [r["status"] for r in orchestrate.reconcile(settle_seconds=1.0)] == ["needs_review"]
     assert not any(folders.inbox.iterdir()) and not any(folders.processing.iterdir())
-    assert [p.name for p in folders.done.iterdir() if p.is_file()] == ["kaigo.jpg"]
+    assert sorted(p.name for p in folders.done.iterdir() if p.is_file()) == ["kaigo.jpg", "ninshin.jpg"]
+    assert [p.name for p in folders.duplicates.iterdir()] == ["kaigo2.jpg"]
+    assert len(list(folders.quarantine.glob("broken-*.pdf"))) == 1
+    assert len(list(folders.quarantine.glob("broken-*.pdf.reason.txt"))) == 1
+    with Session(reader.store.engine) as s:
+        docs = {Path(d.source).name: d.status for d in s.exec(select(Document))}
+    assert docs == {"kaigo.jpg": "accepted", "broken.pdf": "rejected", "ninshin.jpg": "needs_review"}
 
     async def runs():
         async with get_client() as client:
-            flow_runs = await client.read_flow_runs()
-            artifacts = await client.read_artifacts()
-            return flow_runs, artifacts
-
-    import asyncio
+            return await client.read_flow_runs(), await client.read_artifacts()
 
     flow_runs, artifacts = asyncio.run(runs())
     names = sorted(r.name for r in flow_runs)
-    assert "受付-kaigo.jpg" in names and "受付-broken.pdf" in names and "受付箱の確認" in names
+    assert names.count("受付箱の確認") == 2
+    for name in ("kaigo.jpg", "kaigo2.jpg", "broken.pdf", "ninshin.jpg"):
+        assert names.count(f"受付-{name}") == 1, name  # one run per file: nothing read twice
     assert all(r.state.is_completed() for r in flow_runs)
-    kaigo = next(r for r in flow_runs if r.name == "受付-kaigo.jpg")
-    assert {"inbox", "long_term_care", "accepted"} <= set(kaigo.tags)
-    broken = next(r for r in flow_runs if r.name == "受付-broken.pdf")
-    assert {"inbox", "unidentified", "rejected"} <= set(broken.tags)
+    by_name = {r.name: r for r in flow_runs}
+    assert {"inbox", "long_term_care", "accepted"} <= set(by_name["受付-kaigo.jpg"].tags)
+    assert "duplicate" in by_name["受付-kaigo2.jpg"].tags
+    assert {"inbox", "unidentified", "rejected"} <= set(by_name["受付-broken.pdf"].tags)
+    assert {"pregnancy_notification", "needs_review"} <= set(by_name["受付-ninshin.jpg"].tags)
     text = "\n".join(a.data for a in artifacts if a.type == "markdown")
     assert "要介護・要支援認定申請書" in text and "ファイルが壊れているか" in text
+
+
+def test_batch_reads_a_folder_in_place_and_its_report_matches_the_database(prefect_server, reader, monkeypatch,
+                                                                           tmp_path):
+    """GIVEN a folder of scans (one twice, under another name) and a broken PDF WHEN the batch flow
+    runs THEN each file is read once, left where it was, and the Excel report's numbers, rows,
+    colours and review images match the database; a second batch reads nothing again."""
+    from openpyxl import load_workbook
+    from sqlmodel import Session, select
+
+    from flows import orchestrate
+    from schemas.db import Document, FieldValue
+
+    monkeypatch.setattr(orchestrate, "_reader", lambda: reader)
+    archive = tmp_path / "2026-10"
+    archive.mkdir()
+    for name in ("child_allowance-300dpi.jpg", "pregnancy_notification-300dpi.jpg", "long_term_care-tiff-200dpi.tif"):
+        shutil.copy(SAMPLES / "scans" / name, archive / name)
+    shutil.copy(SAMPLES / "scans" / "child_allowance-300dpi.jpg", archive / "copy-of-child.jpg")
+    shutil.copy(SAMPLES / "bad" / "truncated-transfer.pdf", archive / "broken.pdf")
+    out = orchestrate.batch(folder=str(archive), concurrency=2, report=str(tmp_path / "batch.xlsx"))
+    assert out["files"] == 5 and out["documents"] == 4  # the copy is the same document
+    assert sorted(p.name for p in archive.iterdir()) == sorted(
+        ["child_allowance-300dpi.jpg", "pregnancy_notification-300dpi.jpg", "long_term_care-tiff-200dpi.tif",
+         "copy-of-child.jpg", "broken.pdf"])  # read in place, nothing moved
+    assert len(list(reader.settings.quarantine_dir.glob("broken-*.pdf.reason.txt"))) == 1
+
+    with Session(reader.store.engine) as s:
+        docs = list(s.exec(select(Document)))
+        fields = list(s.exec(select(FieldValue)))
+    wb = load_workbook(tmp_path / "batch.xlsx")
+    summary = {r[0]: r[1] for r in wb["概要"].iter_rows(min_row=2, values_only=True) if r[0]}
+    assert summary["書類数"] == len(docs) == 4
+    assert summary["　うち読取不可"] == sum(d.status == "rejected" for d in docs) == 1
+    assert summary["読取項目数"] == len(fields)
+    assert summary["自動確定項目数"] == sum(f.status == "accepted" for f in fields)
+    assert summary["要確認項目数（確認作業の件数）"] == sum(f.status != "accepted" for f in fields)
+    assert summary["自動確定率"] == pytest.approx(summary["自動確定項目数"] / len(fields))
+    titles = {t.title for t in reader.templates.values()}
+    form_sheets = [ws for ws in wb.worksheets if ws.title in titles]
+    assert len(form_sheets) == 3
+    rows = [r for ws in form_sheets for r in ws.iter_rows(min_row=2, values_only=True)]
+    assert len(rows) == len(fields)
+    assert sum(r[5] == "自動確定" for r in rows) == summary["自動確定項目数"]
+    for ws in form_sheets:
+        assert ws.freeze_panes == "A2" and ws.auto_filter.ref
+        assert {r.formula[0] for cf in ws.conditional_formatting for r in cf.rules} >= {'"自動確定"', '"要確認"'}
+    review_rows = sum(r[5] != "自動確定" for r in rows)
+    assert review_rows > 0, "the samples have doubtful fields; the report must show their images"
+    assert sum(len(ws._images) for ws in form_sheets) == review_rows
+    assert [r[0] for r in wb["読取不可"].iter_rows(min_row=2, values_only=True)] == ["broken.pdf"]
+
+    again = orchestrate.batch(folder=str(archive), report=str(tmp_path / "again.xlsx"))
+    assert again["documents"] == 4
+    again_summary = {r[0]: r[1] for r in load_workbook(tmp_path / "again.xlsx")["概要"].iter_rows(values_only=True)}
+    assert again_summary["　うち今回読み取り"] == 1  # only the broken PDF is tried again; good scans are not re-read
+    with Session(reader.store.engine) as s:
+        assert len(list(s.exec(select(Document)))) == 4
