@@ -9,9 +9,11 @@ UV_VERSION := 0.13.9
 PYTHON ?= python3.11
 # poppler-utils: PDF pages; fonts: printing forms (IPAex) and handwriting-like samples (kiloji, Klee);
 # libgl1, libglib2.0-0, libgomp1: OpenCV and Paddle; ca-certificates: TLS to the package registry;
-# python3.11-venv: the small venv uv is installed into when uv is not on PATH.
+# python3.11-venv: the small venv uv is installed into when uv is not on PATH;
+# chromium-headless-shell, fonts-noto-cjk: the browser tests look at the Prefect UI (and bots drive);
+# postgresql: the scale-out tests start a throwaway cluster for Prefect's database and ours.
 APT_PACKAGES := poppler-utils fonts-ipaexfont fonts-kiloji fonts-klee libgl1 libglib2.0-0 libgomp1 \
-	ca-certificates python3.11 python3.11-venv
+	ca-certificates python3.11 python3.11-venv chromium-headless-shell fonts-noto-cjk postgresql
 STAMP := $(VENV)/.installed
 # use the system certificate store (some networks put their own authority there)
 export UV_SYSTEM_CERTS := 1
@@ -20,10 +22,11 @@ SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
 BENCH_OUT ?= bench
 
-.PHONY: help setup apt demo test bench bench-quick clean-demo
+.PHONY: help setup apt demo demo-down test bench bench-quick bench-prefect clean-demo
 
 help:
-	@echo "make demo   install what is missing, read the bundled sample scans, print the results"
+	@echo "make demo   install what is missing, start server+worker+watcher, read the sample scans through the inbox"
+	@echo "make demo-down  stop what make demo started"
 	@echo "make test   install what is missing, run the test suite"
 	@echo "make bench  accuracy and speed on generated forms and real digits (BENCH_OUT=dir, default bench/)"
 
@@ -48,16 +51,30 @@ $(STAMP): requirements.lock pyproject.toml | apt $(UV)
 
 setup: apt $(STAMP)
 
+# The whole product on the bundled samples: server, worker and watcher start, the scans are dropped
+# into the inbox as a clerk would, read by the worker, then the batch flow writes the Excel report.
+# Everything keeps running afterwards so the Prefect UI can be looked at; `make demo-down` stops it.
+MADOGUCHI := MADOGUCHI_HOME=$(DEMO_DIR) $(VENV)/bin/madoguchi
 demo: setup
+	@$(MADOGUCHI) server down >/dev/null 2>&1 || true
 	@rm -rf $(DEMO_DIR) && mkdir -p $(DEMO_DIR)
-	MADOGUCHI_HOME=$(DEMO_DIR) $(VENV)/bin/madoguchi process samples/scans samples/bad --out $(DEMO_DIR)/results --today 2026-11-27
-	@MADOGUCHI_HOME=$(DEMO_DIR) $(VENV)/bin/madoguchi report --period $$(date -u +%Y-%m) --out $(DEMO_DIR)/report.xlsx >/dev/null
-	@echo
-	@echo "見るところ / where to look:"
-	@echo "  $(DEMO_DIR)/results/*.json      書類ごとの読取結果 (one per document) と summary.json"
-	@echo "  $(DEMO_DIR)/quarantine/         読取不可のファイルと理由 (.reason.txt)"
-	@echo "  $(DEMO_DIR)/report.xlsx         今月の読取実績 (the month's ledger, Excel)"
-	@echo "  $(DEMO_DIR)/madoguchi.db        データベース (SQLite: document, page, field, reading)"
+	$(MADOGUCHI) server up
+	$(MADOGUCHI) drop samples/scans samples/bad --wait 900
+	$(MADOGUCHI) batch --folder done --wait --report $(DEMO_DIR)/reports/demo-batch.xlsx
+	@$(MADOGUCHI) report --period $$(TZ=Asia/Tokyo date +%Y-%m) --out $(DEMO_DIR)/reports/ledger.xlsx >/dev/null
+	@port=$$($(MADOGUCHI) server status | $(PY) -c 'import json,sys; print(json.load(sys.stdin)["ui"])'); \
+	echo; \
+	echo "見るところ / where to look:"; \
+	echo "  $$port/v2/runs           Prefect UI: 受付-<ファイル名> の実行と結果 (flow runs)"; \
+	echo "  $(DEMO_DIR)/reports/demo-batch.xlsx  一括読取レポート (項目ごとの状態と要確認項目の画像)"; \
+	echo "  $(DEMO_DIR)/reports/ledger.xlsx      今月の読取実績 (the month's ledger)"; \
+	echo "  $(DEMO_DIR)/done/ quarantine/        処理済みのファイル / 読取不可のファイルと理由 (.reason.txt)"; \
+	echo "  $(DEMO_DIR)/madoguchi.db             データベース (SQLite)"; \
+	echo "  $(DEMO_DIR)/logs/                    server, worker, watcher のログ"; \
+	echo "止めるには / to stop: make demo-down"
+
+demo-down:
+	@$(MADOGUCHI) server down
 
 test: setup
 	$(PY) -m pytest -q
@@ -65,8 +82,12 @@ test: setup
 bench: setup
 	$(VENV)/bin/madoguchi bench --out $(BENCH_OUT)
 
+# drop-to-database latency (20 scans) and a batch of 50 through the real server, against a plain loop
+bench-prefect: setup
+	$(VENV)/bin/madoguchi bench-prefect --out $(BENCH_OUT)/prefect
+
 bench-quick: setup
 	$(VENV)/bin/madoguchi bench --quick --out $(BENCH_OUT)
 
-clean-demo:
+clean-demo: demo-down
 	rm -rf $(DEMO_DIR)

@@ -183,6 +183,16 @@ def cmd_bench(args, settings) -> int:
     return EXIT_OK
 
 
+def cmd_bench_prefect(args, settings) -> int:
+    from flows.bench_prefect import run
+
+    if not (Path.cwd() / "prefect.yaml").exists():
+        raise UsageError("run `madoguchi bench-prefect` from the repository root (prefect.yaml)")
+    result = run(Path(args.out), Path.cwd(), intake_files=args.files, interval=args.interval, batch_docs=args.docs)
+    print((Path(args.out) / "prefect.md").read_text(encoding="utf-8"))
+    return EXIT_OK if result["intake"]["recorded"] == args.files and result["batch"]["state"] == "Completed" else EXIT_FAILED
+
+
 def cmd_report(args, settings) -> int:
     from flows.ledger import month_bounds, write_ledger
     from schemas.db import Store
@@ -211,8 +221,61 @@ def cmd_server(args, settings) -> int:
     st = server.status(settings)
     print(json.dumps(st, ensure_ascii=False, indent=2))
     if args.action == "up":
-        print(f"Prefect UI: {st['ui']}  (受付の実行: {st['ui']}/runs)")
+        print(f"Prefect UI: {st['ui']}  (実行の一覧 / flow runs: {st['ui']}/v2/runs)")
     return EXIT_OK
+
+
+def cmd_drop(args, settings) -> int:
+    from flows.drop import describe, drop, wait_filed
+    from flows.intake import Folders
+    from flows.report import fit_width
+    from schemas.db import Store
+
+    files = collect([Path(p) for p in args.paths])
+    if not files:
+        raise UsageError("no files to drop")
+    folders = Folders.from_settings(settings).ensure()
+    dropped = drop(files, folders.inbox)
+    print(f"受付箱に {len(dropped)} 件置きました (dropped into {folders.inbox})")
+    if args.wait is None:
+        return EXIT_OK
+
+    def progress(done: int, total: int) -> None:
+        print(f"  処理済み {done}/{total}", flush=True)
+
+    places = wait_filed(dropped, folders, args.wait, progress)
+    store = Store(settings.db_url)
+    for d in dropped:
+        print(f"  {fit_width(d.name, 44)} {describe(d, places[d.name], folders, store)}")
+    if any(p is None for p in places.values()):
+        print(f"{args.wait:.0f} 秒待っても処理されないファイルがあります。`madoguchi server status` とログを確認してください。")
+        return EXIT_FAILED
+    return EXIT_OK
+
+
+def cmd_batch(args, settings) -> int:
+    from prefect.deployments import run_deployment
+    from prefect.settings import PREFECT_API_URL, temporary_settings
+
+    from flows import server
+
+    if not server.healthy(settings):
+        raise UsageError("the Prefect server is not running: start it with `madoguchi server up`")
+    params = {"folder": args.folder, "forms": args.forms.split(",") if args.forms else None,
+              "since": args.since, "until": args.until, "last_days": args.last_days,
+              "concurrency": args.concurrency,
+              "report": str(Path(args.report).resolve()) if args.report else None}
+    with temporary_settings({PREFECT_API_URL: server.api_url(settings)}):
+        run = run_deployment("batch/batch", parameters={k: v for k, v in params.items() if v is not None},
+                             timeout=None if args.wait else 0, tags=["cli"])
+    ui = server.status(settings)["ui"]
+    print(f"一括読取を開始しました: {ui}/v2/runs/flow-run/{run.id}")
+    if not args.wait:
+        return EXIT_OK
+    print(f"状態 (state): {run.state.name}")
+    if params["report"]:
+        print(f"レポート (report): {params['report']}")
+    return EXIT_OK if run.state.is_completed() else EXIT_FAILED
 
 
 def cmd_watch(args, settings) -> int:
@@ -273,6 +336,13 @@ def build_parser() -> argparse.ArgumentParser:
     b.add_argument("--quick", action="store_true", help="a small run for development")
     b.set_defaults(func=cmd_bench)
 
+    bp = sub.add_parser("bench-prefect", help="drop-to-database latency and batch throughput on the real server")
+    bp.add_argument("--out", default="bench/prefect", help="folder for prefect.json and prefect.md (emptied first)")
+    bp.add_argument("--files", type=int, default=20, help="scans dropped one by one into the inbox")
+    bp.add_argument("--interval", type=float, default=10.0, help="seconds between two drops")
+    bp.add_argument("--docs", type=int, default=50, help="documents in the batch")
+    bp.set_defaults(func=cmd_bench_prefect)
+
     rp = sub.add_parser("report", help="the month's accuracy ledger for the city (Excel, Japanese)")
     rp.add_argument("--period", required=True, help="month, YYYY-MM")
     rp.add_argument("--out", help="xlsx path (default: reports/madoguchi-PERIOD.xlsx under MADOGUCHI_HOME)")
@@ -281,6 +351,22 @@ def build_parser() -> argparse.ArgumentParser:
     sv = sub.add_parser("server", help="start, stop or show the Prefect server, deployments and worker")
     sv.add_argument("action", choices=["up", "down", "status"])
     sv.set_defaults(func=cmd_server)
+
+    d = sub.add_parser("drop", help="put scans into the inbox (safely renamed) and optionally wait for them")
+    d.add_argument("paths", nargs="+", help="files or folders")
+    d.add_argument("--wait", type=float, metavar="SECONDS", help="wait this long for every file to be filed")
+    d.set_defaults(func=cmd_drop)
+
+    ba = sub.add_parser("batch", help="start the batch flow on the server: read a folder, write an Excel report")
+    ba.add_argument("--folder", help="folder to read (default: the inbox backlog; relative: under MADOGUCHI_HOME)")
+    ba.add_argument("--forms", help="comma-separated form ids (default: all)")
+    ba.add_argument("--since", help="first scan date, YYYY-MM-DD (Japan time)")
+    ba.add_argument("--until", help="last scan date, YYYY-MM-DD")
+    ba.add_argument("--last-days", type=int, help="the last N days up to today instead of --since/--until")
+    ba.add_argument("--concurrency", type=int, help="documents read at once (default 2)")
+    ba.add_argument("--report", help="xlsx path (default: reports/batch-<time>.xlsx under MADOGUCHI_HOME)")
+    ba.add_argument("--wait", action="store_true", help="wait for the run to finish")
+    ba.set_defaults(func=cmd_batch)
 
     w = sub.add_parser("watch", help="watch the inbox and start a reconcile run when scans arrive")
     w.set_defaults(func=cmd_watch)

@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from flows.pipeline import Reader, place_in_quarantine, sha256_of
+from schemas.db import Store
 from schemas.results import DocumentResult, DocumentStatus
 from schemas.settings import Settings
 
@@ -127,15 +128,15 @@ def finish(path: Path, result: DocumentResult, folders: Folders) -> Path:
     return _move(path, _free(folders.done, path.name))
 
 
-def recover(reader: Reader, folders: Folders) -> list[Path]:
+def recover(store: Store, folders: Folders) -> list[Path]:
     """Files left in processing/ by a killed run: finished from the database when the document
     was recorded (its transaction committed), else put back in the inbox to be read again."""
     out = []
     for path in sorted(p for p in folders.processing.iterdir() if p.is_file()):
-        earlier = reader.store.find(sha256_of(path))
+        earlier = store.find(sha256_of(path))
         if earlier is not None and Path(earlier.source) == path:
             result = DocumentResult(source=str(path), sha256=earlier.sha256, status=DocumentStatus(earlier.status),
-                                    errors=reader.store.errors_of(earlier))
+                                    errors=store.errors_of(earlier))
             out.append(finish(path, result, folders))
         else:
             out.append(_move(path, _free(folders.inbox, path.name)))

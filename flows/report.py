@@ -52,7 +52,7 @@ def summarise(results: list[DocumentResult], *, wall: float, model_load: float, 
     }
 
 
-def _fit(text: str, width: int) -> str:
+def fit_width(text: str, width: int) -> str:
     """Cut and pad to a display width, counting full-width characters as two columns."""
     out, used = "", 0
     for ch in text:
@@ -65,7 +65,7 @@ def _fit(text: str, width: int) -> str:
 
 def print_table(results: list[DocumentResult], summary: dict, out: Path) -> None:
     """A table a clerk can read, then where the files are."""
-    print(f"{_fit('ファイル', 40)} {_fit('様式', 26)} {_fit('状態', 12)} 確定/項目数")
+    print(f"{fit_width('ファイル', 40)} {fit_width('様式', 26)} {fit_width('状態', 12)} 確定/項目数")
     for r in results:
         name = Path(r.source).name
         if r.duplicate_of:
@@ -75,7 +75,7 @@ def print_table(results: list[DocumentResult], summary: dict, out: Path) -> None
         ok = sum(f.status.value == "accepted" for f in r.fields.values())
         title = r.form_title or r.form or "-"
         detail = f"{ok}/{len(r.fields)}" if r.fields else (r.errors[0].message_ja if r.errors else "")
-        print(f"{_fit(name, 40)} {_fit(title, 26)} {_fit(state, 12)} {detail}")
+        print(f"{fit_width(name, 40)} {fit_width(title, 26)} {fit_width(state, 12)} {detail}")
     stp = summary["straight_through_rate"]
     print(f"\n項目の自動確定率: {stp:.1%}" if stp is not None else "")
     print(f"読取結果: {out.resolve()}/ (書類ごとのJSONと summary.json)")

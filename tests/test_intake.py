@@ -61,7 +61,7 @@ def test_a_file_left_in_processing_by_a_killed_run_is_finished_or_queued_again(r
     recorded = claim(_drop(folders, GOOD, "recorded.jpg"), folders)
     reader.process(recorded, quarantine=False)  # the database committed, then the process died
     claim(_drop(folders, SAMPLES / "scans" / "pregnancy_notification-300dpi.jpg", "half.jpg"), folders)
-    places = recover(reader, folders)
+    places = recover(reader.store, folders)
     assert [p.parent for p in places] == [folders.inbox, folders.done]
     assert sorted(p.name for p in places) == ["half.jpg", "recorded.jpg"]
     assert not any(folders.processing.iterdir())

@@ -1,0 +1,165 @@
+"""`madoguchi bench-prefect`: what the orchestration costs, measured on the real stack.
+
+On a fresh data root it starts what `madoguchi server up` starts (server, worker, watcher), then:
+1. intake latency: drops generated scans into the inbox one at a time, `interval` seconds apart,
+   as a counter would, and times each from its drop to its document row in the database;
+2. batch throughput: the `batch` deployment over a folder of generated scans, against the same
+   reading in one plain process (no Prefect) on another data root; the difference is Prefect's
+   share (scheduling, worker start, model load in the flow-run process, task bookkeeping, report).
+Writes prefect.json and prefect.md into the output folder.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import socket
+import statistics
+import time
+from datetime import UTC
+from pathlib import Path
+
+from flows import server
+from flows.drop import drop
+from flows.evaluate import EVAL_SEED
+from flows.intake import Folders
+from flows.pipeline import Reader
+from ocr.synth import generate
+from schemas.db import Store
+from schemas.settings import Settings
+from schemas.templates import load_templates
+
+INTAKE_SEED = EVAL_SEED + 1  # generated documents only timed, never used to judge accuracy
+BATCH_SEED = EVAL_SEED + 2
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _scans(count: int, seed: int, folder: Path) -> list[Path]:
+    templates = list(load_templates().values())
+    per_form = -(-count // len(templates))
+    paths = [p for t in templates for p in generate(t, per_form, seed, folder, ("jpg",))]
+    return paths[:count]
+
+
+def _pctl(values: list[float], q: float) -> float:
+    s = sorted(values)
+    return s[min(len(s) - 1, max(0, round(q * (len(s) - 1))))]
+
+
+def intake_latency(settings: Settings, scans: list[Path], interval: float, timeout: float) -> dict:
+    store = Store(settings.db_url)
+    folders = Folders.from_settings(settings)
+    dropped: dict[str, float] = {}
+    for p in scans:
+        d = drop([p], folders.inbox)[0]
+        dropped[d.sha256] = time.time()
+        time.sleep(interval)
+    deadline = time.monotonic() + timeout
+    seen: dict[str, float] = {}
+    while len(seen) < len(dropped) and time.monotonic() < deadline:
+        for sha in dropped.keys() - seen.keys():
+            doc = store.find(sha)
+            if doc is not None:
+                seen[sha] = doc.created_at.replace(tzinfo=doc.created_at.tzinfo or UTC).timestamp() - dropped[sha]
+        time.sleep(0.5)
+    lat = list(seen.values())
+    return {"files": len(scans), "recorded": len(lat), "interval_seconds": interval,
+            "median_seconds": round(statistics.median(lat), 1) if lat else None,
+            "p95_seconds": round(_pctl(lat, 0.95), 1) if lat else None,
+            "min_seconds": round(min(lat), 1) if lat else None, "max_seconds": round(max(lat), 1) if lat else None}
+
+
+def batch_throughput(settings: Settings, folder: Path, concurrency: int) -> dict:
+    from prefect.client.orchestration import get_client
+    from prefect.deployments import run_deployment
+    from prefect.settings import PREFECT_API_URL, temporary_settings
+
+    with temporary_settings({PREFECT_API_URL: server.api_url(settings)}):
+        t0 = time.time()
+        run = run_deployment("batch/batch", parameters={"folder": str(folder.resolve()), "concurrency": concurrency,
+                                                        "report": str((folder.parent / "batch.xlsx").resolve())},
+                             timeout=None, tags=["bench"])
+        wall = time.time() - t0
+        with get_client(sync_client=True) as client:
+            run = client.read_flow_run(run.id)
+    started = run.start_time.timestamp() - t0
+    return {"state": run.state.name, "wall_seconds": round(wall, 1),
+            "queued_to_running_seconds": round(started, 1),
+            "flow_run_seconds": round(run.total_run_time.total_seconds(), 1)}
+
+
+def plain_throughput(home: Path, scans: list[Path]) -> dict:
+    """The same reading without Prefect: one process, models loaded once, documents in turn."""
+    os.environ["MADOGUCHI_HOME"] = str(home)
+    t0 = time.perf_counter()
+    reader = Reader(Settings())
+    load = time.perf_counter() - t0
+    stages: dict[str, float] = {}
+    for p in scans:
+        r = reader.process(p, quarantine=True)
+        for k, v in r.timings.items():
+            stages[k] = stages.get(k, 0.0) + v
+    wall = time.perf_counter() - t0
+    return {"wall_seconds": round(wall, 1), "model_load_seconds": round(load, 1),
+            "per_document_stage_seconds": {k: round(v / len(scans), 3) for k, v in stages.items()}}
+
+
+def run(out: Path, repo: Path, *, intake_files: int = 20, interval: float = 10.0, batch_docs: int = 50,
+        concurrency: int = 2) -> dict:
+    out = out.resolve()
+    if out.exists():
+        shutil.rmtree(out)
+    home = out / "home"
+    os.environ["MADOGUCHI_HOME"] = str(home)
+    os.environ["MADOGUCHI_SERVER__PORT"] = str(_free_port())
+    settings = Settings()
+    intake_scans = _scans(intake_files, INTAKE_SEED, out / "intake-scans")
+    batch_dir = out / "batch" / "scans"
+    batch_scans = _scans(batch_docs, BATCH_SEED, batch_dir)
+    for p in batch_dir.glob("*.truth.json"):
+        p.unlink()
+    server.up(settings, repo)
+    try:
+        time.sleep(5)  # the watcher is watching
+        intake = intake_latency(settings, intake_scans, interval, timeout=600)
+        batch = batch_throughput(settings, batch_dir, concurrency)
+    finally:
+        server.down(settings)
+    plain = plain_throughput(out / "plain-home", batch_scans)
+    result = {
+        "machine": f"{os.cpu_count()} CPU cores",
+        "intake": intake,
+        "batch": {"documents": batch_docs, "concurrency": concurrency, **batch,
+                  "documents_per_minute": round(60 * batch_docs / batch["wall_seconds"], 1)},
+        "plain": {"documents": batch_docs, **plain, "documents_per_minute": round(60 * batch_docs / plain["wall_seconds"], 1)},
+    }
+    result["prefect_share_seconds"] = round(batch["wall_seconds"] - plain["wall_seconds"], 1)
+    (out / "prefect.json").write_text(json.dumps(result, indent=2, ensure_ascii=False), encoding="utf-8")
+    (out / "prefect.md").write_text(_markdown(result), encoding="utf-8")
+    return result
+
+
+def _markdown(r: dict) -> str:
+    i, b, p = r["intake"], r["batch"], r["plain"]
+    stages = ", ".join(f"{k} {v:.2f}" for k, v in p["per_document_stage_seconds"].items())
+    return "\n".join([
+        "# What the orchestration costs", "",
+        f"Machine: {r['machine']}.", "",
+        "## Intake: drop to database", "",
+        f"{i['recorded']} of {i['files']} scans dropped {i['interval_seconds']:.0f} s apart reached the database: "
+        f"median {i['median_seconds']} s, p95 {i['p95_seconds']} s (min {i['min_seconds']}, max {i['max_seconds']}).", "",
+        "## Batch of documents", "",
+        "| | documents | wall s | documents/min |", "|---|---|---|---|",
+        f"| `batch` deployment (concurrency {b['concurrency']}) | {b['documents']} | {b['wall_seconds']} | {b['documents_per_minute']} |",
+        f"| plain loop, no Prefect | {p['documents']} | {p['wall_seconds']} | {p['documents_per_minute']} |", "",
+        f"Deployment: {b['queued_to_running_seconds']} s from the request to the flow running (worker poll, process "
+        f"start), flow run {b['flow_run_seconds']} s. Plain loop: model load {p['model_load_seconds']} s, "
+        f"then per document (s): {stages}.",
+        f"Prefect's share of the batch: {r['prefect_share_seconds']} s.", "",
+    ])
