@@ -47,6 +47,21 @@ def _decide_variants(reader: Reader, raws, engines: list[str], *, open_threshold
     return out
 
 
+REVIEW_SECONDS_PER_FIELD = 8  # the ledger's assumption: look at the image, confirm or correct one field
+
+
+def review_load(counts: list[int]) -> dict:
+    """What reviewers would do: fields per document sent to them, documents with any, time."""
+    n = max(len(counts), 1)
+    return {
+        "fields_per_document": round(sum(counts) / n, 2),
+        "documents_with_review": round(sum(c > 0 for c in counts) / n, 4),
+        "max_fields_in_a_document": max(counts, default=0),
+        "reviewer_seconds_per_document": round(REVIEW_SECONDS_PER_FIELD * sum(counts) / n, 1),
+        "assumed_seconds_per_field": REVIEW_SECONDS_PER_FIELD,
+    }
+
+
 def run_bench(reader: Reader, out: Path, *, docs: int, forms: list[str] | None, seed: int = EVAL_SEED,
               mnist: Path | None, mnist_fields: int, progress=None) -> dict:
     """Generate, read, decide and measure; writes results.json, results.md and curves.png in `out`.
@@ -63,6 +78,7 @@ def run_bench(reader: Reader, out: Path, *, docs: int, forms: list[str] | None, 
     tallies: dict[str, dict[str, Tally]] = {v: {} for v in variants(engines)}
     points: dict[str, dict[str, list]] = {v: {} for v in variants(engines)}
     timer = Timer()
+    review_counts: dict[str, list[int]] = {v: [] for v in variants(engines)}  # fields sent to review, per document
     for path in progress(paths) if progress else paths:
         truth = json.loads(path.with_name(path.stem + ".truth.json").read_text(encoding="utf-8"))["fields"]
         pr = reader.read_raw(path, timer=timer)
@@ -73,6 +89,7 @@ def run_bench(reader: Reader, out: Path, *, docs: int, forms: list[str] | None, 
                 source=str(path), sha256=sha256_of(path), form=pr.registration.template.id, pages=pr.pages,
                 fields=decided["combined" if "combined" in decided else engines[0]], status=DocumentStatus.needs_review))
         for variant, fields in decided.items():
+            review_counts[variant].append(sum(f.status.value != "accepted" for f in fields.values()))
             for name, f in fields.items():
                 example = f"{path.stem}:{name}: read {f.value!r}, truth {truth[name]!r}"
                 for key in (f.kind, "all"):
@@ -92,6 +109,7 @@ def run_bench(reader: Reader, out: Path, *, docs: int, forms: list[str] | None, 
         "thresholds": thresholds,
         "generated_documents": {v: {k: t.as_dict() for k, t in sorted(ts.items())} for v, ts in tallies.items()},
         "curves": {v: {k: curve(rows, len(rows)) for k, rows in sorted(ps.items())} for v, ps in points.items()},
+        "review_load": {v: review_load(counts) for v, counts in review_counts.items()},
         "speed": {
             "pages_per_minute": round(60 * n / max(sum(timer.seconds.values()), 1e-9), 2),
             "seconds_per_page": {k: round(v / max(n, 1), 4) for k, v in timer.seconds.items()},

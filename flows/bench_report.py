@@ -35,6 +35,16 @@ def write_markdown(report: dict, path: Path) -> None:
                          f"{t['accepted_wrong']} = {_pct(t['accepted_error'])} ({_pct(t['accepted_error_95_upper'])}) "
                          f"| {_pct(t['needs_review'])} | {_pct(t['invalid'])} |")
         lines.append("")
+    load = report.get("review_load", {})
+    if load:
+        sec = next(iter(load.values()))["assumed_seconds_per_field"]
+        lines += ["## Review load (what reviewers would do per document)", "",
+                  f"| reader | fields to review per document | documents with any | most in one document "
+                  f"| reviewer time per document (at {sec} s per field) |", "|---|---|---|---|---|"]
+        for variant, r in load.items():
+            lines.append(f"| {variant} | {r['fields_per_document']} | {_pct(r['documents_with_review'])} | "
+                         f"{r['max_fields_in_a_document']} | {r['reviewer_seconds_per_document']} s |")
+        lines.append("")
     digits = report["handwritten_digits"]
     lines += ["## Real handwritten digits (MNIST), one digit per box, 7 boxes per field", ""]
     if "skipped" in digits:

@@ -278,6 +278,61 @@ def cmd_batch(args, settings) -> int:
     return EXIT_OK if run.state.is_completed() else EXIT_FAILED
 
 
+def cmd_review(args, settings) -> int:
+    from flows import learn
+    from schemas.db import Store
+
+    store = Store(settings.db_url)
+    if args.action == "export":
+        if not args.out:
+            raise UsageError("review export needs --out DIR")
+        n = learn.export_training(store, settings.home / "views", Path(args.out))
+        print(f"{n} 件の確認済み画像と文字を書き出しました (PaddleOCR recognition format): {Path(args.out) / 'rec_gt.txt'}")
+        return EXIT_OK
+    titles = {k: t.title for k, t in _all_forms(settings).items()}
+    from flows.server import status
+
+    items = learn.queue(store, titles, status(settings)["ui"])
+    if args.json:
+        print(json.dumps(items, ensure_ascii=False, indent=2))
+        return EXIT_OK
+    from flows.report import fit_width
+
+    print(f"確認待ち {len(items)} 件 (review queue)")
+    for it in items:
+        age = f"{it['age_hours']:.1f}時間"
+        print(f"  {fit_width(age, 10)} {fit_width(it['form_title'] or '-', 26)} {it['fields']:>3} 項目  "
+              f"{fit_width(Path(it['source']).name, 36)} {it['url'] or '(確認の実行はまだ作られていません)'}")
+    return EXIT_OK
+
+
+def cmd_calibrate(args, settings) -> int:
+    from flows.learn import calibrate
+    from schemas.db import Store
+
+    rows = calibrate(Store(settings.db_url).corrections(), args.max_error)
+    current = settings.decision.thresholds
+    print(f"確認結果からのしきい値の再計算 (target: error among accepted <= {args.max_error:.2%}, 95% upper bound)")
+    print(f"{'kind':<14}{'reviewed':>9}{'changed':>9}{'current':>9}{'suggested':>11}{'accepted':>10}{'upper':>8}")
+    suggested = {}
+    for r in rows:
+        cur = current.get(r.kind)
+        sug = "-" if r.threshold is None else f"{r.threshold:.4f}"
+        up = "-" if r.upper is None else f"{r.upper:.2%}"
+        print(f"{r.kind:<14}{r.reviewed:>9}{r.changed:>9}{cur if cur is not None else '-':>9}{sug:>11}"
+              f"{r.accepted_at_threshold:>10}{up:>8}")
+        if r.threshold is not None and cur is not None and r.threshold < cur:
+            suggested[r.kind] = r.threshold
+    if not rows:
+        print("確認の記録がまだありません (no reviewed fields yet).")
+    if suggested:
+        print("\n下げられるしきい値 (set to apply):")
+        print(f"MADOGUCHI_DECISION__THRESHOLDS='{json.dumps({**current, **suggested})}'")
+    else:
+        print("\nしきい値を下げる根拠はまだありません: 確認済みの項目が少ないうちは今の値を保ちます。")
+    return EXIT_OK
+
+
 def cmd_watch(args, settings) -> int:
     from flows.watcher import main as watch_main
 
@@ -367,6 +422,16 @@ def build_parser() -> argparse.ArgumentParser:
     ba.add_argument("--report", help="xlsx path (default: reports/batch-<time>.xlsx under MADOGUCHI_HOME)")
     ba.add_argument("--wait", action="store_true", help="wait for the run to finish")
     ba.set_defaults(func=cmd_batch)
+
+    rv = sub.add_parser("review", help="the review queue: list it, or export reviewed fields for training")
+    rv.add_argument("action", choices=["list", "export"])
+    rv.add_argument("--json", action="store_true", help="list: JSON for scripts")
+    rv.add_argument("--out", help="export: folder for images/ and rec_gt.txt")
+    rv.set_defaults(func=cmd_review)
+
+    cb = sub.add_parser("calibrate", help="per-kind thresholds recalculated from reviewers' corrections")
+    cb.add_argument("--max-error", type=float, default=0.001, help="target error among accepted fields (0.001 = 0.1%%)")
+    cb.set_defaults(func=cmd_calibrate)
 
     w = sub.add_parser("watch", help="watch the inbox and start a reconcile run when scans arrive")
     w.set_defaults(func=cmd_watch)

@@ -24,8 +24,9 @@ from flows.intake import Folders, Settling, finish, form_hint, recover
 from flows.intake import claim as claim_file
 from flows.pipeline import Reader
 from flows.report import STATUS_JA
+from flows.review import reopen_reviews, start_review
 from schemas.db import Store
-from schemas.results import DocumentResult
+from schemas.results import DocumentResult, DocumentStatus
 from schemas.settings import Settings
 from schemas.templates import load_templates
 
@@ -74,6 +75,17 @@ def file_document(path: str, result: DocumentResult) -> str:
     return str(finish(Path(path), result, Folders.from_settings(_reader().settings)))
 
 
+def _queue_review(sha256: str) -> None:
+    """Open the document's review run; if that fails, reconcile's next run opens it (never lost)."""
+    settings = _reader().settings
+    store = _reader().store
+    doc = store.find(sha256)
+    try:
+        start_review(store, doc, settings)
+    except Exception as exc:  # no review deployment (a bare test server), server busy: retried by reconcile
+        get_run_logger().warning("review for document %s not started yet (%s); reconcile will", doc.id, exc)
+
+
 @flow(name="process_document", flow_run_name=_run_name)
 def process_document(path: str, form_id: str | None = None) -> dict:
     """Read one file already claimed into processing/, record it and file it."""
@@ -81,39 +93,52 @@ def process_document(path: str, form_id: str | None = None) -> dict:
     _tag_run(result)
     place = file_document(path, result)
     create_markdown_artifact(_artifact_markdown(result), description=f"受付 {Path(path).name}")
+    if result.status == DocumentStatus.needs_review and not result.duplicate_of:
+        _queue_review(result.sha256)
     return {"source": path, "place": place, "status": result.status.value, "form": result.form}
 
 
 @flow(name="reconcile", flow_run_name="受付箱の確認")
-def reconcile(settle_seconds: float | None = None) -> list[dict]:
-    """Finish what a killed run left behind, then read every settled inbox file. Models are loaded
-    only when there is a file to read: a run on an empty inbox (every minute) costs about a second."""
+def reconcile(settle_seconds: float | None = None, linger_seconds: float | None = None) -> list[dict]:
+    """Finish what a killed run left behind, then read every settled inbox file, and keep looking
+    for `linger_seconds` after the last one: the models stay loaded, so a scan dropped meanwhile
+    is read in seconds instead of waiting for a new process to load them (about 15 s). Models are
+    loaded only when there is a file: a run on an empty inbox costs about a second."""
     log = get_run_logger()
     settings = Settings()
     folders = Folders.from_settings(settings).ensure()
-    for place in recover(Store(settings.db_url), folders):
+    store = Store(settings.db_url)
+    for place in recover(store, folders):
         log.info("recovered %s", place)
+    try:
+        reopened = reopen_reviews(store, settings)
+        if reopened:
+            log.info("review opened again for document(s) %s", reopened)
+    except Exception as exc:  # the review deployment is missing (a bare test server): reviews wait
+        log.warning("reviews not checked: %s", exc)
     settle = settings.intake.settle_seconds if settle_seconds is None else settle_seconds
+    linger = settings.intake.linger_seconds if linger_seconds is None else linger_seconds
     settling = Settling(seconds=settle)
-    settling.ready(folders.inbox)  # first look: starts every file's clock
     forms = set(load_templates(settings.ocr.forms_dir))
     out = []
-    for path in settling.ready(folders.inbox, now=_later(settle)):
-        try:
-            working = claim_file(path, folders)
-        except FileNotFoundError:  # taken by a batch meanwhile
-            continue
-        hint = form_hint(path, folders.inbox, forms)
-        with tags("inbox"):
-            out.append(process_document(str(working), hint))
+    idle_since = time.monotonic()
+    while True:
+        ready = settling.ready(folders.inbox)  # the first look starts every file's clock
+        for path in ready:
+            try:
+                working = claim_file(path, folders)
+            except FileNotFoundError:  # taken by a batch meanwhile
+                continue
+            hint = form_hint(path, folders.inbox, forms)
+            with tags("inbox"):
+                out.append(process_document(str(working), hint))
+        if ready:
+            idle_since = time.monotonic()
+        elif time.monotonic() - idle_since >= max(linger, settle + 0.5):  # a file present at the start had its chance
+            break
+        time.sleep(min(0.5, settle / 2) if settle else 0.1)
     log.info("%d file(s) read from %s", len(out), folders.inbox)
     return out
-
-
-def _later(seconds: float) -> float:
-    """Wait until files that have not changed for `seconds` count as settled."""
-    time.sleep(seconds)
-    return time.monotonic()
 
 
 @task(name="一括読取", task_run_name="読取-{item.path.name}")

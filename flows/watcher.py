@@ -58,10 +58,40 @@ def watch(settings: Settings, trigger: Callable[[], None], stop: threading.Event
         observer.join()
 
 
+def _queued(client, deployment_id) -> int:
+    """Reconcile runs due now but not started (waiting for the running one, or for a worker)."""
+    from datetime import UTC, datetime, timedelta
+
+    from prefect.client.schemas.filters import (
+        DeploymentFilter,
+        DeploymentFilterId,
+        FlowRunFilter,
+        FlowRunFilterExpectedStartTime,
+        FlowRunFilterState,
+        FlowRunFilterStateType,
+    )
+    from prefect.client.schemas.objects import StateType
+
+    runs = client.read_flow_runs(
+        deployment_filter=DeploymentFilter(id=DeploymentFilterId(any_=[deployment_id])),
+        flow_run_filter=FlowRunFilter(
+            state=FlowRunFilterState(type=FlowRunFilterStateType(any_=[StateType.SCHEDULED, StateType.PENDING])),
+            expected_start_time=FlowRunFilterExpectedStartTime(before_=datetime.now(UTC) + timedelta(seconds=5)),
+        ),
+    )
+    return len(runs)
+
+
 def run_reconcile() -> None:
-    """Ask the Prefect server for a reconcile run now, without waiting for it."""
+    """Ask the Prefect server for a reconcile run now, without waiting for it, unless one is already
+    due: it will see the new files (a running one, lingering, sees them too)."""
+    from prefect.client.orchestration import get_client
     from prefect.deployments import run_deployment
 
+    with get_client(sync_client=True) as client:
+        if _queued(client, client.read_deployment_by_name(DEPLOYMENT).id):
+            log.info("a reconcile run is already due; not starting another")
+            return
     run = run_deployment(DEPLOYMENT, timeout=0, tags=["watcher"])
     log.info("started %s (%s)", DEPLOYMENT, run.id)
 

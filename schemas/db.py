@@ -59,6 +59,43 @@ class EngineReading(SQLModel, table=True):
     text: str | None = None
 
 
+class Review(SQLModel, table=True):
+    """One review of one document: a suspended Prefect run waiting for a person. A document may have
+    several (an expired review is opened again); at most one is `open`."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    document_id: int = Field(foreign_key="document.id", index=True)
+    flow_run_id: str | None = Field(default=None, index=True)
+    state: str = Field(default="open", index=True)  # open | validated | rejected | expired
+    fields: int = 0  # fields the reviewer is asked about
+    reviewer: str = ""
+    reject_reason: str = ""
+    attempts: int = 0  # forms submitted, invalid ones included
+    opened_at: datetime = Field(default_factory=_now)
+    closed_at: datetime | None = None
+
+
+class Correction(SQLModel, table=True):
+    """A reviewer's decision on one field: the value before and after (equal when the reading was
+    confirmed as it was). The ground truth that thresholds are calibrated on and models trained on."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    document_id: int = Field(foreign_key="document.id", index=True)
+    review_id: int | None = Field(default=None, foreign_key="review.id", index=True)
+    field: str
+    kind: str
+    status_before: str  # the field's decision: needs_review | invalid (accepted: found wrong later)
+    confidence: float
+    reasons: str = ""  # why the field was doubted, comma-separated, as on the field row
+    before: str | None = Field(default=None, sa_column=Column(Text))  # JSON value as read
+    after: str | None = Field(default=None, sa_column=Column(Text))  # JSON value as confirmed
+    changed: bool = False
+    reviewer: str = ""
+    seconds: float = 0.0  # from the review's opening to the reviewer's submission
+    source: str = "review"  # review | core_system
+    created_at: datetime = Field(default_factory=_now)
+
+
 class Store:
     """Writes and finds documents. One instance per process; thread-safe through sessions."""
 
@@ -115,6 +152,51 @@ class Store:
             s.delete(p)
         s.delete(doc)
         s.flush()
+
+    def session(self) -> Session:
+        return Session(self.engine, expire_on_commit=False)
+
+    def document(self, document_id: int) -> Document | None:
+        with Session(self.engine) as s:
+            return s.get(Document, document_id)
+
+    def readings_of(self, field_ids: list[int]) -> dict[int, dict[str, str | None]]:
+        out: dict[int, dict[str, str | None]] = {}
+        if not field_ids:
+            return out
+        with Session(self.engine) as s:
+            for r in s.exec(select(EngineReading).where(EngineReading.field_id.in_(field_ids))):
+                out.setdefault(r.field_id, {})[r.engine] = r.text
+        return out
+
+    def review_for_run(self, document_id: int, flow_run_id: str, fields: int) -> Review:
+        """The review a run works on: the same row every time a suspended run restarts."""
+        with self.session() as s, s.begin():
+            review = s.exec(select(Review).where(Review.flow_run_id == flow_run_id)).first()
+            if review is None:
+                review = Review(document_id=document_id, flow_run_id=flow_run_id, fields=fields)
+                s.add(review)
+                s.flush()
+            return review
+
+    def reviews(self, state: str | None = None) -> list[Review]:
+        with Session(self.engine) as s:
+            q = select(Review) if state is None else select(Review).where(Review.state == state)
+            return list(s.exec(q.order_by(Review.id)))
+
+    def documents(self, status: str) -> list[Document]:
+        with Session(self.engine) as s:
+            return list(s.exec(select(Document).where(Document.status == status).order_by(Document.id)))
+
+    def set_review_state(self, review_id: int, state: str) -> None:
+        with self.session() as s, s.begin():
+            r = s.get(Review, review_id)
+            r.state, r.closed_at = state, _now()
+            s.add(r)
+
+    def corrections(self) -> list[Correction]:
+        with Session(self.engine) as s:
+            return list(s.exec(select(Correction).order_by(Correction.id)))
 
     def fields_of(self, document_id: int) -> list[FieldValue]:
         with Session(self.engine) as s:

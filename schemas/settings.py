@@ -55,6 +55,12 @@ class IntakeSettings(BaseModel):
     polling: bool = Field(False, description="poll the inbox instead of waiting for events (network shares)")
     settle_seconds: float = Field(2.0, ge=0.0, description="a file is taken once its size and time stamp "
                                   "have not changed for this long")
+    linger_seconds: float = Field(120.0, ge=0.0, description="a reconcile run keeps watching the inbox this long "
+                                  "after its last file, models loaded, so the next scan is read at once")
+
+
+class ReviewSettings(BaseModel):
+    timeout_days: float = Field(14.0, gt=0, description="a review not answered in this time is put back in the queue")
 
 
 class ServerSettings(BaseModel):
@@ -77,6 +83,7 @@ class Settings(BaseSettings):
     ocr: OcrSettings = OcrSettings()
     decision: DecisionSettings = DecisionSettings()
     intake: IntakeSettings = IntakeSettings()
+    review: ReviewSettings = ReviewSettings()
     server: ServerSettings = ServerSettings()
     db: DbSettings = DbSettings()
 

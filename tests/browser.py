@@ -10,8 +10,11 @@ Screenshots go to `var/test-artifacts/` (gitignored), where a person can look at
 
 from __future__ import annotations
 
+import json
+import math
 import os
 import time
+import urllib.request
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -134,5 +137,159 @@ def screenshot_flow_runs(browser, ui_url: str, out_png: Path, expect_texts: Sequ
         if missing:
             raise TimeoutError(f"not visible on {page.url} after {timeout_s:.0f} s: {missing}; see {out_png}")
         return page.inner_text("body")
+    finally:
+        context.close()
+
+
+def _api_json(url: str, timeout_s: float = 10.0) -> dict:
+    """GET a Prefect REST URL (urllib, not Prefect's client: asyncio.run() fails beside an open sync Playwright)."""
+    with urllib.request.urlopen(url, timeout=timeout_s) as r:
+        return json.load(r)
+
+
+def _fit_dialog(page, dialog, max_height: int = 8000) -> None:
+    """Make the viewport tall enough that the dialog's scrolling body shows everything, for one screenshot:
+    the dialog is capped at 80% of the viewport and a full-page screenshot does not unroll it."""
+    for _ in range(3):
+        overflow = dialog.locator("div.overflow-y-auto").first.evaluate("e => e.scrollHeight - e.clientHeight")
+        size = page.viewport_size
+        if overflow <= 1 or size["height"] >= max_height:
+            return
+        page.set_viewport_size({"width": size["width"],
+                                "height": min(max_height, size["height"] + math.ceil(overflow / 0.8) + 40)})
+        page.wait_for_timeout(100)  # ms; layout settles
+
+
+def resume_in_ui(browser, ui_url: str, flow_run_id: str, changes: dict[str, str | bool], out_png: Path, *,
+                 filled_png: Path | None = None, timeout_s: float = 60.0) -> dict:
+    """Answer a suspended (or paused) flow run's input form in the Prefect V2 UI as a reviewer would.
+
+    Opens `/v2/runs/flow-run/<id>`, ⋮ ("Open menu") → "Resume", waits for the form (and for the
+    Markdown description when the run has one), checks that every image in the dialog has loaded,
+    screenshots the whole dialog to `out_png`, changes the fields named in `changes`, presses
+    "Resume" and waits until the dialog closes and the run has left Paused.
+
+    Args:
+        browser: a Playwright `Browser` (the `browser` fixture).
+        ui_url: the server's root, e.g. `http://127.0.0.1:4200`; its API must be at `<ui_url>/api`.
+        flow_run_id: a run in a PAUSED state (Suspended or Paused) waiting for input.
+        changes: field title as the form shows it (without the UI's " (Optional)") → new value: a
+            str for a text field or a select (a `Literal` renders as a select), a bool for a switch
+            (a `bool` renders as a switch). Fields not named keep the value the form shows. A text
+            field filled with "" is left out of the answer, so the model's default (the prefill) applies.
+        out_png: the screenshot before submitting; written also when images fail to load.
+        filled_png: if given, a second screenshot after filling in, just before submitting.
+        timeout_s: for each wait (the page, the form, the run leaving Paused).
+
+    Returns:
+        {"images": loaded, "images_total": all <img> in the dialog, "labels": the field titles in
+        form order, "state": the run's state name after resuming}.
+
+    Raises:
+        ValueError: the run is not paused, an image did not load, a value does not suit its field,
+            or the server rejected the input (the message has the UI's toast, e.g. "Reason:
+            Validation failed. Failure reason: 'note' is a required property").
+        KeyError: a title in `changes` is not in the form; the message lists the titles there are.
+        TimeoutError: the form never showed, the dialog did not close, or the run stayed Paused.
+    """
+    from playwright.sync_api import TimeoutError as PlaywrightTimeout
+
+    origin = "{0.scheme}://{0.netloc}".format(urlsplit(ui_url))
+    run_url = f"{origin}/api/flow_runs/{flow_run_id}"
+    run = _api_json(run_url)
+    if run["state_type"] != "PAUSED":
+        raise ValueError(f"flow run {flow_run_id} is {run['state_name']}, not waiting for input")
+    keyset = (run["state"]["state_details"] or {}).get("run_input_keyset") or {}
+    ms = timeout_s * 1000
+    context = browser.new_context(viewport=VIEWPORT, locale="ja-JP")
+    try:
+        context.route("**/*", _same_origin_only(origin))
+        page = context.new_page()
+        page.goto(f"{origin}/v2/runs/flow-run/{flow_run_id}", wait_until="domcontentloaded", timeout=ms)
+        # the run page's ⋮ (its header's "Open menu", the first on the page; each form field has one too)
+        page.get_by_role("button", name="Open menu", exact=True).first.click(timeout=ms)
+        page.get_by_role("menuitem", name="Resume", exact=True).click(timeout=ms)
+        dialog = page.get_by_role("dialog").filter(has_text="Resume Flow Run")
+        # a skeleton until the schema is fetched; the description is fetched separately and may come later
+        try:
+            dialog.locator('label[data-slot="label"]').first.wait_for(state="visible", timeout=ms)
+            if keyset.get("description"):
+                dialog.locator("div.prose").first.wait_for(state="visible", timeout=ms)
+        except PlaywrightTimeout:
+            out_png.parent.mkdir(parents=True, exist_ok=True)
+            page.screenshot(path=str(out_png), animations="disabled")
+            raise TimeoutError(f"no Resume form on {page.url} after {timeout_s:.0f} s; see {out_png}") from None
+        imgs = dialog.locator("img")
+        try:  # a data: URI decodes at once; an http image may take a moment
+            page.wait_for_function(
+                "d => [...d.querySelectorAll('img')].every(i => i.complete)", arg=dialog.element_handle(),
+                timeout=min(ms, 15_000))
+        except PlaywrightTimeout:
+            pass
+        states = imgs.evaluate_all(
+            "l => l.map(i => [i.alt || i.src.slice(0, 60), i.complete && i.naturalWidth > 0])")
+        _fit_dialog(page, dialog)
+        out_png.parent.mkdir(parents=True, exist_ok=True)
+        page.screenshot(path=str(out_png), animations="disabled")
+        broken = [alt for alt, ok in states if not ok]
+        if broken:
+            raise ValueError(f"{len(broken)} of {len(states)} images in the Resume dialog did not load: "
+                             f"{broken}; see {out_png}")
+
+        # each field: <label for=ID>title[ (Optional)]</label> ... and the control with that id
+        controls: dict[str, str] = {}
+        for label in dialog.locator('label[data-slot="label"]').all():
+            controls[label.inner_text().strip().removesuffix(" (Optional)")] = label.get_attribute("for") or ""
+        missing = [t for t in changes if t not in controls]
+        if missing:
+            raise KeyError(f"not in the Resume form: {missing}; the form has {list(controls)}")
+        for title, value in changes.items():
+            control = dialog.locator(f'[id="{controls[title]}"]')
+            tag, role, popup = control.evaluate(
+                "e => [e.tagName.toLowerCase(), e.getAttribute('role'), e.getAttribute('aria-haspopup')]")
+            if role in ("switch", "checkbox"):  # a bool: <button role=switch aria-checked=...>
+                if not isinstance(value, bool):
+                    raise ValueError(f"{title}: a switch takes a bool, not {value!r}")
+                if (control.get_attribute("aria-checked") == "true") != value:
+                    control.click()
+                if (control.get_attribute("aria-checked") == "true") != value:
+                    raise ValueError(f"{title}: the switch did not turn {'on' if value else 'off'}")
+            elif popup == "listbox":  # a Literal: a button opening a searchable list, in a popover outside the dialog
+                control.click()
+                options = page.get_by_role("listbox").get_by_role("option")
+                options.first.wait_for(timeout=10_000)
+                if str(value) not in (names := [o.strip() for o in options.all_inner_texts()]):
+                    raise ValueError(f"{title}: {value!r} is not one of its options {names}")
+                page.get_by_role("listbox").get_by_role("option", name=str(value), exact=True).click()
+                if control.inner_text().strip() != str(value):
+                    raise ValueError(f"{title}: the select shows {control.inner_text()!r}, not {value!r}")
+            elif tag in ("textarea", "input"):  # str: a one-row <textarea>; int: <input type=number>
+                if isinstance(value, bool):
+                    raise ValueError(f"{title}: a text field takes a str, not {value!r}")
+                control.fill(str(value))
+            else:
+                raise ValueError(f"{title}: no way to fill a <{tag} role={role}> yet")
+        if filled_png is not None:
+            filled_png.parent.mkdir(parents=True, exist_ok=True)
+            page.screenshot(path=str(filled_png), animations="disabled")
+
+        dialog.get_by_role("button", name="Resume", exact=True).click()
+        # success: a "Flow run resumed" toast and the dialog closes; a rejected input (the server
+        # validates it against the schema) leaves the dialog open with an error toast
+        errors = page.locator('[data-sonner-toast][data-type="error"]')
+        deadline = time.monotonic() + timeout_s
+        while dialog.count():
+            if errors.count():
+                raise ValueError(f"the UI did not resume the run: {errors.all_inner_texts()}")
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"the Resume dialog stayed open {timeout_s:.0f} s after pressing Resume")
+            page.wait_for_timeout(100)
+        deadline = time.monotonic() + timeout_s
+        while (run := _api_json(run_url))["state_type"] == "PAUSED":
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"flow run {flow_run_id} still {run['state_name']} {timeout_s:.0f} s after Resume")
+            time.sleep(0.25)
+        return {"images": len(states) - len(broken), "images_total": len(states), "labels": list(controls),
+                "state": run["state_name"]}
     finally:
         context.close()

@@ -19,7 +19,13 @@ def test_bench_writes_results_for_each_engine_alone_and_combined(reader, tmp_pat
         shares = total["straight_through"] + total["needs_review"] + total["invalid"]
         assert abs(shares - 1.0) < 1e-3
     assert {"load", "register", "crop", "read", "decide", "persist"} <= set(report["speed"]["seconds_per_page"])
+    for variant, kinds in report["generated_documents"].items():  # review load is the tallies' other side
+        load = report["review_load"][variant]
+        to_review = round(13 * (kinds["all"]["needs_review"] + kinds["all"]["invalid"]))
+        assert load["fields_per_document"] == to_review
+        assert load["reviewer_seconds_per_document"] == to_review * load["assumed_seconds_per_field"]
     assert report["seed_role"] == "evaluation"
     assert json.loads((tmp_path / "results.json").read_text(encoding="utf-8"))["documents"] == 1
     assert "## combined" in (tmp_path / "results.md").read_text(encoding="utf-8")
+    assert "## Review load" in (tmp_path / "results.md").read_text(encoding="utf-8")
     assert (tmp_path / "curves.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"

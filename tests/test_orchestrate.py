@@ -42,14 +42,15 @@ def _write_slowly(src, dest, seconds: float) -> threading.Thread:
 def test_reconcile_files_each_drop_once_and_waits_for_a_file_still_being_written(prefect_server, reader,
                                                                                 monkeypatch):
     """GIVEN a good scan, the same scan under another name and a corrupt PDF in the inbox, and a
-    fourth scan still being written WHEN the reconcile flow runs THEN each complete file gets its own
-    run named 受付-<file> with a Markdown artifact and ends in done/, done/duplicates/ or quarantine/,
-    the half-written file is left alone, and the next reconcile takes it once it is complete;
-    nothing is read twice."""
+    fourth scan still being written WHEN the reconcile flow runs (lingering a few seconds) THEN each
+    file gets its own run named 受付-<file> with a Markdown artifact and ends in done/,
+    done/duplicates/ or quarantine/; the fourth is taken only once complete (its recorded sha256 is
+    the whole file's); nothing is read twice."""
     from prefect.client.orchestration import get_client
     from sqlmodel import Session, select
 
     from flows import orchestrate
+    from flows.pipeline import sha256_of
     from schemas.db import Document
 
     monkeypatch.setattr(orchestrate, "_reader", lambda: reader)
@@ -57,20 +58,22 @@ def test_reconcile_files_each_drop_once_and_waits_for_a_file_still_being_written
     shutil.copy(SAMPLES / "scans" / "long_term_care-400dpi.jpg", folders.inbox / "kaigo.jpg")
     shutil.copy(SAMPLES / "scans" / "long_term_care-400dpi.jpg", folders.inbox / "kaigo2.jpg")
     shutil.copy(SAMPLES / "bad" / "truncated-transfer.pdf", folders.inbox / "broken.pdf")
-    writer = _write_slowly(SAMPLES / "scans" / "pregnancy_notification-300dpi.jpg", folders.inbox / "ninshin.jpg", 6.0)
-    out = orchestrate.reconcile(settle_seconds=1.0)
-    assert sorted(r["status"] for r in out) == ["accepted", "accepted", "rejected"]
-    assert [p.name for p in folders.inbox.iterdir()] == ["ninshin.jpg"]  # still being written: left alone
+    slow = SAMPLES / "scans" / "pregnancy_notification-300dpi.jpg"
+    writer = _write_slowly(slow, folders.inbox / "ninshin.jpg", 12.0)
+    out = orchestrate.reconcile(settle_seconds=1.0, linger_seconds=8.0)
     writer.join()
-    assert [r["status"] for r in orchestrate.reconcile(settle_seconds=1.0)] == ["needs_review"]
+    assert [r["status"] for r in out] == ["rejected", "accepted", "accepted", "needs_review"]
+    assert out[-1]["source"].endswith("ninshin.jpg")  # last: it was still being written
     assert not any(folders.inbox.iterdir()) and not any(folders.processing.iterdir())
     assert sorted(p.name for p in folders.done.iterdir() if p.is_file()) == ["kaigo.jpg", "ninshin.jpg"]
     assert [p.name for p in folders.duplicates.iterdir()] == ["kaigo2.jpg"]
     assert len(list(folders.quarantine.glob("broken-*.pdf"))) == 1
     assert len(list(folders.quarantine.glob("broken-*.pdf.reason.txt"))) == 1
     with Session(reader.store.engine) as s:
-        docs = {Path(d.source).name: d.status for d in s.exec(select(Document))}
-    assert docs == {"kaigo.jpg": "accepted", "broken.pdf": "rejected", "ninshin.jpg": "needs_review"}
+        docs = {Path(d.source).name: (d.status, d.sha256) for d in s.exec(select(Document))}
+    assert {k: v[0] for k, v in docs.items()} == {"kaigo.jpg": "accepted", "broken.pdf": "rejected",
+                                                   "ninshin.jpg": "needs_review"}
+    assert docs["ninshin.jpg"][1] == sha256_of(slow)  # read whole, never half
 
     async def runs():
         async with get_client() as client:
@@ -78,7 +81,7 @@ def test_reconcile_files_each_drop_once_and_waits_for_a_file_still_being_written
 
     flow_runs, artifacts = asyncio.run(runs())
     names = sorted(r.name for r in flow_runs)
-    assert names.count("受付箱の確認") == 2
+    assert names.count("受付箱の確認") == 1
     for name in ("kaigo.jpg", "kaigo2.jpg", "broken.pdf", "ninshin.jpg"):
         assert names.count(f"受付-{name}") == 1, name  # one run per file: nothing read twice
     assert all(r.state.is_completed() for r in flow_runs)

@@ -1,0 +1,217 @@
+"""What a reviewer is asked and what is done with the answer, without Prefect.
+
+For a document with doubtful fields: the items to ask about (each with its image, both engines'
+readings, the confidence and the reason in Japanese), the Markdown a reviewer sees beside the
+form, the checks an answer must pass (the reader's own validators), and the records written when
+the reviewer confirms or sends the document back.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import re
+import unicodedata
+from dataclasses import dataclass
+from datetime import UTC, date, datetime
+from pathlib import Path
+
+import cv2
+
+from ocr.fields import PAGE_VIEW_DPI
+from ocr.render import box_px
+from ocr.validate import ERA_START, Context, clean_text, to_value, validate, wareki_to_date
+from schemas.db import Correction, Document, FieldValue, Review, Store
+from schemas.results import REASONS_JA, reasons_ja
+from schemas.templates import FieldKind, FieldSpec, FormTemplate
+
+NOT_TICKED = "（印なし）"
+BLANK = "空欄"  # what a reviewer types to empty a field: the UI sends a cleared field as "unchanged"
+REJECT_REASONS = ("読めない", "様式が違う", "申請者への確認が必要", "その他")
+DOC_VALIDATED, DOC_RETURNED = "validated", "review_rejected"
+
+
+@dataclass(frozen=True)
+class Item:
+    """One field a reviewer is asked about."""
+
+    spec: FieldSpec
+    row: FieldValue
+    readings: dict[str, str | None]
+    image: Path  # the field as scanned (PNG), written when the document was read
+
+    @property
+    def value(self) -> object:
+        return None if self.row.value is None else json.loads(self.row.value)
+
+
+def items_for(store: Store, doc: Document, template: FormTemplate, views: Path) -> list[Item]:
+    """The document's fields that need a person, in the form's order."""
+    rows = {f.name: f for f in store.fields_of(doc.id) if f.status != "accepted"}
+    readings = store.readings_of([f.id for f in rows.values()])
+    folder = views / doc.sha256[:16]
+    return [Item(spec, rows[spec.name], readings.get(rows[spec.name].id, {}), folder / f"{spec.name}.png")
+            for spec in template.fields if spec.name in rows]
+
+
+def to_wareki(d: date) -> str:
+    era = max((e for e, start in ERA_START.items() if start <= d), key=lambda e: ERA_START[e])
+    year = d.year - ERA_START[era].year + 1
+    return f"{era}{'元' if year == 1 else year}年{d.month}月{d.day}日"
+
+
+def shown(spec: FieldSpec, value: object) -> str | bool:
+    """A value as the reviewer's form shows it."""
+    if spec.kind == FieldKind.checkbox:
+        return bool(value)
+    if value is None:
+        return NOT_TICKED if spec.kind == FieldKind.choice else ""
+    if spec.kind == FieldKind.choice:
+        return next((o.label for o in spec.options if o.name == value), NOT_TICKED)
+    if spec.kind == FieldKind.wareki_date:
+        try:
+            return to_wareki(date.fromisoformat(str(value)))
+        except ValueError:
+            return str(value)
+    return str(value)
+
+
+_WAREKI = re.compile(r"^(明治|大正|昭和|平成|令和)(元|\d{1,2})年(\d{1,2})月(\d{1,2})日$")
+
+
+def parse(spec: FieldSpec, answer: str | bool) -> tuple[object, str | None]:
+    """The value to store from what the reviewer entered, or a problem in Japanese."""
+    if spec.kind == FieldKind.checkbox:
+        return bool(answer), None
+    text = unicodedata.normalize("NFKC", str(answer)).strip()
+    if text in (BLANK, f"({BLANK})"):
+        return None, None
+    if spec.kind == FieldKind.choice:
+        if text in ("", unicodedata.normalize("NFKC", NOT_TICKED)):
+            return None, None
+        name = next((o.name for o in spec.options if o.label == text or o.name == text), None)
+        return (name, None) if name else (None, f"「{text}」は選択肢にありません")
+    if spec.kind == FieldKind.wareki_date:
+        if not text:
+            return None, None
+        m = _WAREKI.match(text.replace(" ", ""))
+        if m:
+            era, y, mo, d = m.groups()
+            day = wareki_to_date(era, 1 if y == "元" else int(y), int(mo), int(d))
+        else:
+            try:
+                day = date.fromisoformat(text)
+            except ValueError:
+                return None, "日付は「令和8年11月27日」のように入力してください"
+        return (day.isoformat(), None) if day else (None, "存在しない日付です")
+    return to_value(spec, clean_text(spec.kind, text)), None
+
+
+def check(template: FormTemplate, items: list[Item], answers: dict[str, object], accepted: dict[str, object],
+          today: date) -> tuple[dict[str, object], dict[str, str]]:
+    """Values from the answers, and the problems (field name -> Japanese) the reviewer must fix.
+    The reader's validators apply, with the other fields' values for cross-field checks."""
+    values, problems = {}, {}
+    for it in items:
+        value, problem = parse(it.spec, answers.get(it.spec.name, ""))
+        if problem:
+            problems[it.spec.name] = problem
+        values[it.spec.name] = value
+    ctx = Context(today=today, values={**accepted, **values})
+    for it in items:
+        name, value = it.spec.name, values[it.spec.name]
+        if name in problems:
+            continue
+        if value is None or value == "":
+            if it.spec.required:
+                problems[name] = REASONS_JA["empty_required"]
+            continue
+        if it.spec.kind in (FieldKind.checkbox, FieldKind.choice):
+            continue
+        failures = validate(it.spec, value, ctx)
+        if failures:
+            problems[name] = "、".join(reasons_ja([f"validator:{f}" for f in failures]))
+    return values, problems
+
+
+def _data_uri(path: Path, mime: str) -> str:
+    return f"data:{mime};base64,{base64.b64encode(path.read_bytes()).decode()}"
+
+
+def page_with_outlines(folder: Path, items: list[Item]) -> str | None:
+    """The small page image with each asked field outlined and numbered, as a data URI."""
+    page = folder / "page.jpg"
+    if not page.exists():
+        return None
+    img = cv2.cvtColor(cv2.imread(str(page), cv2.IMREAD_GRAYSCALE), cv2.COLOR_GRAY2BGR)
+    for n, it in enumerate(items, start=1):
+        x0, y0, x1, y1 = box_px(it.spec.box.inset(-1.0), PAGE_VIEW_DPI, img.shape)
+        cv2.rectangle(img, (x0, y0), (x1, y1), (0, 0, 220), 2)
+        cv2.putText(img, str(n), (max(0, x0 - 14), y0 + 12), cv2.FONT_HERSHEY_SIMPLEX, 0.45, (0, 0, 220), 1)
+    ok, buf = cv2.imencode(".jpg", img, [cv2.IMWRITE_JPEG_QUALITY, 75])
+    return "data:image/jpeg;base64," + base64.b64encode(buf.tobytes()).decode() if ok else None
+
+
+def markdown(doc: Document, template: FormTemplate, items: list[Item], problems: dict[str, str]) -> str:
+    """What the reviewer reads above the form: per field its image, readings, confidence, reason."""
+    lines = [f"## {template.title} — {Path(doc.source).name}", "",
+             f"確認が必要な項目が {len(items)} 件あります。画像を見て、下の欄の値を直すか、そのまま確定してください。"
+             f"記入がない項目は「{BLANK}」と入力してください。"
+             "読めない・様式が違う・申請者への確認が必要なときは「判定」で差し戻してください。", ""]
+    if problems:
+        lines += ["### ⚠ 入力内容を確認してください", ""]
+        labels = {it.spec.name: it.spec.label for it in items} | {"reviewer": "確認者名"}
+        lines += [f"- **{labels.get(n, n)}**: {p}" for n, p in problems.items()]
+        lines.append("")
+    for n, it in enumerate(items, start=1):
+        lines += [f"### {n}. {it.spec.label}", ""]
+        if it.image.exists():
+            lines += [f"![{it.spec.label}]({_data_uri(it.image, 'image/png')})", ""]
+        readings = "、".join(f"{e}: 「{t or ''}」" for e, t in sorted(it.readings.items())) or "—"
+        reasons = "、".join(reasons_ja([r for r in it.row.reasons.split(",") if r])) or "—"
+        lines += [f"- 読取結果: {readings}", f"- 確信度: {it.row.confidence:.2f}", f"- 理由: {reasons}", ""]
+    page = page_with_outlines(items[0].image.parent, items) if items else None
+    if page:
+        lines += ["### 用紙全体（赤枠が確認する項目）", "", f"![用紙全体]({page})", ""]
+    return "\n".join(lines)
+
+
+def accepted_values(store: Store, doc: Document) -> dict[str, object]:
+    return {f.name: None if f.value is None else json.loads(f.value)
+            for f in store.fields_of(doc.id) if f.status == "accepted"}
+
+
+def record_validated(store: Store, review: Review, doc: Document, items: list[Item], values: dict[str, object],
+                     reviewer: str, seconds: float, attempts: int) -> int:
+    """Store every asked field's decision (changed or confirmed) and mark the document validated;
+    returns how many values the reviewer changed."""
+    now = datetime.now(UTC)
+    changed = 0
+    with store.session() as s, s.begin():
+        for it in items:
+            after = values[it.spec.name]
+            diff = after != it.value
+            changed += diff
+            s.add(Correction(document_id=doc.id, review_id=review.id, field=it.spec.name, kind=it.spec.kind.value,
+                             status_before=it.row.status, confidence=it.row.confidence, reasons=it.row.reasons,
+                             before=it.row.value,
+                             after=None if after is None else json.dumps(after, ensure_ascii=False), changed=diff,
+                             reviewer=reviewer, seconds=seconds, created_at=now))
+        _close(s, review, doc, "validated", DOC_VALIDATED, reviewer, "", attempts, now)
+    return changed
+
+
+def record_returned(store: Store, review: Review, doc: Document, reviewer: str, reason: str, attempts: int) -> None:
+    """The reviewer sent the document back: it leaves the queue as `review_rejected` with the reason."""
+    with store.session() as s, s.begin():
+        _close(s, review, doc, "rejected", DOC_RETURNED, reviewer, reason, attempts, datetime.now(UTC))
+
+
+def _close(s, review: Review, doc: Document, state: str, doc_status: str, reviewer: str, reason: str,
+           attempts: int, now: datetime) -> None:
+    r = s.get(Review, review.id)
+    r.state, r.reviewer, r.reject_reason, r.attempts, r.closed_at = state, reviewer, reason, attempts, now
+    d = s.get(Document, doc.id)
+    d.status, d.updated_at = doc_status, now
+    s.add(r)
+    s.add(d)

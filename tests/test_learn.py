@@ -1,0 +1,32 @@
+"""Calibration from reviewers' corrections and the training export, on hand-made records."""
+
+from __future__ import annotations
+
+from flows.learn import calibrate
+from schemas.db import Correction
+
+
+def _c(kind: str, conf: float, changed: bool, reasons: str = "low_confidence") -> Correction:
+    return Correction(document_id=1, field="f", kind=kind, status_before="needs_review", confidence=conf,
+                      reasons=reasons, changed=changed)
+
+
+def test_calibration_needs_enough_clean_reviews_before_it_lowers_a_threshold():
+    """GIVEN 4000 confirmed digit fields at 0.90-0.98 and a wrong one at 0.5 WHEN calibrating for 0.1%
+    THEN the threshold lands above the wrong one; 100 clean reviews cannot show 0.1% (upper bound ~3.7%)."""
+    rows = [_c("digits", 0.90 + (i % 80) / 1000, False) for i in range(4000)] + [_c("digits", 0.5, True)]
+    rows += [_c("kana", 0.9, False) for _ in range(100)]
+    rows += [_c("text", 0.99, False, reasons="engines_disagree")]  # not a confidence question: ignored
+    by_kind = {r.kind: r for r in calibrate(rows, max_error=0.001)}
+    digits = by_kind["digits"]
+    assert digits.reviewed == 4001 and digits.changed == 1
+    assert digits.threshold == 0.9 and digits.accepted_at_threshold == 4000 and digits.errors_at_threshold == 0
+    assert digits.upper <= 0.001
+    assert by_kind["kana"].threshold is None  # 0 errors in 100 is not evidence of 0.1%
+    assert "text" not in by_kind
+
+
+def test_a_changed_value_counts_as_an_error_of_the_reading():
+    rows = [_c("phone", 0.95, True)] + [_c("phone", 0.9, False) for _ in range(10)]
+    [phone] = calibrate(rows, max_error=0.5)
+    assert phone.changed == 1 and phone.threshold is not None and phone.threshold <= 0.9
