@@ -306,6 +306,24 @@ def cmd_review(args, settings) -> int:
     return EXIT_OK
 
 
+def cmd_correct(args, settings) -> int:
+    from flows.verify import record_later_correction
+    from schemas.db import Store
+
+    store = Store(settings.db_url)
+    doc = store.document(args.document_id)
+    if doc is None or not doc.form:
+        raise UsageError(f"no read document with id {args.document_id}")
+    template = _template(settings, doc.form)
+    try:
+        c = record_later_correction(store, doc, template, args.field, args.value, args.who)
+    except ValueError as exc:
+        raise UsageError(str(exc)) from None
+    status = "確定後に見つかった誤り" if c.status_before == "accepted" and c.changed else "修正"
+    print(f"記録しました ({status}): {args.field} {c.before} -> {c.after}")
+    return EXIT_OK
+
+
 def cmd_calibrate(args, settings) -> int:
     from flows.learn import calibrate
     from schemas.db import Store
@@ -428,6 +446,13 @@ def build_parser() -> argparse.ArgumentParser:
     rv.add_argument("--json", action="store_true", help="list: JSON for scripts")
     rv.add_argument("--out", help="export: folder for images/ and rec_gt.txt")
     rv.set_defaults(func=cmd_review)
+
+    co = sub.add_parser("correct", help="record a value found wrong after it was recorded (counts in the ledger)")
+    co.add_argument("document_id", type=int)
+    co.add_argument("field", help="field name, e.g. birth_date")
+    co.add_argument("value", help="the right value as written on the paper (dates: 令和8年11月27日)")
+    co.add_argument("--who", required=True, help="who found it (recorded)")
+    co.set_defaults(func=cmd_correct)
 
     cb = sub.add_parser("calibrate", help="per-kind thresholds recalculated from reviewers' corrections")
     cb.add_argument("--max-error", type=float, default=0.001, help="target error among accepted fields (0.001 = 0.1%%)")

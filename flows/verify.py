@@ -23,7 +23,7 @@ from ocr.render import box_px
 from ocr.validate import ERA_START, Context, clean_text, to_value, validate, wareki_to_date
 from schemas.db import Correction, Document, FieldValue, Review, Store
 from schemas.results import REASONS_JA, reasons_ja
-from schemas.templates import FieldKind, FieldSpec, FormTemplate
+from schemas.templates import ERAS, FieldKind, FieldSpec, FormTemplate
 
 NOT_TICKED = "（印なし）"
 BLANK = "空欄"  # what a reviewer types to empty a field: the UI sends a cleared field as "unchanged"
@@ -57,7 +57,7 @@ def items_for(store: Store, doc: Document, template: FormTemplate, views: Path) 
 def to_wareki(d: date) -> str:
     era = max((e for e, start in ERA_START.items() if start <= d), key=lambda e: ERA_START[e])
     year = d.year - ERA_START[era].year + 1
-    return f"{era}{'元' if year == 1 else year}年{d.month}月{d.day}日"
+    return f"{ERAS[era]}{'元' if year == 1 else year}年{d.month}月{d.day}日"
 
 
 def shown(spec: FieldSpec, value: object) -> str | bool:
@@ -97,7 +97,8 @@ def parse(spec: FieldSpec, answer: str | bool) -> tuple[object, str | None]:
         m = _WAREKI.match(text.replace(" ", ""))
         if m:
             era, y, mo, d = m.groups()
-            day = wareki_to_date(era, 1 if y == "元" else int(y), int(mo), int(d))
+            key = next(k for k, ja in ERAS.items() if ja == era)
+            day = wareki_to_date(key, 1 if y == "元" else int(y), int(mo), int(d))
         else:
             try:
                 day = date.fromisoformat(text)
@@ -215,3 +216,28 @@ def _close(s, review: Review, doc: Document, state: str, doc_status: str, review
     d.status, d.updated_at = doc_status, now
     s.add(r)
     s.add(d)
+
+
+def record_later_correction(store: Store, doc: Document, template: FormTemplate, field: str, answer: str,
+                            who: str, source: str = "staff") -> Correction:
+    """A value found wrong after it was recorded (the applicant called, the core system refused it):
+    checked like a reviewer's answer, stored as a correction of the field as it was decided. An
+    accepted field corrected here counts as an error found after acceptance in the ledger."""
+    spec = next((f for f in template.fields if f.name == field), None)
+    if spec is None:
+        raise ValueError(f"{template.id} has no field {field!r}; fields: {[f.name for f in template.fields]}")
+    row = next(f for f in store.fields_of(doc.id) if f.name == field)
+    value, problem = parse(spec, answer)
+    if problem is None and value is not None and spec.kind not in (FieldKind.checkbox, FieldKind.choice):
+        failures = validate(spec, value, Context(today=date.today(), values=accepted_values(store, doc)))
+        problem = "、".join(reasons_ja([f"validator:{f}" for f in failures])) or None
+    if problem:
+        raise ValueError(problem)
+    before = None if row.value is None else json.loads(row.value)
+    c = Correction(document_id=doc.id, field=field, kind=spec.kind.value, status_before=row.status,
+                   confidence=row.confidence, reasons=row.reasons, before=row.value,
+                   after=None if value is None else json.dumps(value, ensure_ascii=False), changed=value != before,
+                   reviewer=who, source=source)
+    with store.session() as s, s.begin():
+        s.add(c)
+    return c

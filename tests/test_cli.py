@@ -195,3 +195,34 @@ def test_two_workers_recording_the_same_file_leave_one_document(tmp_path, reader
 
     with Session(other.engine) as s:
         assert len(s.exec(select(Document)).all()) == 1
+
+
+def test_a_value_found_wrong_after_acceptance_is_recorded_and_counted_in_the_ledger(tmp_path, reader, monkeypatch,
+                                                                                    capsys):
+    """GIVEN an accepted document WHEN staff record that an accepted field was wrong THEN the
+    correction is stored and the month's ledger counts one error found after acceptance; an
+    impossible value is refused with the reason in Japanese."""
+    from datetime import UTC, datetime
+
+    from openpyxl import load_workbook
+
+    scan = Path(shutil.copy(SAMPLES / "scans" / "long_term_care-400dpi.jpg", tmp_path / "kaigo.jpg"))
+    result = reader.process(scan)
+    assert result.status == "accepted"
+    doc = reader.store.find(result.sha256)
+    date_field = next(n for n, f in result.fields.items() if f.kind == "wareki_date")
+    assert cli.main(["correct", str(doc.id), date_field, "令和7年2月30日", "--who", "窓口"]) == cli.EXIT_USAGE
+    assert "存在しない日付です" in capsys.readouterr().err
+    from datetime import date, timedelta
+
+    from flows.verify import to_wareki
+
+    right = date.today() - timedelta(days=3)
+    assert result.fields[date_field].value != right.isoformat()
+    assert cli.main(["correct", str(doc.id), date_field, to_wareki(right), "--who", "窓口"]) == cli.EXIT_OK
+    [c] = reader.store.corrections()
+    assert (c.field, c.status_before, json.loads(c.after), c.changed) == (date_field, "accepted", right.isoformat(), True)
+    out = tmp_path / "ledger.xlsx"
+    assert cli.main(["report", "--period", datetime.now(UTC).strftime("%Y-%m"), "--out", str(out)]) == cli.EXIT_OK
+    summary = {r[0]: r[1] for r in load_workbook(out)["概要"].iter_rows(min_row=2, values_only=True)}
+    assert summary["確定後に見つかった誤り"] == 1

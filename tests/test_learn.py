@@ -30,3 +30,20 @@ def test_a_changed_value_counts_as_an_error_of_the_reading():
     rows = [_c("phone", 0.95, True)] + [_c("phone", 0.9, False) for _ in range(10)]
     [phone] = calibrate(rows, max_error=0.5)
     assert phone.changed == 1 and phone.threshold is not None and phone.threshold <= 0.9
+
+
+def test_a_reviewer_enters_dates_in_wareki_and_sees_them_so():
+    """The form shows a date as 令和8年11月27日 and reads back what a reviewer types, 元年 included."""
+    from datetime import date
+
+    from flows.verify import BLANK, parse, shown, to_wareki
+    from schemas.templates import load_templates
+
+    spec = next(f for f in load_templates()["child_allowance"].fields if f.kind.value == "wareki_date")
+    assert to_wareki(date(2026, 11, 27)) == "令和8年11月27日" and to_wareki(date(2019, 5, 1)) == "令和元年5月1日"
+    assert shown(spec, "1993-07-21") == "平成5年7月21日"
+    assert parse(spec, "平成5年7月21日") == ("1993-07-21", None)
+    assert parse(spec, "令和元年５月１日") == ("2019-05-01", None)  # full-width digits
+    assert parse(spec, "1993-07-21") == ("1993-07-21", None)
+    assert parse(spec, "令和7年2月30日") == (None, "存在しない日付です")
+    assert parse(spec, BLANK) == (None, None)
