@@ -36,7 +36,7 @@ STATUS_FILLS = {  # light fills a printed report still reads
 IMAGE_WIDTH_PX = 360  # a field image in the sheet; about 60 mm wide fields at 150 dpi scaled down
 EXCEL_SHEET_CHARS = 31
 DOC_STATUS_JA = {"accepted": "全項目自動確定", "needs_review": "要確認あり", "rejected": "読取不可",
-                 "validated": "確認済み", "entered": "入力済み"}
+                 "validated": "確認済み", "review_rejected": "差し戻し", "entered": "入力済み"}
 
 
 @dataclass(frozen=True)

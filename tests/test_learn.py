@@ -6,9 +6,9 @@ from flows.learn import calibrate
 from schemas.db import Correction
 
 
-def _c(kind: str, conf: float, changed: bool, reasons: str = "low_confidence") -> Correction:
-    return Correction(document_id=1, field="f", kind=kind, status_before="needs_review", confidence=conf,
-                      reasons=reasons, changed=changed)
+def _c(kind: str, conf: float, changed: bool, reasons: str = "low_confidence", **kw) -> Correction:
+    return Correction(**{"document_id": 1, "field": "f", "kind": kind, "status_before": "needs_review",
+                         "confidence": conf, "reasons": reasons, "changed": changed, **kw})
 
 
 def test_calibration_needs_enough_clean_reviews_before_it_lowers_a_threshold():
@@ -47,3 +47,31 @@ def test_a_reviewer_enters_dates_in_wareki_and_sees_them_so():
     assert parse(spec, "1993-07-21") == ("1993-07-21", None)
     assert parse(spec, "令和7年2月30日") == (None, "存在しない日付です")
     assert parse(spec, BLANK) == (None, None)
+
+
+def test_reviewed_fields_export_as_paddleocr_recognition_data(tmp_path):
+    """GIVEN a reviewed name (corrected), a reviewed date and a tick WHEN exported THEN rec_gt.txt has
+    one `images/<file>\\t<text>` line, for the name, with the reviewer's text, and the image is there."""
+    import cv2
+    import numpy as np
+
+    from flows.learn import export_training
+    from schemas.db import Store
+    from schemas.results import DocumentResult, DocumentStatus
+
+    store = Store(f"sqlite:///{tmp_path / 'db.sqlite'}")
+    sha = "ab" * 32
+    doc_id = store.save(DocumentResult(source="x.png", sha256=sha, form="child_allowance", pages=1,
+                                       status=DocumentStatus.needs_review))
+    views = tmp_path / "views"
+    (views / sha[:16]).mkdir(parents=True)
+    for name in ("applicant_name", "birth_date", "sex"):
+        cv2.imwrite(str(views / sha[:16] / f"{name}.png"), np.full((40, 200), 255, np.uint8))
+    with store.session() as s, s.begin():
+        s.add(_c("name_kanji", 0.6, True, document_id=doc_id, field="applicant_name", after='"山田 花子"'))
+        s.add(_c("wareki_date", 0.6, False, document_id=doc_id, field="birth_date", after='"1993-07-21"'))
+        s.add(_c("choice", 0.6, False, document_id=doc_id, field="sex", after='"male"'))
+    assert export_training(store, views, tmp_path / "train") == 1
+    line = (tmp_path / "train" / "rec_gt.txt").read_text(encoding="utf-8").strip()
+    image, text = line.split("\t")
+    assert text == "山田 花子" and (tmp_path / "train" / image).exists()
