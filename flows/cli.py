@@ -190,7 +190,8 @@ def cmd_bench_prefect(args, settings) -> int:
         raise UsageError("run `madoguchi bench-prefect` from the repository root (prefect.yaml)")
     result = run(Path(args.out), Path.cwd(), intake_files=args.files, interval=args.interval, batch_docs=args.docs)
     print((Path(args.out) / "prefect.md").read_text(encoding="utf-8"))
-    return EXIT_OK if result["intake"]["recorded"] == args.files and result["batch"]["state"] == "Completed" else EXIT_FAILED
+    ok = result["intake"]["recorded"] == args.files and all(b["state"] == "Completed" for b in result["batches"])
+    return EXIT_OK if ok else EXIT_FAILED
 
 
 def cmd_report(args, settings) -> int:

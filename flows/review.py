@@ -145,7 +145,9 @@ def start_review(store: Store, doc: Document, settings: Settings, timeout_second
     params: dict[str, object] = {"document_id": doc.id}
     if timeout_seconds:
         params["timeout_seconds"] = timeout_seconds
-    run = run_deployment(DEPLOYMENT, parameters=params, timeout=0, tags=[TAG, doc.form or "unidentified"])
+    # not a subflow of the run that opens it (reconcile, process_document): a subflow cannot suspend
+    run = run_deployment(DEPLOYMENT, parameters=params, timeout=0, tags=[TAG, doc.form or "unidentified"],
+                         as_subflow=False)
     return store.review_for_run(doc.id, str(run.id), 0)
 
 

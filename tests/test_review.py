@@ -76,17 +76,34 @@ def _form(run):
     from prefect.input.run_input import keyset_from_paused_state
 
     keys = keyset_from_paused_state(run.state)
+    deadline = time.monotonic() + 30
     with get_client(sync_client=True) as client:
-        schema = json.loads(client.read_flow_run_input(run.id, keys["schema"]))
-        description = json.loads(client.read_flow_run_input(run.id, keys["description"]))
-    return schema, description
+        while True:  # the run is Paused first, then saves its form
+            try:
+                schema = json.loads(client.read_flow_run_input(run.id, keys["schema"]))
+                description = json.loads(client.read_flow_run_input(run.id, keys["description"]))
+                return schema, description
+            except Exception:
+                if time.monotonic() > deadline:
+                    raise
+                time.sleep(0.5)
 
 
 def _open(store, doc, settings):
+    """Open a review from inside a flow run, as reconcile and process_document do."""
+    from prefect import flow
+
     from flows.review import start_review
 
-    review = start_review(store, doc, settings)
-    return _wait_state(review.flow_run_id, {"PAUSED"})
+    @flow(name="open-review-test")
+    def opener():
+        return start_review(store, doc, settings)
+
+    review = opener()
+    run = _wait_state(review.flow_run_id, {"PAUSED", "FAILED", "CRASHED"})
+    assert run.state.type.value == "PAUSED", run.state.message  # a subflow could not suspend
+    assert run.parent_task_run_id is None
+    return run
 
 
 def test_a_review_asks_exactly_the_doubtful_fields_and_stores_the_corrections(stack, documents):
