@@ -19,6 +19,7 @@ from schemas.settings import Settings
 POOL = "madoguchi"
 SERVICES = ("server", "worker", "watcher")  # started in this order, stopped in reverse
 HEARTBEAT_SECONDS = 30  # Prefect's minimum
+REVIEW_QUEUE, REVIEW_STARTS = "review", 1
 ZOMBIES = "停止した実行をクラッシュ扱いにする"  # automation name, as the UI lists it
 
 
@@ -150,6 +151,12 @@ def up(settings: Settings, repo: Path, *, timeout: float = 90.0) -> dict[str, in
     with open(setup, "ab") as log:
         subprocess.run([_prefect(), "work-pool", "create", POOL, "--type", "process", "--overwrite"], env=env,
                        stdout=log, stderr=subprocess.STDOUT, check=True, cwd=repo)
+        # review runs start a process each (imports, no models): a burst of them after a batch would
+        # take the CPU from reading, so they start REVIEW_STARTS at a time
+        subprocess.run([_prefect(), "work-queue", "create", REVIEW_QUEUE, "--pool", POOL, "--limit",
+                        str(REVIEW_STARTS)], env=env, stdout=log, stderr=subprocess.STDOUT, check=False, cwd=repo)
+        subprocess.run([_prefect(), "work-queue", "set-concurrency-limit", REVIEW_QUEUE, str(REVIEW_STARTS), "--pool",
+                        POOL], env=env, stdout=log, stderr=subprocess.STDOUT, check=True, cwd=repo)
         subprocess.run([_prefect(), "--no-prompt", "deploy", "--all"], env=env, stdout=log,
                        stderr=subprocess.STDOUT, check=True, cwd=repo)
     ensure_zombie_automation(settings)
