@@ -437,7 +437,7 @@ def build_parser() -> argparse.ArgumentParser:
     ba.add_argument("--since", help="first scan date, YYYY-MM-DD (Japan time)")
     ba.add_argument("--until", help="last scan date, YYYY-MM-DD")
     ba.add_argument("--last-days", type=int, help="the last N days up to today instead of --since/--until")
-    ba.add_argument("--concurrency", type=int, help="documents read at once (default 2)")
+    ba.add_argument("--concurrency", type=int, help="documents read at once (default 1)")
     ba.add_argument("--report", help="xlsx path (default: reports/batch-<time>.xlsx under MADOGUCHI_HOME)")
     ba.add_argument("--wait", action="store_true", help="wait for the run to finish")
     ba.set_defaults(func=cmd_batch)
