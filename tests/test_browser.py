@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import socket
 import subprocess
 import sys
 import time
@@ -17,12 +16,7 @@ from tests.browser import (
     browser_fixture,  # noqa: F401  (provides the `browser` fixture)
     screenshot_flow_runs,
 )
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+from tests.stack import free_port
 
 
 @pytest.fixture(scope="module")
@@ -32,7 +26,7 @@ def prefect_ui(tmp_path_factory) -> Iterator[str]:
     `prefect_test_harness` is no use here: its server runs with the UI turned off.
     """
     home = tmp_path_factory.mktemp("prefect-home")
-    port = _free_port()
+    port = free_port()
     root = f"http://127.0.0.1:{port}"
     env = {
         **os.environ,

@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import json
 import shutil
-import socket
 import subprocess
 import sys
 import threading
@@ -20,16 +19,12 @@ from flows import server
 from flows.pipeline import Reader
 from schemas.db import Store
 from tests.conftest import REPO, SAMPLES
+from tests.stack import free_port
 
 pytest_plugins = ["tests.postgres"]  # the `postgres` fixture: a throwaway cluster for this module
 
 SCAN = SAMPLES / "scans" / "long_term_care-400dpi.jpg"
 
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def _database(postgres) -> str:
@@ -113,7 +108,7 @@ def prefect_on_postgres(postgres, tmp_path, monkeypatch):
     from schemas.settings import Settings
 
     prefect_db = postgres.create_database("prefect")
-    monkeypatch.setenv("MADOGUCHI_SERVER__PORT", str(_free_port()))
+    monkeypatch.setenv("MADOGUCHI_SERVER__PORT", str(free_port()))
     monkeypatch.setenv("MADOGUCHI_SERVER__DATABASE_URL", postgres.url("prefect", "asyncpg"))
     settings = Settings(home=tmp_path / "server")  # not the reader's home: nothing shared but the API
     env = server.environment(settings, REPO)

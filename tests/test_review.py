@@ -12,32 +12,20 @@ import pytest
 
 from flows import server
 from tests.browser import artifact_path, browser_fixture, resume_in_ui  # noqa: F401 (fixture)
-from tests.conftest import REPO, SAMPLES
-from tests.test_server import _free_port
+from tests.conftest import SAMPLES
+from tests.stack import running_stack
 
 
 @pytest.fixture(scope="module")
 def stack(tmp_path_factory):
-    mp = pytest.MonkeyPatch()
-    mp.setenv("MADOGUCHI_HOME", str(tmp_path_factory.mktemp("review") / "home"))
-    mp.setenv("MADOGUCHI_SERVER__PORT", str(_free_port()))
-    mp.chdir(REPO)
+    from prefect.client.orchestration import get_client
     from prefect.settings import PREFECT_API_URL, temporary_settings
 
-    from schemas.settings import Settings
-
-    settings = Settings()
-    try:
-        server.up(settings, REPO)
+    with running_stack(tmp_path_factory, "review") as settings:
         with temporary_settings({PREFECT_API_URL: server.api_url(settings)}):
-            from prefect.client.orchestration import get_client
-
             with get_client(sync_client=True) as client:  # reviews here are opened by the tests, not reconcile
                 client.pause_deployment(client.read_deployment_by_name("reconcile/reconcile").id)
             yield settings
-    finally:
-        server.down(settings)
-        mp.undo()
 
 
 @pytest.fixture(scope="module")

@@ -7,7 +7,6 @@ import json
 import os
 import shutil
 import signal
-import socket
 import subprocess
 import time
 import urllib.request
@@ -17,29 +16,17 @@ import pytest
 from flows import cli, server
 from tests.browser import artifact_path, browser_fixture, screenshot_flow_runs  # noqa: F401 (fixture)
 from tests.conftest import REPO, SAMPLES
+from tests.stack import running_stack
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+def _up_through_the_cli(settings) -> None:
+    assert cli.main(["server", "up"]) == 0
 
 
 @pytest.fixture(scope="module")
 def running(tmp_path_factory):
-    mp = pytest.MonkeyPatch()
-    mp.setenv("MADOGUCHI_HOME", str(tmp_path_factory.mktemp("server") / "home"))
-    mp.setenv("MADOGUCHI_SERVER__PORT", str(_free_port()))
-    mp.chdir(REPO)
-    from schemas.settings import Settings
-
-    settings = Settings()
-    try:
-        assert cli.main(["server", "up"]) == 0
+    with running_stack(tmp_path_factory, "server", start=_up_through_the_cli) as settings:
         yield settings
-    finally:
-        server.down(settings)  # a no-op when the last test already stopped everything
-        mp.undo()
 
 
 def _wait_for(path, seconds: float, settings) -> None:

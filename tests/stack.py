@@ -1,0 +1,37 @@
+"""The whole local stack (`server up`: Prefect server, deployments, worker, watcher) on a fresh data
+root and a free port, for the test modules that need it; stopped exactly afterwards."""
+
+from __future__ import annotations
+
+import socket
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+
+import pytest
+
+from flows import server
+from tests.conftest import REPO
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@contextmanager
+def running_stack(tmp_path_factory, name: str, start: Callable | None = None) -> Iterator:
+    """Settings of a started stack; `start(settings)` starts it (default `server.up`)."""
+    mp = pytest.MonkeyPatch()
+    mp.setenv("MADOGUCHI_HOME", str(tmp_path_factory.mktemp(name) / "home"))
+    mp.setenv("MADOGUCHI_SERVER__PORT", str(free_port()))
+    mp.chdir(REPO)
+    from schemas.settings import Settings
+
+    settings = Settings()
+    try:
+        (start or (lambda s: server.up(s, REPO)))(settings)
+        yield settings
+    finally:
+        server.down(settings)  # a no-op when a test already stopped everything
+        mp.undo()
