@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import shutil
 import sys
 import time
 from datetime import date
@@ -174,6 +175,7 @@ def cmd_bench(args, settings) -> int:
     if args.engines:
         settings = settings.model_copy(update={"ocr": settings.ocr.model_copy(update={"engines": args.engines.split(",")})})
     out = Path(args.out)
+    shutil.rmtree(out / "home", ignore_errors=True)  # the bench's own scratch database: a rerun starts clean
     reader = Reader(settings.model_copy(update={"home": out / "home"}))
     bar = lambda xs: tqdm(xs, desc="benchmark", unit="page", file=sys.stderr)  # noqa: E731
     run_bench(reader, out, docs=docs, forms=forms, seed=args.seed, mnist=Path(args.mnist),

@@ -29,3 +29,17 @@ def test_bench_writes_results_for_each_engine_alone_and_combined(reader, tmp_pat
     assert "## combined" in (tmp_path / "results.md").read_text(encoding="utf-8")
     assert "## Review load" in (tmp_path / "results.md").read_text(encoding="utf-8")
     assert (tmp_path / "curves.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_the_bench_command_runs_again_into_the_same_folder(engines, tmp_path, monkeypatch, capsys):
+    """GIVEN a bench folder from an earlier run WHEN the bench runs again into it THEN it starts from
+    a clean scratch database instead of failing on documents it recorded last time."""
+    from flows import cli
+    from flows.pipeline import Reader
+
+    monkeypatch.setattr("flows.pipeline.Reader", lambda settings: Reader(settings, engines=engines))
+    args = ["bench", "--quick", "--docs", "1", "--forms", "pregnancy_notification", "--out", str(tmp_path),
+            "--mnist", str(tmp_path / "no-mnist")]
+    assert cli.main(args) == cli.EXIT_OK
+    assert cli.main(args) == cli.EXIT_OK
+    assert json.loads((tmp_path / "results.json").read_text(encoding="utf-8"))["documents"] == 1
