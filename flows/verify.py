@@ -20,10 +20,10 @@ import cv2
 
 from ocr.fields import PAGE_VIEW_DPI
 from ocr.render import box_px
-from ocr.validate import ERA_START, Context, clean_text, to_value, validate, wareki_to_date
+from ocr.validate import Context, clean_text, to_value, validate, wareki_to_date
 from schemas.db import Correction, Document, FieldValue, Review, Store
 from schemas.results import REASONS_JA, reasons_ja
-from schemas.templates import ERAS, FieldKind, FieldSpec, FormTemplate
+from schemas.templates import ERAS, FieldKind, FieldSpec, FormTemplate, wareki_parts
 
 NOT_TICKED = "（印なし）"
 BLANK = "空欄"  # what a reviewer types to empty a field: the UI sends a cleared field as "unchanged"
@@ -55,8 +55,7 @@ def items_for(store: Store, doc: Document, template: FormTemplate, views: Path) 
 
 
 def to_wareki(d: date) -> str:
-    era = max((e for e, start in ERA_START.items() if start <= d), key=lambda e: ERA_START[e])
-    year = d.year - ERA_START[era].year + 1
+    era, year = wareki_parts(d)
     return f"{ERAS[era]}{'元' if year == 1 else year}年{d.month}月{d.day}日"
 
 

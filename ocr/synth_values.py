@@ -16,7 +16,7 @@ import jaconv
 import numpy as np
 
 from ocr.validate import ERA_START
-from schemas.templates import FieldKind, FieldSpec, FormTemplate
+from schemas.templates import FieldKind, FieldSpec, FormTemplate, wareki_parts
 
 REFERENCE_DATE = date(2026, 11, 27)  # "today" for generated applications
 BLANK_RATE = 0.15  # share of optional fields left empty
@@ -137,8 +137,7 @@ def random_person(rng: np.random.Generator, sex: str, birth: date, family: tuple
 
 def to_wareki(d: date) -> tuple[str, int]:
     """(era, era year) of a date; the first year (元年) is 1."""
-    era = max((e for e, start in ERA_START.items() if start <= d), key=lambda e: ERA_START[e])
-    return era, d.year - ERA_START[era].year + 1
+    return wareki_parts(d)
 
 
 def _day_between(rng: np.random.Generator, lo: date, hi: date) -> date:

@@ -17,23 +17,8 @@ from functools import lru_cache
 
 import jaconv
 
-from schemas.templates import FieldKind, FieldSpec
+from schemas.templates import ERA_END, ERA_START, FieldKind, FieldSpec
 
-ERA_START = {
-    "meiji": date(1868, 1, 25),
-    "taisho": date(1912, 7, 30),
-    "showa": date(1926, 12, 25),
-    "heisei": date(1989, 1, 8),
-    "reiwa": date(2019, 5, 1),
-}
-# Last day of each era. Meiji and Taisho ended on the day the next era began (an emperor died),
-# so that day belongs to both; Showa and Heisei ended the day before the next began.
-ERA_END = {
-    "meiji": date(1912, 7, 30),
-    "taisho": date(1926, 12, 25),
-    "showa": date(1989, 1, 7),
-    "heisei": date(2019, 4, 30),
-}
 _DASHES = str.maketrans({c: "-" for c in "ー－―‐—–−ｰ一"})
 PHONE_RE = re.compile(r"^0\d{1,4}-\d{1,4}-\d{3,4}$")
 KATAKANA_RE = re.compile(r"^[\u30A1-\u30F6ー]+ [\u30A1-\u30F6ー]+$")  # family and given reading

@@ -96,6 +96,26 @@ class Correction(SQLModel, table=True):
     created_at: datetime = Field(default_factory=_now)
 
 
+class Entry(SQLModel, table=True):
+    """A document's entry into one core system. The key is written into the record (備考) too, so the
+    bot finds a record it created even when the answer to 登録 was lost, or our database was."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    document_id: int = Field(foreign_key="document.id", index=True)
+    system: str = Field(index=True)
+    key: str = Field(index=True, unique=True, max_length=64)
+    state: str = Field(default="pending", index=True)  # pending | entered | refused | failed
+    receipt: str | None = None  # the core system's 受付番号
+    created: bool = False  # this entry made the record (False: found already there by its key)
+    attempts: int = 0
+    message: str = Field(default="", sa_column=Column(Text))  # Japanese, for a clerk: why refused or failed
+    fields: str = "[]"  # JSON list of our field names the core system refused
+    evidence: str = Field(default="[]", sa_column=Column(Text))  # JSON list of screenshot paths, oldest first
+    flow_run_id: str | None = None
+    updated_at: datetime = Field(default_factory=_now)
+    entered_at: datetime | None = None
+
+
 class Store:
     """Writes and finds documents. One instance per process; thread-safe through sessions."""
 
@@ -197,6 +217,15 @@ class Store:
     def corrections(self) -> list[Correction]:
         with Session(self.engine) as s:
             return list(s.exec(select(Correction).order_by(Correction.id)))
+
+    def entry(self, document_id: int, system: str) -> Entry | None:
+        with Session(self.engine) as s:
+            return s.exec(select(Entry).where(Entry.document_id == document_id, Entry.system == system)).first()
+
+    def entries(self, state: str | None = None) -> list[Entry]:
+        with Session(self.engine) as s:
+            q = select(Entry) if state is None else select(Entry).where(Entry.state == state)
+            return list(s.exec(q.order_by(Entry.id)))
 
     def fields_of(self, document_id: int) -> list[FieldValue]:
         with Session(self.engine) as s:

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from schemas.templates import FORMS_DIR
@@ -72,6 +72,32 @@ class ServerSettings(BaseModel):
     )
 
 
+class RpaSettings(BaseModel):
+    """The bots that enter validated documents into the core system (rpa/)."""
+
+    system: str = Field("core-system", description="name of the core system; its global concurrency limit is "
+                        "<system>-bots and its screen mappings are rpa/mappings/<system>/")
+    url: str | None = Field(None, description="base URL of the core system; default: the stand-in that "
+                            "`server up` starts (its URL is in run/core_system.url under the data root)")
+    user: str = Field("madoguchi-bot", description="the bots' account (利用者ID)")
+    password: SecretStr | None = Field(None, description="the account's password; prefer the Prefect Secret block")
+    password_block: str = Field("core-system-password", description="Prefect Secret block holding the password, "
+                                "used when it exists")
+    standin: bool = Field(True, description="`server up` starts the stand-in core system when url is not set")
+    concurrency: int = Field(1, ge=1, description="bots working in the core system at once, over all workers")
+    retries: int = Field(3, ge=0, description="retries after a system error (timeout, 5xx, refused connection, "
+                         "expired session, maintenance) before the entry fails and waits for the next run")
+    backoff_seconds: float = Field(2.0, ge=0.0, description="wait before the first retry; doubled each time")
+    timeout_seconds: float = Field(30.0, gt=0, description="longest wait for one screen")
+    browser: Path | None = Field(None, description="Chromium binary; default: Debian's headless shell")
+    mappings_dir: Path | None = Field(None, description="folder of <form>.yaml screen mappings; default: "
+                                      "rpa/mappings/<system>/")
+
+    @property
+    def limit_name(self) -> str:
+        return f"{self.system}-bots"
+
+
 class DbSettings(BaseModel):
     url: str | None = Field(None, description="SQLAlchemy URL; default: SQLite file madoguchi.db under home")
 
@@ -86,10 +112,15 @@ class Settings(BaseSettings):
     review: ReviewSettings = ReviewSettings()
     server: ServerSettings = ServerSettings()
     db: DbSettings = DbSettings()
+    rpa: RpaSettings = RpaSettings()
 
     @property
     def quarantine_dir(self) -> Path:
         return self.home / "quarantine"
+
+    @property
+    def evidence_dir(self) -> Path:
+        return self.home / "evidence"
 
     @property
     def db_url(self) -> str:

@@ -6,6 +6,7 @@ pixels at the scan's dpi. See README.md, "Adding a form", for the YAML format.
 
 from __future__ import annotations
 
+from datetime import date
 from enum import StrEnum
 from pathlib import Path
 
@@ -70,6 +71,28 @@ class Option(BaseModel):
 
 
 ERAS = {"meiji": "明治", "taisho": "大正", "showa": "昭和", "heisei": "平成", "reiwa": "令和"}
+
+ERA_START = {
+    "meiji": date(1868, 1, 25),
+    "taisho": date(1912, 7, 30),
+    "showa": date(1926, 12, 25),
+    "heisei": date(1989, 1, 8),
+    "reiwa": date(2019, 5, 1),
+}
+# Last day of each era. Meiji and Taisho ended on the day the next era began (an emperor died),
+# so that day belongs to both; Showa and Heisei ended the day before the next began.
+ERA_END = {
+    "meiji": date(1912, 7, 30),
+    "taisho": date(1926, 12, 25),
+    "showa": date(1989, 1, 7),
+    "heisei": date(2019, 4, 30),
+}
+
+
+def wareki_parts(d: date) -> tuple[str, int]:
+    """The era (romanised key) and year of a Gregorian date, as written on forms: (reiwa, 8)."""
+    era = max((e for e, start in ERA_START.items() if start <= d), key=lambda e: ERA_START[e])
+    return era, d.year - ERA_START[era].year + 1
 
 
 class FieldSpec(BaseModel):
