@@ -11,6 +11,7 @@ import time
 from datetime import date
 from pathlib import Path
 
+from flows import cli_entry
 from flows.evaluate import EVAL_SEED, TUNING_SEED
 
 EXIT_OK = 0
@@ -463,6 +464,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     w = sub.add_parser("watch", help="watch the inbox and start a reconcile run when scans arrive")
     w.set_defaults(func=cmd_watch)
+    cli_entry.add(sub)
     return p
 
 

@@ -25,15 +25,16 @@ from flows.verify import (
     NOT_TICKED,
     REJECT_REASONS,
     Item,
-    accepted_values,
     check,
+    final_values,
     items_for,
     markdown,
     record_returned,
     record_validated,
+    refusal_of,
     shown,
 )
-from schemas.db import Document, Review, Store
+from schemas.db import Document, Entry, Review, Store
 from schemas.settings import Settings
 from schemas.templates import FieldKind, FormTemplate, load_templates
 
@@ -56,7 +57,7 @@ def _run_name() -> str:
 
 
 def review_form(doc: Document, template: FormTemplate, items: list[Item], defaults: dict[str, object],
-                problems: dict[str, str]) -> type[RunInput]:
+                problems: dict[str, str], refusal: Entry | None = None) -> type[RunInput]:
     """The RunInput for exactly these items, prefilled. Built with create_model, not
     with_initial_data, which drops the fields' descriptions (DESIGN.md)."""
     fields: dict[str, tuple] = {}
@@ -79,7 +80,7 @@ def review_form(doc: Document, template: FormTemplate, items: list[Item], defaul
     fields["reviewer"] = (str, Field(defaults.get("reviewer", ""), title="確認者名",
                                      description=problems.get("reviewer", "記録のため氏名を入力してください")))
     model = create_model("ReviewForm", __base__=RunInput, **fields)
-    model._description = markdown(doc, template, items, problems)
+    model._description = markdown(doc, template, items, problems, refusal)
     return model
 
 
@@ -105,14 +106,16 @@ def review_document(document_id: int, timeout_seconds: int | None = None) -> dic
     template = load_templates(settings.ocr.forms_dir)[doc.form]
     items = items_for(store, doc, template, settings.home / "views")
     review = store.review_for_run(doc.id, str(flow_run.id), len(items))
-    accepted = accepted_values(store, doc)
+    refusal = refusal_of(store, doc)
+    asked = {it.spec.name for it in items}
+    accepted = {k: v for k, v in final_values(store, doc).items() if k not in asked}  # for cross-field checks
     defaults: dict[str, object] = {it.spec.name: shown(it.spec, it.value) for it in items}
     problems: dict[str, str] = {}
     timeout = timeout_seconds or int(settings.review.timeout_days * 86400)
     attempt = 0
     while True:
         attempt += 1
-        form = review_form(doc, template, items, defaults, problems)
+        form = review_form(doc, template, items, defaults, problems, refusal)
         answer = suspend_flow_run(wait_for_input=form, timeout=timeout, key=f"review-{attempt}").model_dump()
         reviewer = str(answer.get("reviewer", "")).strip()
         defaults = answer
@@ -135,7 +138,21 @@ def review_document(document_id: int, timeout_seconds: int | None = None) -> dic
     create_markdown_artifact(f"確認済み: {len(items)} 項目中 {changed} 項目を修正 (確認者: {reviewer})",
                              description=f"確認 {Path(doc.source).name}")
     log.info("document %s validated: %d of %d field(s) changed; ready for entry", document_id, changed, len(items))
+    _start_entry(document_id, log)
     return {"document_id": document_id, "status": "validated", "changed": changed, "fields": len(items)}
+
+
+def _start_entry(document_id: int, log) -> None:
+    """Enter the document now rather than at the next scheduled entry run (which would take it anyway)."""
+    from prefect.deployments import run_deployment
+
+    from flows.entry import DEPLOYMENT as ENTRY
+
+    try:
+        run_deployment(ENTRY, parameters={"document_ids": [document_id]}, timeout=0, as_subflow=False,
+                       tags=["after-review"])
+    except Exception as exc:  # no entry deployment (a bare test server): the scheduled run enters it
+        log.info("entry for document %s left to the scheduled run (%s)", document_id, exc)
 
 
 def start_review(store: Store, doc: Document, settings: Settings, timeout_seconds: int | None = None) -> Review:

@@ -6,6 +6,7 @@ a pid file under the data root.
 from __future__ import annotations
 
 import os
+import secrets
 import signal
 import subprocess
 import sys
@@ -17,7 +18,7 @@ from pathlib import Path
 from schemas.settings import Settings
 
 POOL = "madoguchi"
-SERVICES = ("server", "worker", "watcher")  # started in this order, stopped in reverse
+SERVICES = ("server", "core_system", "worker", "watcher")  # started in this order, stopped in reverse
 HEARTBEAT_SECONDS = 30  # Prefect's minimum
 REVIEW_QUEUE, REVIEW_STARTS = "review", 1
 ZOMBIES = "停止した実行をクラッシュ扱いにする"  # automation name, as the UI lists it
@@ -160,6 +161,14 @@ def up(settings: Settings, repo: Path, *, timeout: float = 90.0) -> dict[str, in
         subprocess.run([_prefect(), "--no-prompt", "deploy", "--all"], env=env, stdout=log,
                        stderr=subprocess.STDOUT, check=True, cwd=repo)
     ensure_zombie_automation(settings)
+    from prefect.settings import PREFECT_API_URL, temporary_settings
+
+    with temporary_settings({PREFECT_API_URL: api_url(settings)}):
+        from flows.entry import ensure_limit
+
+        ensure_limit(settings)
+        if settings.rpa.standin and not settings.rpa.url:
+            pids["core_system"] = start_standin(settings, env, run, logs, timeout)
     if (pid := _pid(run, "worker")) is None:
         pid = _start("worker", [_prefect(), "worker", "start", "--pool", POOL], env, run, logs)
     pids["worker"] = pid
@@ -167,6 +176,33 @@ def up(settings: Settings, repo: Path, *, timeout: float = 90.0) -> dict[str, in
         pid = _start("watcher", [str(Path(sys.executable).with_name("madoguchi")), "watch"], env, run, logs)
     pids["watcher"] = pid
     return pids
+
+
+def start_standin(settings: Settings, env: dict[str, str], run: Path, logs: Path, timeout: float) -> int:
+    """The stand-in core system on a free port (URL in run/core_system.url), for the demo. Its one
+    account's password is made once and kept in the Prefect Secret block the bots read it from."""
+    from prefect.blocks.system import Secret
+
+    if (pid := _pid(run, "core_system")) is not None:
+        return pid
+    try:
+        password = str(Secret.load(settings.rpa.password_block).get())
+    except ValueError:
+        password = secrets.token_urlsafe(18)
+        Secret(value=password).save(settings.rpa.password_block, overwrite=True)
+    url_file = run / "core_system.url"
+    url_file.unlink(missing_ok=True)
+    # no maintenance window (the demo may run at any hour) and a 500 now and then, which the bots retry
+    pid = _start("core_system", [sys.executable, "-m", "samples.core_system", "--db",
+                                 str(settings.home / "core_system" / "core.db"), "--url-file", str(url_file),
+                                 "--user", settings.rpa.user, "--maintenance", "none", "--error-rate", "0.01"],
+                 {**env, "CORE_SYSTEM_PASSWORD": password}, run, logs)
+    deadline = time.monotonic() + timeout
+    while not url_file.exists():
+        if time.monotonic() > deadline or not _alive(pid):
+            raise RuntimeError(f"the stand-in core system did not start; see {logs / 'core_system.log'}")
+        time.sleep(0.2)
+    return pid
 
 
 def down(settings: Settings) -> list[str]:
@@ -184,6 +220,7 @@ def down(settings: Settings) -> list[str]:
                 os.killpg(pid, signal.SIGKILL)
             stopped.append(name)
         (run / f"{name}.pid").unlink(missing_ok=True)
+    (run / "core_system.url").unlink(missing_ok=True)
     return stopped
 
 
@@ -192,6 +229,7 @@ def status(settings: Settings) -> dict[str, object]:
     return {
         **{name: _pid(run, name) for name in SERVICES},
         "healthy": healthy(settings),
+        "core_system": (run / "core_system.url").read_text().strip() if (run / "core_system.url").exists() else None,
         "ui": f"http://127.0.0.1:{settings.server.port}",
         "logs": str(logs),
     }

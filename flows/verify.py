@@ -17,11 +17,12 @@ from datetime import UTC, date, datetime
 from pathlib import Path
 
 import cv2
+from sqlmodel import select
 
 from ocr.fields import PAGE_VIEW_DPI
 from ocr.render import box_px
 from ocr.validate import Context, clean_text, to_value, validate, wareki_to_date
-from schemas.db import Correction, Document, FieldValue, Review, Store
+from schemas.db import Correction, Document, Entry, FieldValue, Review, Store
 from schemas.results import REASONS_JA, reasons_ja
 from schemas.templates import ERAS, FieldKind, FieldSpec, FormTemplate, wareki_parts
 
@@ -39,19 +40,55 @@ class Item:
     row: FieldValue
     readings: dict[str, str | None]
     image: Path  # the field as scanned (PNG), written when the document was read
+    current: str | None = None  # JSON value as last decided (a reviewer's), when not the reading
 
     @property
     def value(self) -> object:
-        return None if self.row.value is None else json.loads(self.row.value)
+        raw = self.row.value if self.current is None else self.current
+        return None if raw is None else json.loads(raw)
+
+
+def refusal_of(store: Store, doc: Document) -> Entry | None:
+    """The core system's refusal the document is back for, if that is why it waits for review."""
+    return next((e for e in store.entries("refused") if e.document_id == doc.id), None)
 
 
 def items_for(store: Store, doc: Document, template: FormTemplate, views: Path) -> list[Item]:
-    """The document's fields that need a person, in the form's order."""
-    rows = {f.name: f for f in store.fields_of(doc.id) if f.status != "accepted"}
+    """The document's fields that need a person, in the form's order: the doubtful ones, or, when
+    the core system refused the record, the fields it named (every field when it named none)."""
+    refusal = refusal_of(store, doc)
+    refused = set(json.loads(refusal.fields)) if refusal else set()
+
+    def asked(f: FieldValue) -> bool:
+        if refusal is None:
+            return f.status != "accepted"
+        return not refused or f.name in refused
+
+    rows = {f.name: f for f in store.fields_of(doc.id) if asked(f)}
     readings = store.readings_of([f.id for f in rows.values()])
+    latest = decided(store, doc)
     folder = views / doc.sha256[:16]
-    return [Item(spec, rows[spec.name], readings.get(rows[spec.name].id, {}), folder / f"{spec.name}.png")
-            for spec in template.fields if spec.name in rows]
+    return [Item(spec, rows[spec.name], readings.get(rows[spec.name].id, {}), folder / f"{spec.name}.png",
+                 latest.get(spec.name)) for spec in template.fields if spec.name in rows]
+
+
+def decided(store: Store, doc: Document) -> dict[str, str | None]:
+    """Field name -> JSON value of the latest correction (a reviewer's or a later one)."""
+    out: dict[str, str | None] = {}
+    with store.session() as s:
+        for c in s.exec(select(Correction).where(Correction.document_id == doc.id).order_by(Correction.id)):
+            out[c.field] = c.after
+    return out
+
+
+def final_values(store: Store, doc: Document) -> dict[str, object]:
+    """The values to enter: each field as read, or as a person last corrected it."""
+    latest = decided(store, doc)
+    out = {}
+    for f in store.fields_of(doc.id):
+        raw = latest[f.name] if f.name in latest else f.value
+        out[f.name] = None if raw is None else json.loads(raw)
+    return out
 
 
 def to_wareki(d: date) -> str:
@@ -152,12 +189,33 @@ def page_with_outlines(folder: Path, items: list[Item]) -> str | None:
     return "data:image/jpeg;base64," + base64.b64encode(buf.tobytes()).decode() if ok else None
 
 
-def markdown(doc: Document, template: FormTemplate, items: list[Item], problems: dict[str, str]) -> str:
-    """What the reviewer reads above the form: per field its image, readings, confidence, reason."""
-    lines = [f"## {template.title} — {Path(doc.source).name}", "",
-             f"確認が必要な項目が {len(items)} 件あります。画像を見て、下の欄の値を直すか、そのまま確定してください。"
-             f"記入がない項目は「{BLANK}」と入力してください。"
-             "読めない・様式が違う・申請者への確認が必要なときは「判定」で差し戻してください。", ""]
+def screenshot_uri(path: Path, width: int = 900) -> str | None:
+    """A core-system screenshot, made small enough to sit in a review form (JPEG data URI)."""
+    img = cv2.imread(str(path), cv2.IMREAD_COLOR) if path.exists() else None
+    if img is None:
+        return None
+    if img.shape[1] > width:
+        img = cv2.resize(img, (width, round(img.shape[0] * width / img.shape[1])), interpolation=cv2.INTER_AREA)
+    ok, buf = cv2.imencode(".jpg", img, [cv2.IMWRITE_JPEG_QUALITY, 70])
+    return "data:image/jpeg;base64," + base64.b64encode(buf.tobytes()).decode() if ok else None
+
+
+def markdown(doc: Document, template: FormTemplate, items: list[Item], problems: dict[str, str],
+             refusal: Entry | None = None) -> str:
+    """What the reviewer reads above the form: per field its image, readings, confidence, reason;
+    first, when the core system refused the record, its message and the screen it showed."""
+    lines = [f"## {template.title} — {Path(doc.source).name}", ""]
+    if refusal is not None:
+        lines += ["### ⛔ 基幹システムが受け付けませんでした", "", refusal.message, "",
+                  "下の項目を申請書と照らし合わせて直し、確定してください。確定すると、もう一度入力されます。"
+                  "申請者への確認が必要なときは差し戻してください。", ""]
+        shots = [Path(p) for p in json.loads(refusal.evidence or "[]")]
+        uri = screenshot_uri(shots[-1]) if shots else None
+        if uri:
+            lines += [f"![基幹システムの画面]({uri})", ""]
+    lines += [f"確認が必要な項目が {len(items)} 件あります。画像を見て、下の欄の値を直すか、そのまま確定してください。"
+              f"記入がない項目は「{BLANK}」と入力してください。"
+              "読めない・様式が違う・申請者への確認が必要なときは「判定」で差し戻してください。", ""]
     if problems:
         lines += ["### ⚠ 入力内容を確認してください", ""]
         labels = {it.spec.name: it.spec.label for it in items} | {"reviewer": "確認者名"}
@@ -169,7 +227,10 @@ def markdown(doc: Document, template: FormTemplate, items: list[Item], problems:
             lines += [f"![{it.spec.label}]({_data_uri(it.image, 'image/png')})", ""]
         readings = "、".join(f"{e}: 「{t or ''}」" for e, t in sorted(it.readings.items())) or "—"
         reasons = "、".join(reasons_ja([r for r in it.row.reasons.split(",") if r])) or "—"
-        lines += [f"- 読取結果: {readings}", f"- 確信度: {it.row.confidence:.2f}", f"- 理由: {reasons}", ""]
+        lines += [f"- 読取結果: {readings}", f"- 確信度: {it.row.confidence:.2f}", f"- 理由: {reasons}"]
+        if it.current is not None:
+            lines.append(f"- 確認済みの値: 「{shown(it.spec, it.value)}」")
+        lines.append("")
     page = page_with_outlines(items[0].image.parent, items) if items else None
     if page:
         lines += ["### 用紙全体（赤枠が確認する項目）", "", f"![用紙全体]({page})", ""]
@@ -194,7 +255,7 @@ def record_validated(store: Store, review: Review, doc: Document, items: list[It
             changed += diff
             s.add(Correction(document_id=doc.id, review_id=review.id, field=it.spec.name, kind=it.spec.kind.value,
                              status_before=it.row.status, confidence=it.row.confidence, reasons=it.row.reasons,
-                             before=it.row.value,
+                             before=None if it.value is None else json.dumps(it.value, ensure_ascii=False),
                              after=None if after is None else json.dumps(after, ensure_ascii=False), changed=diff,
                              reviewer=reviewer, seconds=seconds, created_at=now))
         _close(s, review, doc, "validated", DOC_VALIDATED, reviewer, "", attempts, now)

@@ -57,6 +57,7 @@ class Faults:
     lose_response: int = 0  # commits whose response is never sent (the record is stored)
     expire_sessions: bool = False
     maintenance: bool = False
+    truncate: dict[str, int] = field(default_factory=dict)  # item id -> characters kept (a narrow column)
 
 
 def _era_date(era: str, y: str, m: str, d: str) -> date | None:
@@ -431,6 +432,9 @@ class _Handler(BaseHTTPRequestHandler):
         if method == "POST":
             form = self._form()
             values, errors = validate(screen, form, date.today())
+            for item_id, keep in self.core.faults.truncate.items():  # cut silently, as a fixed-width column does
+                if isinstance(values.get(item_id), str):
+                    values[item_id] = values[item_id][:keep]
             if not errors:
                 s["drafts"][key] = {"form": form, "values": values, "token": secrets.token_urlsafe(12)}
                 return self._redirect(f"/entry/{key}/confirm")
@@ -483,6 +487,8 @@ class _Handler(BaseHTTPRequestHandler):
                 core.faults.lose_response += int(ask.get("lose_response", 0))
                 core.faults.expire_sessions = bool(ask.get("expire_sessions", core.faults.expire_sessions))
                 core.faults.maintenance = bool(ask.get("maintenance", core.faults.maintenance))
+                if "truncate" in ask:
+                    core.faults.truncate = {k: int(v) for k, v in ask["truncate"].items()}
                 if "delay" in ask:
                     core.behaviour.delay = float(ask["delay"])
             return self._send(200, "{}", ctype="application/json")
