@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 from datetime import UTC, datetime
+from pathlib import Path
 
 from sqlalchemy import Column, Text
 from sqlmodel import Field, Session, SQLModel, create_engine, select
@@ -121,6 +122,8 @@ class Store:
 
     def __init__(self, url: str):
         args = {"check_same_thread": False, "timeout": 30} if url.startswith("sqlite") else {}
+        if url.startswith("sqlite:///"):  # a fresh data root: the folder is made here, not by every caller
+            Path(url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
         self.engine = create_engine(url, connect_args=args)
         SQLModel.metadata.create_all(self.engine)
 

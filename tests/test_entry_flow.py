@@ -1,0 +1,117 @@
+"""The `entry` flow on a real (test) Prefect server with the stand-in core system: documents marked
+`entered` with their receipt and evidence, a refusal sent back to review, a system that cannot be
+reached failing the run without losing a document."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from flows.verify import items_for, markdown
+from schemas.db import Store
+from schemas.settings import Settings
+from schemas.templates import load_templates
+from tests.browser import chromium_path
+from tests.core_system import PASSWORD, USER, core_system, save_ready, truth
+from tests.stack import free_port
+
+pytestmark = pytest.mark.skipif(chromium_path() is None, reason="no Chromium (chromium-headless-shell)")
+
+
+@pytest.fixture(scope="module")
+def prefect_server():
+    from prefect.testing.utilities import prefect_test_harness
+
+    with prefect_test_harness():
+        yield
+
+
+@pytest.fixture
+def env(tmp_path, monkeypatch, prefect_server):
+    with core_system(tmp_path / "core.db") as (core, url):
+        monkeypatch.setenv("MADOGUCHI_HOME", str(tmp_path / "home"))
+        monkeypatch.setenv("MADOGUCHI_RPA__URL", url)
+        monkeypatch.setenv("MADOGUCHI_RPA__USER", USER)
+        monkeypatch.setenv("MADOGUCHI_RPA__PASSWORD", PASSWORD)
+        monkeypatch.setenv("MADOGUCHI_RPA__BACKOFF_SECONDS", "0.2")
+        monkeypatch.setenv("MADOGUCHI_RPA__RETRIES", "1")
+        settings = Settings()
+        yield settings, Store(settings.db_url), core
+
+
+def test_ready_documents_are_entered_once_and_a_refusal_goes_back_to_review(env):
+    """GIVEN two accepted documents, one of which the core system will refuse (妊娠週数 60), and a
+    review already validated WHEN the entry flow runs twice THEN the first is `entered` with the
+    system's receipt and screenshots, the second is back in `needs_review` with the refused field,
+    the message and the screen in its review form, and the second run enters nothing again."""
+    from flows.entry import entry
+
+    settings, store, core = env
+    templates = load_templates(settings.ocr.forms_dir)
+    good = save_ready(store, templates["child_allowance"], truth("child_allowance"), "good.jpg", "a" * 64)
+    bad = save_ready(store, templates["pregnancy_notification"],
+                     {**truth("pregnancy_notification"), "pregnancy_weeks": "60"}, "bad.jpg", "b" * 64)
+
+    counts = entry()
+    assert counts == {"entered": 1, "already_there": 0, "refused": 1, "failed": 0, "waiting": 0}
+
+    e = store.entry(good, settings.rpa.system)
+    [record] = core.records()
+    assert (store.document(good).status, e.state, e.receipt, e.key) == (
+        "entered", "entered", record["receipt"], "MDG-" + "a" * 16)
+    assert record["values"]["biko"] == f"AI-OCR入力 {e.key}"
+    assert [Path(p).name.rsplit("-", 1)[-1] for p in json.loads(e.evidence)] == ["confirm.png", "complete.png"]
+
+    r = store.entry(bad, settings.rpa.system)
+    doc = store.document(bad)
+    assert (doc.status, r.state, json.loads(r.fields)) == ("needs_review", "refused", ["pregnancy_weeks"])
+    assert "妊娠週数は1から45までの数字で入力してください" in r.message
+    items = items_for(store, doc, templates["pregnancy_notification"], settings.home / "views")
+    assert [it.spec.name for it in items] == ["pregnancy_weeks"] and items[0].value == "60"
+    text = markdown(doc, templates["pregnancy_notification"], items, {}, r)
+    assert "基幹システムが受け付けませんでした" in text and "data:image/jpeg;base64," in text
+
+    assert entry() == {"entered": 0, "already_there": 0, "refused": 0, "failed": 0, "waiting": 0}
+    assert len(core.records()) == 1
+
+
+def test_a_document_entered_before_our_database_knew_is_found_not_entered_again(env):
+    """GIVEN the record is already in the core system (a run crashed after 登録) but our entry row
+    says nothing WHEN the flow runs THEN the document is marked entered with the existing receipt."""
+    from flows.entry import entry
+
+    settings, store, core = env
+    templates = load_templates(settings.ocr.forms_dir)
+    doc = save_ready(store, templates["long_term_care"], truth("long_term_care"), "crashed.jpg", "c" * 64)
+    first = entry()
+    assert first["entered"] == 1
+    with store.session() as s, s.begin():  # forget it, as if the run died before writing
+        from schemas.db import Document, Entry
+
+        s.delete(s.get(Entry, store.entry(doc, settings.rpa.system).id))
+        s.get(Document, doc).status = "accepted"
+    assert entry()["already_there"] == 1
+    assert store.entry(doc, settings.rpa.system).receipt == core.records()[0]["receipt"]
+    assert len(core.records()) == 1
+
+
+def test_an_unreachable_core_system_fails_the_run_and_keeps_the_documents(env, monkeypatch):
+    from prefect.exceptions import FailedRun
+
+    from flows.entry import entry
+
+    settings, store, _ = env
+    monkeypatch.setenv("MADOGUCHI_RPA__URL", f"http://127.0.0.1:{free_port()}")
+    templates = load_templates(settings.ocr.forms_dir)
+    ids = [save_ready(store, templates["child_allowance"], truth("child_allowance"), f"{n}.jpg", str(n) * 64)
+           for n in (1, 2)]
+    state = entry(return_state=True)
+    assert state.is_failed()
+    with pytest.raises((FailedRun, RuntimeError), match="基幹システムに接続できません"):
+        state.result()
+    first = store.entry(ids[0], settings.rpa.system)
+    assert (first.state, first.attempts) == ("failed", 2)
+    assert store.entry(ids[1], settings.rpa.system) is None, "the run stops at a system that is down"
+    assert [store.document(i).status for i in ids] == ["accepted", "accepted"]
