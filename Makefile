@@ -23,7 +23,7 @@ SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
 BENCH_OUT ?= bench
 
-.PHONY: help setup apt demo demo-down test bench bench-quick bench-prefect clean-demo
+.PHONY: help setup apt demo demo-down test bench bench-quick bench-prefect bench-entry clean-demo
 
 help:
 	@echo "make demo   install what is missing, start server+worker+watcher, read the sample scans through the inbox"
@@ -62,11 +62,15 @@ demo: setup
 	$(MADOGUCHI) server up
 	$(MADOGUCHI) drop samples/scans samples/bad --wait 900
 	$(MADOGUCHI) batch --folder done --wait --report $(DEMO_DIR)/reports/demo-batch.xlsx
+	$(MADOGUCHI) entry --wait
 	@$(MADOGUCHI) report --period $$(TZ=Asia/Tokyo date +%Y-%m) --out $(DEMO_DIR)/reports/ledger.xlsx >/dev/null
 	@port=$$($(MADOGUCHI) server status | $(PY) -c 'import json,sys; print(json.load(sys.stdin)["ui"])'); \
 	echo; \
 	echo "見るところ / where to look:"; \
+	core=$$($(MADOGUCHI) server status | $(PY) -c 'import json,sys; print(json.load(sys.stdin)["core_system_url"])'); \
 	echo "  $$port/v2/runs           Prefect UI: 受付-<ファイル名> の実行と結果 (flow runs)"; \
+	echo "  $$core/search?biko=AI-OCR  模擬基幹システム: ボットが入力した記録 (利用者 madoguchi-bot, パスワードは Secret ブロック core-system-password)"; \
+	echo "  $(DEMO_DIR)/evidence/                 入力時の画面の記録 (確認画面・完了画面のスクリーンショット)"; \
 	echo "  $(DEMO_DIR)/reports/demo-batch.xlsx  一括読取レポート (項目ごとの状態と要確認項目の画像)"; \
 	echo "  $(DEMO_DIR)/reports/ledger.xlsx      今月の読取実績 (the month's ledger)"; \
 	echo "  $(DEMO_DIR)/done/ quarantine/        処理済みのファイル / 読取不可のファイルと理由 (.reason.txt)"; \
@@ -86,6 +90,10 @@ bench: setup
 # drop-to-database latency (20 scans) and a batch of 50 through the real server, against a plain loop
 bench-prefect: setup
 	$(VENV)/bin/madoguchi bench-prefect --out $(BENCH_OUT)/prefect
+
+# one bot entering records into the stand-in core system: records per minute, CPU seconds per record
+bench-entry: setup
+	$(VENV)/bin/madoguchi bench-entry --out $(BENCH_OUT)/entry
 
 bench-quick: setup
 	$(VENV)/bin/madoguchi bench --quick --out $(BENCH_OUT)

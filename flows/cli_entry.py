@@ -17,6 +17,20 @@ def add(sub) -> None:
     e.add_argument("--wait", action="store_true", help="run: wait for the run to finish")
     e.add_argument("--json", action="store_true", help="list: JSON for scripts")
     e.set_defaults(func=cmd_entry)
+    b = sub.add_parser("bench-entry", help="records per minute and CPU seconds per record of one bot")
+    b.add_argument("--out", default="bench/entry", help="folder for entry.json and entry.md")
+    b.add_argument("--records", type=int, default=30)
+    b.add_argument("--delay", type=float, nargs="+", default=[0.0, 0.15],
+                   help="the stand-in's mean seconds per response, one run each (default: 0 and 0.15)")
+    b.set_defaults(func=cmd_bench_entry)
+
+
+def cmd_bench_entry(args, settings) -> int:
+    from flows import bench_entry
+
+    repo = Path(__file__).resolve().parent.parent
+    bench_entry.main(Path(args.out), args.records, args.delay, repo / "samples")
+    return EXIT_OK
 
 
 def cmd_entry(args, settings) -> int:

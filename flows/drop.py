@@ -82,5 +82,5 @@ def describe(d: Dropped, place: Path | None, folders: Folders, store: Store) -> 
         return f"読取不可: {why}"
     doc = store.find(d.sha256)
     status = {"accepted": "全項目自動確定", "needs_review": "要確認の項目あり (確認待ち)", "validated": "確認済み",
-              "review_rejected": "差し戻し"}.get(doc.status, doc.status) if doc else "?"
+              "review_rejected": "差し戻し", "entered": "基幹システムに入力済み"}.get(doc.status, doc.status) if doc else "?"
     return f"読取済み: {status}"

@@ -229,7 +229,7 @@ def status(settings: Settings) -> dict[str, object]:
     return {
         **{name: _pid(run, name) for name in SERVICES},
         "healthy": healthy(settings),
-        "core_system": (run / "core_system.url").read_text().strip() if (run / "core_system.url").exists() else None,
+        "core_system_url": (run / "core_system.url").read_text().strip() if (run / "core_system.url").exists() else None,
         "ui": f"http://127.0.0.1:{settings.server.port}",
         "logs": str(logs),
     }

@@ -64,7 +64,9 @@ def test_up_starts_everything_and_a_dropped_scan_reaches_done(running):
     """GIVEN `server up` WHEN a scan is dropped in the inbox THEN the watcher starts a reconcile run and
     the scan reaches done/ through the worker."""
     st = server.status(running)
-    assert st["healthy"] and st["server"] and st["worker"] and st["watcher"]
+    assert st["healthy"] and st["server"] and st["worker"] and st["watcher"] and st["core_system"]
+    with urllib.request.urlopen(f"{st['core_system_url']}/login", timeout=10) as r:  # the stand-in core system
+        assert "ログイン" in r.read().decode()
     inbox = running.home / "inbox"
     shutil.copy(SAMPLES / "scans" / "long_term_care-400dpi.jpg", inbox / "kaigo.jpg")
     _wait_for(running.home / "done" / "kaigo.jpg", 240, running)  # worker poll, process start, models, reading
@@ -113,7 +115,7 @@ def test_the_ui_flow_runs_page_shows_the_runs(running, browser):
 
 def test_down_stops_exactly_what_up_started(running):
     st = server.status(running)
-    pids = [st["server"], st["worker"], st["watcher"]]
+    pids = [st["server"], st["core_system"], st["worker"], st["watcher"]]
     assert all(pids)
     sentinel = subprocess.Popen(["sleep", "60"])  # a process of ours that `down` must leave alone
     try:
