@@ -21,12 +21,9 @@ from urllib.parse import urlsplit
 
 import pytest
 
+from rpa.bot import CHROMIUM_CANDIDATES
 from tests.conftest import REPO
 
-CHROMIUM_CANDIDATES = (
-    Path("/usr/lib/chromium/chromium-headless-shell"),  # apt: chromium-headless-shell
-    Path("/usr/lib/chromium/chromium"),  # apt: chromium (not the /usr/bin/chromium wrapper script)
-)
 ARTIFACTS = REPO / "var" / "test-artifacts"
 VIEWPORT = {"width": 1400, "height": 900}  # CSS px
 

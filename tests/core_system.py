@@ -10,6 +10,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+from flows.bench_entry import TRUTHS
 from samples.core_system import Behaviour, CoreSystem
 from samples.core_system.screens import SCREENS
 from schemas.results import DocumentResult, DocumentStatus, FieldResult, FieldStatus
@@ -17,8 +18,6 @@ from schemas.templates import FormTemplate
 from tests.conftest import SAMPLES
 
 USER, PASSWORD = "madoguchi-bot", "test-password-not-secret"
-TRUTHS = {"child_allowance": "child_allowance-300dpi", "pregnancy_notification": "pregnancy_notification-300dpi",
-          "long_term_care": "long_term_care-400dpi"}
 
 
 @contextmanager
