@@ -23,7 +23,7 @@ from prefect.artifacts import create_markdown_artifact
 from prefect.runtime import flow_run
 
 from flows.verify import final_values, screenshot_uri
-from rpa.bot import Bot, Connection, Job, Outcome, document_key
+from rpa.bot import Bot, Connection, Job, document_key
 from rpa.errors import EntryError, EntryFailed, LoginFailed, Refused
 from schemas.db import Document, Entry, Store
 from schemas.entry import EntryMapping, load_mappings
@@ -118,30 +118,67 @@ def _finish(store: Store, entry: Entry, state: str, *, doc_status: str | None = 
             s.add(d)
 
 
-def _artifact(doc: Document, entry: Entry, title: str, outcome: Outcome | None, error: EntryError | None) -> None:
+def _artifact(doc: Document, e: Entry, title: str) -> None:
+    """The document's entry as the run shows it: outcome, receipt or reason, and its screenshots."""
     name = Path(doc.source).name
-    if outcome is not None:
-        head = (f"## 入力済み: {title} — {name}\n\n- 受付番号: **{outcome.receipt}**\n- 照合キー (備考): `{entry.key}`\n"
-                f"- {'新規に登録しました' if outcome.created else '既に登録済みでした（照合キーで確認、二重登録なし）'}"
-                f"（{outcome.attempts}回目の試行）\n")
-        shots = outcome.evidence
+    if e.state == "entered":
+        how = "新規に登録しました" if e.created else "既に登録済みでした（照合キーで確認、二重登録なし）"
+        head = f"## 入力済み: {title} — {name}\n\n- 受付番号: **{e.receipt}**\n- {how}\n"
     else:
-        head = f"## 入力できませんでした: {title} — {name}\n\n- {error.message_ja}\n- 照合キー (備考): `{entry.key}`\n"
-        shots = error.evidence
-    lines = [head, "### 証跡 (画面の記録)", ""] + [f"- `{p}`" for p in shots]
+        head = (f"## {'確認に戻しました' if e.state == 'refused' else '入力できませんでした'}: {title} — {name}\n\n"
+                f"- {e.message}\n")
+    shots = [Path(p) for p in json.loads(e.evidence or "[]")]
+    lines = [head + f"- 照合キー (備考): `{e.key}`\n", "### 証跡 (画面の記録)", ""] + [f"- `{p}`" for p in shots]
     uri = screenshot_uri(shots[-1]) if shots else None
     if uri:
         lines += ["", f"![{shots[-1].name}]({uri})"]
     create_markdown_artifact("\n".join(lines), key=f"entry-document-{doc.id}", description=f"入力 {name}")
 
 
-def _send_back(store: Store, doc: Document, settings: Settings, log) -> None:
+def _hand_back(store: Store, doc: Document, entry_row: Entry, mapping: EntryMapping, labels: list[str],
+               message: str, evidence: list[Path], settings: Settings, log, attempts: int = 1) -> None:
+    """The core system will not take the record as it is: back to review, asking about the fields
+    it named (by their labels on its screen), with its message and screenshots."""
+    fields = sorted({f for f in map(mapping.source_of, labels) if f})
+    _finish(store, entry_row, "refused", doc_status="needs_review", attempts=attempts, evidence=evidence,
+            message=message, fields=json.dumps(fields))
+    log.warning("document %s not taken by the core system (%s); back to review", doc.id, ", ".join(labels))
     from flows.review import start_review
 
     try:
         start_review(store, doc, settings)
     except Exception as exc:  # no review deployment (a bare test server): reconcile opens it
         log.warning("review for document %s not started yet (%s); reconcile will", doc.id, exc)
+
+
+def _enter_one(bot: Bot, job: Job, store: Store, doc: Document, e: Entry, settings: Settings,
+               log) -> tuple[str, EntryError | None]:
+    """Enter one document and record how it ended; returns the outcome's name and, when the core
+    system cannot be worked with at all (down, account refused), the error that stops the run."""
+    from prefect.concurrency.sync import concurrency
+
+    try:
+        with concurrency(settings.rpa.limit_name, occupy=1):
+            out = bot.enter(job)
+    except Refused as err:
+        _hand_back(store, doc, e, job.mapping, [label for label, _ in err.problems], err.message_ja, err.evidence,
+                   settings, log)
+        return "refused", None
+    except EntryFailed as err:
+        if err.last.kind == "mismatch":  # this document's values, not the system: a person decides
+            message = (f"{err.last.message_ja}。基幹システムがこの値をそのまま登録できないため、登録していません"
+                       "（画面の記録を確認してください）")
+            _hand_back(store, doc, e, job.mapping, err.last.labels, message, err.evidence, settings, log,
+                       attempts=err.attempts)
+            return "refused", None
+        _finish(store, e, "failed", attempts=err.attempts, evidence=err.evidence, message=err.message_ja)
+        return "failed", err
+    except LoginFailed as err:
+        _finish(store, e, "failed", attempts=1, message=err.message_ja)
+        return "failed", err
+    _finish(store, e, "entered", doc_status="entered", attempts=out.attempts, evidence=out.evidence,
+            receipt=out.receipt, created=out.created, message="")
+    return ("entered" if out.created else "already_there"), None
 
 
 @flow(name="entry", flow_run_name="基幹システム入力")
@@ -160,44 +197,24 @@ def entry(document_ids: list[int] | None = None, limit: int | None = None) -> di
                       settings.rpa.timeout_seconds, settings.rpa.retries, settings.rpa.backoff_seconds)
     ensure_limit(settings)
     log.info("%d document(s) ready for %s at %s", len(docs), settings.rpa.system, conn.url)
-    from prefect.concurrency.sync import concurrency
 
     stop: EntryError | None = None
     with Bot(conn, log=log.info) as bot:
         for n, doc in enumerate(docs, start=1):
             e = _begin(store, doc, settings.rpa.system, str(flow_run.id) if flow_run.id else None)
             mapping = maps.get(doc.form)
+            counts["waiting"] -= 1
             if mapping is None:
                 _finish(store, e, "failed", message=f"様式「{doc.form}」の入力画面の対応表がありません")
                 counts["failed"] += 1
                 continue
             job = Job(e.key, templates[doc.form], mapping, final_values(store, doc),
                       settings.evidence_dir / doc.sha256[:16])
-            outcome, error = None, None
-            try:
-                with concurrency(settings.rpa.limit_name, occupy=1):
-                    outcome = bot.enter(job)
-            except Refused as err:
-                error = err
-                fields = sorted({f for f in (mapping.source_of(label) for label, _ in err.problems) if f})
-                _finish(store, e, "refused", doc_status="needs_review", attempts=1, evidence=err.evidence,
-                        message=err.message_ja, fields=json.dumps(fields))
-                counts["refused"] += 1
-                log.warning("document %s refused by the core system: %s; back to review", doc.id, err.detail)
-                _send_back(store, doc, settings, log)
-            except (EntryFailed, LoginFailed) as err:
-                error, stop = err, err
-                _finish(store, e, "failed", attempts=getattr(err, "attempts", 1), evidence=err.evidence,
-                        message=err.message_ja)
-                counts["failed"] += 1
-            else:
-                _finish(store, e, "entered", doc_status="entered", attempts=outcome.attempts,
-                        evidence=outcome.evidence, receipt=outcome.receipt, created=outcome.created, message="")
-                counts["entered" if outcome.created else "already_there"] += 1
-            counts["waiting"] -= 1
-            _artifact(doc, e, mapping.title, outcome, error)
-            log.info("%d/%d done: document %s %s", n, len(docs), doc.id,
-                     f"→ {outcome.receipt}" if outcome else f"not entered ({type(error).__name__})")
+            outcome, stop = _enter_one(bot, job, store, doc, e, settings, log)
+            counts[outcome] += 1
+            row = store.entry(doc.id, settings.rpa.system)
+            _artifact(doc, row, mapping.title)
+            log.info("%d/%d: document %s %s %s", n, len(docs), doc.id, row.state, row.receipt or row.message)
             if stop:
                 break
     create_markdown_artifact(
@@ -205,5 +222,5 @@ def entry(document_ids: list[int] | None = None, limit: int | None = None) -> di
         f"| {counts['entered']} | {counts['already_there']} | {counts['refused']} | {counts['failed']} | "
         f"{counts['waiting']} |", key="entry-summary", description="基幹システム入力の結果")
     if stop:
-        raise RuntimeError(f"{stop.message_ja}（未入力 {counts['waiting'] + counts['failed']} 件は書類のまま残ります）")
+        raise RuntimeError(f"{stop.message_ja}（未入力の {counts['waiting'] + counts['failed']} 件は入力待ちのまま残ります）")
     return counts

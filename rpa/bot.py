@@ -162,7 +162,7 @@ class Bot:
         confirm = self._screen(ConfirmPage)
         wrong = differences(typed, job.mapping, confirm.values())
         if wrong:
-            raise SystemUnavailable("mismatch", ", ".join(wrong))
+            raise SystemUnavailable("mismatch", ", ".join(wrong), labels=wrong)
         self._shot(job, evidence, "confirm")
         receipt = confirm.commit()
         self._shot(job, evidence, "complete")

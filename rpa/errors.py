@@ -35,10 +35,12 @@ class SystemUnavailable(EntryError):
     """Timeout, 5xx, a lost response, a refused connection, an expired session, maintenance,
     or a confirmation screen that does not show what was typed: try again later."""
 
-    def __init__(self, kind: str, detail: str = "", evidence: list[Path] | None = None):
+    def __init__(self, kind: str, detail: str = "", evidence: list[Path] | None = None, labels: list[str] = ()):
         super().__init__(f"{kind}: {detail}" if detail else kind, evidence)
-        self.kind = kind
+        self.kind, self.labels = kind, list(labels)  # labels: the screen's inputs that differ (mismatch)
         self.message_ja = SYSTEM_KINDS_JA.get(kind, EntryError.message_ja)
+        if self.labels:
+            self.message_ja += f"（{'、'.join(self.labels)}）"
 
 
 class Refused(EntryError):

@@ -115,3 +115,45 @@ def test_an_unreachable_core_system_fails_the_run_and_keeps_the_documents(env, m
     assert (first.state, first.attempts) == ("failed", 2)
     assert store.entry(ids[1], settings.rpa.system) is None, "the run stops at a system that is down"
     assert [store.document(i).status for i in ids] == ["accepted", "accepted"]
+
+
+def test_a_refused_document_corrected_by_a_reviewer_is_entered_with_the_correction(env):
+    """GIVEN a record the core system refused (妊娠週数 60) WHEN a reviewer corrects the field it
+    named THEN the next entry run enters the corrected value, and the correction of an accepted
+    field counts as an error found after acceptance."""
+    from flows.entry import entry
+    from flows.verify import record_validated
+
+    settings, store, core = env
+    templates = load_templates(settings.ocr.forms_dir)
+    doc_id = save_ready(store, templates["pregnancy_notification"],
+                        {**truth("pregnancy_notification"), "pregnancy_weeks": "60"}, "weeks.jpg", "d" * 64)
+    assert entry()["refused"] == 1
+    doc = store.document(doc_id)
+    items = items_for(store, doc, templates["pregnancy_notification"], settings.home / "views")
+    review = store.review_for_run(doc.id, "run-of-a-reviewer", len(items))
+    record_validated(store, review, doc, items, {"pregnancy_weeks": "12"}, "窓口 一郎", 5.0, 1)
+    assert entry()["entered"] == 1
+    [record] = core.records()
+    assert record["values"]["shusu"] == 12
+    assert store.document(doc_id).status == "entered"
+    [c] = [c for c in store.corrections() if c.document_id == doc_id]
+    assert (c.field, c.status_before, c.before, c.after, c.changed) == ("pregnancy_weeks", "accepted", '"60"',
+                                                                        '"12"', True)
+
+
+def test_a_value_the_core_system_cannot_hold_goes_to_review_not_into_the_system(env):
+    """GIVEN a core system that silently cuts 住所 short WHEN the confirmation screen differs on
+    every attempt THEN nothing is registered and the document goes to review asking about 住所."""
+    from flows.entry import entry
+    from tests.core_system import control
+
+    settings, store, core = env
+    templates = load_templates(settings.ocr.forms_dir)
+    doc_id = save_ready(store, templates["child_allowance"], truth("child_allowance"), "long.jpg", "e" * 64)
+    control(settings.rpa.url, truncate={"jusho": 6})
+    assert entry()["refused"] == 1
+    e = store.entry(doc_id, settings.rpa.system)
+    assert (e.state, json.loads(e.fields), store.document(doc_id).status) == ("refused", ["address"], "needs_review")
+    assert "一致しません（住所）" in e.message and e.attempts == 2
+    assert core.records() == []
