@@ -119,7 +119,7 @@ def write_batch_report(store: Store, sha256s: list[str], out: Path, *, titles: d
         fields=len(fields), accepted=fs["accepted"], review=fs["needs_review"] + fs["invalid"],
     )
     wb = Workbook()
-    _summary_sheet(wb.active, summary, docs, params)
+    _summary_sheet(wb.active, summary, docs, fields_of, params)
     used = {wb.active.title}
     for form in sorted({d.form for d in docs if d.form}):
         ws = wb.create_sheet(_sheet_name(titles.get(form, form), used))
@@ -130,8 +130,13 @@ def write_batch_report(store: Store, sha256s: list[str], out: Path, *, titles: d
     return summary
 
 
-def _summary_sheet(ws: Worksheet, s: BatchSummary, docs: list[Document], params: dict[str, str]) -> None:
+def _summary_sheet(ws: Worksheet, s: BatchSummary, docs: list[Document], fields_of: dict[int, list[FieldValue]],
+                   params: dict[str, str]) -> None:
     ws.title = "概要"
+    # as read, from the fields: a document's status moves on (validated, entered) after reading
+    read = [d for d in docs if d.status != "rejected"]
+    doubtful = sum(any(f.status != "accepted" for f in fields_of[d.id]) for d in read)
+    now = Counter(d.status for d in docs)
     ws.append(["窓口 一括読取レポート"])
     ws["A1"].font = Font(bold=True, size=14)
     rows = [(k, v) for k, v in params.items()] + [
@@ -139,14 +144,18 @@ def _summary_sheet(ws: Worksheet, s: BatchSummary, docs: list[Document], params:
         ("書類数", s.documents),
         ("　うち今回読み取り", s.read_now),
         ("　うち読取済み（重複）", s.read_before),
-        ("　うち全項目自動確定", sum(d.status == "accepted" for d in docs)),
-        ("　うち要確認あり", sum(d.status == "needs_review" for d in docs)),
+        ("　うち全項目自動確定", len(read) - doubtful),
+        ("　うち要確認あり", doubtful),
         ("　うち読取不可", s.rejected),
         ("読取項目数", s.fields),
         ("自動確定項目数", s.accepted),
         ("自動確定率", s.straight_through if s.straight_through is not None else "-"),
         ("要確認項目数（確認作業の件数）", s.review),
         ("1書類あたりの要確認項目数", round(s.review / max(1, s.documents - s.rejected), 2)),
+        ("現在: 確認待ち", now["needs_review"]),
+        ("現在: 入力待ち（確定済み）", now["accepted"] + now["validated"]),
+        ("現在: 基幹システムに入力済み", now["entered"]),
+        ("現在: 差し戻し", now["review_rejected"]),
     ]
     for r in rows:
         ws.append(list(r))

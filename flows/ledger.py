@@ -84,7 +84,7 @@ def _summary(wb: Workbook, period: str, docs: list[Document], fields: list[Field
     rows = [
         ("対象期間", period),
         ("受付書類数", len(docs)),
-        ("　うち全項目自動確定", st["accepted"]),
+        ("　うち全項目自動確定", sum(d.status != "rejected" and d.id not in doubtful for d in docs)),
         ("　うち要確認項目あり", len(doubtful)),
         ("　うち読取不可（隔離）", st["rejected"]),
         ("読取項目数", n),
@@ -96,8 +96,10 @@ def _summary(wb: Workbook, period: str, docs: list[Document], fields: list[Field
         ("確認した項目数", sum(c.status_before != "accepted" for c in corrections)),
         ("　うち読取どおり確定", sum(not c.changed for c in corrections if c.status_before != "accepted")),
         ("確認待ちの書類", st["needs_review"]),
-        ("確認済みの書類", st["validated"] + st["entered"]),
+        ("確認済みの書類", sum(d.id in doubtful and d.status in ("validated", "entered") for d in docs)),
         ("差し戻した書類", st["review_rejected"]),
+        ("基幹システムに入力済みの書類", st["entered"]),
+        ("基幹システムへの入力待ちの書類", st["accepted"] + st["validated"]),
     ]
     for r in rows:
         ws.append(list(r))

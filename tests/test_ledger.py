@@ -22,12 +22,13 @@ def test_ledger_numbers_match_the_database(tmp_path):
     THEN its counts and straight-through rate are those of this month's rows, in Japanese."""
     store = Store(f"sqlite:///{tmp_path / 'db.sqlite'}")
     store.save(_doc("a" * 64, ["accepted", "accepted", "needs_review"]))
-    store.save(_doc("b" * 64, ["accepted", "accepted", "accepted"]))
+    entered = store.save(_doc("b" * 64, ["accepted", "accepted", "accepted"]))
     store.save(DocumentResult(source="bad.pdf", sha256="c" * 64, status=DocumentStatus.rejected))
     old = store.save(_doc("d" * 64, ["needs_review"]))
     from sqlmodel import Session
 
     with Session(store.engine) as s:
+        s.get(Document, entered).status = "entered"  # the bot entered it: still read without a person
         row = s.get(Document, old)
         row.created_at = datetime(2026, 10, 31, 23, 0, tzinfo=UTC)
         s.add(row)
@@ -39,6 +40,8 @@ def test_ledger_numbers_match_the_database(tmp_path):
     summary = {r[0]: r[1] for r in wb["概要"].iter_rows(min_row=2, values_only=True)}
     assert summary["受付書類数"] == 3
     assert summary["\u3000うち読取不可（隔離）"] == 1
+    assert (summary["\u3000うち全項目自動確定"], summary["\u3000うち要確認項目あり"]) == (1, 1)
+    assert (summary["基幹システムに入力済みの書類"], summary["確認済みの書類"]) == (1, 0)
     assert (summary["読取項目数"], summary["自動確定項目数"]) == (6, 5)
     assert abs(summary["自動確定率"] - 5 / 6) < 1e-9
     by_form = list(wb["様式別"].iter_rows(min_row=2, values_only=True))

@@ -130,6 +130,10 @@ def test_batch_reads_a_folder_in_place_and_its_report_matches_the_database(prefe
     assert summary["自動確定項目数"] == sum(f.status == "accepted" for f in fields)
     assert summary["要確認項目数（確認作業の件数）"] == sum(f.status != "accepted" for f in fields)
     assert summary["自動確定率"] == pytest.approx(summary["自動確定項目数"] / len(fields))
+    doubtful = {f.document_id for f in fields if f.status != "accepted"}
+    read = [d for d in docs if d.status != "rejected"]
+    assert summary["　うち要確認あり"] == sum(d.id in doubtful for d in read)
+    assert summary["　うち全項目自動確定"] == sum(d.id not in doubtful for d in read)
     titles = {t.title for t in reader.templates.values()}
     form_sheets = [ws for ws in wb.worksheets if ws.title in titles]
     assert len(form_sheets) == 3
