@@ -129,9 +129,12 @@ def _artifact(doc: Document, e: Entry, title: str) -> None:
                 f"- {e.message}\n")
     shots = [Path(p) for p in json.loads(e.evidence or "[]")]
     lines = [head + f"- 照合キー (備考): `{e.key}`\n", "### 証跡 (画面の記録)", ""] + [f"- `{p}`" for p in shots]
-    uri = screenshot_uri(shots[-1]) if shots else None
+    # entered: the confirmation screen, which shows every value registered; otherwise the last screen
+    shown = next((p for p in shots if p.name.endswith("-confirm.png")), None) if e.state == "entered" else None
+    shown = shown or (shots[-1] if shots else None)
+    uri = screenshot_uri(shown) if shown else None
     if uri:
-        lines += ["", f"![{shots[-1].name}]({uri})"]
+        lines += ["", f"![{shown.name}]({uri})"]
     create_markdown_artifact("\n".join(lines), key=f"entry-document-{doc.id}", description=f"入力 {name}")
 
 
