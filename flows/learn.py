@@ -41,7 +41,8 @@ def export_training(store: Store, views: Path, out: Path) -> int:
     (out / "images").mkdir(parents=True, exist_ok=True)
     docs = {}
     lines = []
-    for c in store.corrections():
+    latest = {(c.document_id, c.field): c for c in store.corrections()}  # a field decided twice: the last word
+    for c in latest.values():
         if c.kind not in TEXT_KINDS or c.after is None:
             continue
         doc = docs.get(c.document_id) or docs.setdefault(c.document_id, store.document(c.document_id))

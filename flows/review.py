@@ -133,7 +133,8 @@ def review_document(document_id: int, timeout_seconds: int | None = None) -> dic
             break
         log.info("answer %d has %d problem(s); asking again", attempt, len(problems))
     seconds = (datetime.now(UTC) - review.opened_at.replace(tzinfo=review.opened_at.tzinfo or UTC)).total_seconds()
-    changed = record_validated(store, review, doc, items, values, reviewer, seconds, attempt)
+    changed = record_validated(store, review, doc, items, values, reviewer, seconds, attempt,
+                               source="core_system" if refusal else "review")
     _set_tags(["validated"], [TAG])
     create_markdown_artifact(f"確認済み: {len(items)} 項目中 {changed} 項目を修正 (確認者: {reviewer})",
                              description=f"確認 {Path(doc.source).name}")

@@ -243,9 +243,10 @@ def accepted_values(store: Store, doc: Document) -> dict[str, object]:
 
 
 def record_validated(store: Store, review: Review, doc: Document, items: list[Item], values: dict[str, object],
-                     reviewer: str, seconds: float, attempts: int) -> int:
+                     reviewer: str, seconds: float, attempts: int, source: str = "review") -> int:
     """Store every asked field's decision (changed or confirmed) and mark the document validated;
-    returns how many values the reviewer changed."""
+    returns how many values the reviewer changed. `source` is core_system for a review the core
+    system's refusal asked for (calibration counts only first reviews of a reading)."""
     now = datetime.now(UTC)
     changed = 0
     with store.session() as s, s.begin():
@@ -257,7 +258,7 @@ def record_validated(store: Store, review: Review, doc: Document, items: list[It
                              status_before=it.row.status, confidence=it.row.confidence, reasons=it.row.reasons,
                              before=None if it.value is None else json.dumps(it.value, ensure_ascii=False),
                              after=None if after is None else json.dumps(after, ensure_ascii=False), changed=diff,
-                             reviewer=reviewer, seconds=seconds, created_at=now))
+                             reviewer=reviewer, seconds=seconds, source=source, created_at=now))
         _close(s, review, doc, "validated", DOC_VALIDATED, reviewer, "", attempts, now)
     return changed
 

@@ -132,14 +132,14 @@ def test_a_refused_document_corrected_by_a_reviewer_is_entered_with_the_correcti
     doc = store.document(doc_id)
     items = items_for(store, doc, templates["pregnancy_notification"], settings.home / "views")
     review = store.review_for_run(doc.id, "run-of-a-reviewer", len(items))
-    record_validated(store, review, doc, items, {"pregnancy_weeks": "12"}, "窓口 一郎", 5.0, 1)
+    record_validated(store, review, doc, items, {"pregnancy_weeks": "12"}, "窓口 一郎", 5.0, 1, source="core_system")
     assert entry()["entered"] == 1
     [record] = core.records()
     assert record["values"]["shusu"] == 12
     assert store.document(doc_id).status == "entered"
     [c] = [c for c in store.corrections() if c.document_id == doc_id]
-    assert (c.field, c.status_before, c.before, c.after, c.changed) == ("pregnancy_weeks", "accepted", '"60"',
-                                                                        '"12"', True)
+    assert (c.field, c.status_before, c.before, c.after, c.changed, c.source) == (
+        "pregnancy_weeks", "accepted", '"60"', '"12"', True, "core_system")
 
 
 def test_a_value_the_core_system_cannot_hold_goes_to_review_not_into_the_system(env):

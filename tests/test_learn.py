@@ -68,7 +68,10 @@ def test_reviewed_fields_export_as_paddleocr_recognition_data(tmp_path):
     for name in ("applicant_name", "birth_date", "sex"):
         cv2.imwrite(str(views / sha[:16] / f"{name}.png"), np.full((40, 200), 255, np.uint8))
     with store.session() as s, s.begin():
-        s.add(_c("name_kanji", 0.6, True, document_id=doc_id, field="applicant_name", after='"山田 花子"'))
+        s.add(_c("name_kanji", 0.6, True, document_id=doc_id, field="applicant_name", after='"山田 花了"'))
+        # the core system refused the record and a second review put the name right: its word counts
+        s.add(_c("name_kanji", 0.6, True, document_id=doc_id, field="applicant_name", after='"山田 花子"',
+                 source="core_system"))
         s.add(_c("wareki_date", 0.6, False, document_id=doc_id, field="birth_date", after='"1993-07-21"'))
         s.add(_c("choice", 0.6, False, document_id=doc_id, field="sex", after='"male"'))
     assert export_training(store, views, tmp_path / "train") == 1
