@@ -26,10 +26,12 @@ BENCH_OUT ?= bench
 .PHONY: help setup apt demo demo-down test bench bench-quick bench-prefect bench-entry clean-demo
 
 help:
-	@echo "make demo   install what is missing, start server+worker+watcher, read the sample scans through the inbox"
+	@echo "make demo   install what is missing, start server+worker+watcher and the stand-in core system,"
+	@echo "            read the sample scans through the inbox, enter the finished ones into the core system"
 	@echo "make demo-down  stop what make demo started"
 	@echo "make test   install what is missing, run the test suite"
 	@echo "make bench  accuracy and speed on generated forms and real digits (BENCH_OUT=dir, default bench/)"
+	@echo "make bench-entry  one bot entering records into the stand-in core system: records/min, CPU-s/record"
 
 apt:
 	@missing=$$(for p in $(APT_PACKAGES); do dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null | grep -q "ok installed" || echo $$p; done); \

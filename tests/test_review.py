@@ -266,3 +266,38 @@ def test_a_reviewer_answers_in_the_prefect_ui_with_the_images_shown(stack, docum
     corrections = [c for c in store.corrections() if c.document_id == doc.id]
     assert {c.field: json.loads(c.after) if c.after else None for c in corrections} == {n: truth[n] for n in doubtful}
     assert {c.reviewer for c in corrections} == {"窓口 四郎"}
+
+
+def test_a_record_the_core_system_refuses_comes_back_to_review_and_is_entered_once_corrected(stack):
+    """GIVEN an accepted document whose 妊娠週数 (60) the core system refuses WHEN the entry
+    deployment runs THEN the entry run itself opens a review asking only that field, with the
+    system's message and screen; and once the reviewer corrects it, the record is entered with the
+    correction, through the entry run the review starts."""
+    from prefect.deployments import run_deployment
+    from prefect.flow_runs import resume_flow_run
+
+    from schemas.db import Store
+    from schemas.templates import load_templates
+    from tests.core_system import save_ready, truth
+
+    store = Store(stack.db_url)
+    template = load_templates()["pregnancy_notification"]
+    doc_id = save_ready(store, template, {**truth("pregnancy_notification"), "pregnancy_weeks": "60"}, "weeks.jpg",
+                        "f" * 64)
+    run_deployment("entry/entry", parameters={"document_ids": [doc_id]}, timeout=0, as_subflow=False)
+    deadline = time.monotonic() + 240
+    while not (open_ := [r for r in store.reviews("open") if r.document_id == doc_id]):
+        assert time.monotonic() < deadline, f"no review: {store.entry(doc_id, stack.rpa.system)}"
+        time.sleep(1)
+    assert store.document(doc_id).status == "needs_review"
+    run = _wait_state(open_[0].flow_run_id, {"PAUSED"}, 240)
+    schema, description = _form(run)
+    assert set(schema["properties"]) == {"pregnancy_weeks", "decision", "reject_reason", "reviewer"}
+    assert schema["properties"]["pregnancy_weeks"]["default"] == "60"
+    assert "基幹システムが受け付けませんでした" in description and "妊娠週数は1から45までの数字" in description
+    assert "data:image/jpeg;base64," in description  # the refusing screen
+    answer = {n: p["default"] for n, p in schema["properties"].items()}
+    resume_flow_run(run.id, run_input={**answer, "pregnancy_weeks": "12", "reviewer": "窓口 五郎"})
+    _entered_as_validated(stack, store, store.document(doc_id), "pregnancy_notification")
+    [c] = [c for c in store.corrections() if c.document_id == doc_id]
+    assert (c.before, c.after, c.source, c.status_before) == ('"60"', '"12"', "core_system", "accepted")
