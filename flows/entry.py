@@ -21,10 +21,11 @@ from pathlib import Path
 from prefect import flow, get_run_logger
 from prefect.artifacts import create_markdown_artifact
 from prefect.runtime import flow_run
+from sqlmodel import select
 
 from flows.verify import final_values, screenshot_uri
 from rpa.bot import Bot, Connection, Job, document_key
-from rpa.errors import EntryError, EntryFailed, LoginFailed, Refused
+from rpa.errors import SYSTEM_DOWN, EntryError, EntryFailed, LoginFailed, Refused
 from schemas.db import Document, Entry, Store
 from schemas.entry import EntryMapping, load_mappings
 from schemas.settings import Settings
@@ -86,14 +87,24 @@ def ensure_limit(settings: Settings) -> None:
                 pass
 
 
-def ready(store: Store, ids: list[int] | None = None) -> list[Document]:
+def ready(store: Store, settings: Settings, ids: list[int] | None = None) -> list[Document]:
+    """Documents to enter, oldest first: every field accepted or validated by a reviewer, and read
+    on or after `rpa.enter_since` when that is set."""
+    since = settings.rpa.enter_since
     docs = sorted((d for status in READY for d in store.documents(status)), key=lambda d: d.id)
-    return [d for d in docs if ids is None or d.id in ids]
+    return [d for d in docs if (ids is None or d.id in ids)
+            and (since is None or d.created_at.replace(tzinfo=d.created_at.tzinfo or UTC) >= since)]
 
 
-def _begin(store: Store, doc: Document, system: str, run_id: str | None) -> Entry:
+def _begin(store: Store, doc: Document, system: str, run_id: str | None) -> Entry | None:
+    """The document's entry row, marked pending; None when the document is no longer ready (another
+    run entered it or sent it back since this run listed it)."""
     with store.session() as s, s.begin():
-        e = store.entry(doc.id, system) or Entry(document_id=doc.id, system=system, key=document_key(doc.sha256))
+        d = s.get(Document, doc.id)
+        e = s.exec(select(Entry).where(Entry.document_id == doc.id, Entry.system == system)).first()
+        if d.status not in READY or (e is not None and e.state == "entered"):
+            return None
+        e = e or Entry(document_id=doc.id, system=system, key=document_key(doc.sha256))
         e.state, e.flow_run_id, e.updated_at = "pending", run_id, datetime.now(UTC)
         s.add(e)
         s.flush()
@@ -158,11 +169,8 @@ def _enter_one(bot: Bot, job: Job, store: Store, doc: Document, e: Entry, settin
                log) -> tuple[str, EntryError | None]:
     """Enter one document and record how it ended; returns the outcome's name and, when the core
     system cannot be worked with at all (down, account refused), the error that stops the run."""
-    from prefect.concurrency.sync import concurrency
-
     try:
-        with concurrency(settings.rpa.limit_name, occupy=1):
-            out = bot.enter(job)
+        out = bot.enter(job)
     except Refused as err:
         _hand_back(store, doc, e, job.mapping, [label for label, _ in err.problems], err.message_ja, err.evidence,
                    settings, log)
@@ -175,10 +183,15 @@ def _enter_one(bot: Bot, job: Job, store: Store, doc: Document, e: Entry, settin
                        attempts=err.attempts)
             return "refused", None
         _finish(store, e, "failed", attempts=err.attempts, evidence=err.evidence, message=err.message_ja)
-        return "failed", err
+        return "failed", err if err.last.kind in SYSTEM_DOWN else None
     except LoginFailed as err:
         _finish(store, e, "failed", attempts=1, message=err.message_ja)
         return "failed", err
+    except Exception as err:  # a bug of ours or a screen we do not know: this document waits, the others go on
+        log.exception("document %s: unexpected error while entering", doc.id)
+        _finish(store, e, "failed", attempts=1, message=f"入力中に想定外のエラーが起きました（{type(err).__name__}）。"
+                "ログを確認してください。次の入力実行で再試行します")
+        return "failed", None
     _finish(store, e, "entered", doc_status="entered", attempts=out.attempts, evidence=out.evidence,
             receipt=out.receipt, created=out.created, message="")
     return ("entered" if out.created else "already_there"), None
@@ -190,7 +203,7 @@ def entry(document_ids: list[int] | None = None, limit: int | None = None) -> di
     log = get_run_logger()
     settings = Settings()
     store = Store(settings.db_url)
-    docs = ready(store, document_ids)[:limit]
+    docs = ready(store, settings, document_ids)[:limit]
     counts = {"entered": 0, "already_there": 0, "refused": 0, "failed": 0, "waiting": len(docs)}
     if not docs:
         log.info("no document is ready for entry")
@@ -201,19 +214,27 @@ def entry(document_ids: list[int] | None = None, limit: int | None = None) -> di
     ensure_limit(settings)
     log.info("%d document(s) ready for %s at %s", len(docs), settings.rpa.system, conn.url)
 
+    from prefect.concurrency.sync import concurrency
+
     stop: EntryError | None = None
     with Bot(conn, log=log.info) as bot:
         for n, doc in enumerate(docs, start=1):
-            e = _begin(store, doc, settings.rpa.system, str(flow_run.id) if flow_run.id else None)
-            mapping = maps.get(doc.form)
             counts["waiting"] -= 1
-            if mapping is None:
-                _finish(store, e, "failed", message=f"様式「{doc.form}」の入力画面の対応表がありません")
-                counts["failed"] += 1
-                continue
-            job = Job(e.key, templates[doc.form], mapping, final_values(store, doc),
-                      settings.evidence_dir / doc.sha256[:16])
-            outcome, stop = _enter_one(bot, job, store, doc, e, settings, log)
+            # one bot in the core system at a time, and the check that the document is still ready
+            # inside the same slot: two runs never both enter it
+            with concurrency(settings.rpa.limit_name, occupy=1):
+                e = _begin(store, doc, settings.rpa.system, str(flow_run.id) if flow_run.id else None)
+                if e is None:
+                    log.info("document %s is no longer ready; skipped", doc.id)
+                    continue
+                mapping = maps.get(doc.form)
+                if mapping is None:
+                    _finish(store, e, "failed", message=f"様式「{doc.form}」の入力画面の対応表がありません")
+                    counts["failed"] += 1
+                    continue
+                job = Job(e.key, templates[doc.form], mapping, final_values(store, doc),
+                          settings.evidence_dir / doc.sha256[:16])
+                outcome, stop = _enter_one(bot, job, store, doc, e, settings, log)
             counts[outcome] += 1
             row = store.entry(doc.id, settings.rpa.system)
             _artifact(doc, row, mapping.title)
@@ -226,4 +247,7 @@ def entry(document_ids: list[int] | None = None, limit: int | None = None) -> di
         f"{counts['waiting']} |", key="entry-summary", description="基幹システム入力の結果")
     if stop:
         raise RuntimeError(f"{stop.message_ja}（未入力の {counts['waiting'] + counts['failed']} 件は入力待ちのまま残ります）")
+    if counts["failed"]:
+        raise RuntimeError(f"{counts['failed']} 件を入力できませんでした（理由は各書類の成果物と `madoguchi entry list`）。"
+                           "入力待ちのまま残り、次の入力実行で再試行します")
     return counts

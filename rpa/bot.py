@@ -16,7 +16,10 @@ import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
+
+from playwright.sync_api import Error as PlaywrightError
 
 from rpa.errors import EntryFailed, Refused, SystemUnavailable
 from rpa.mapping import differences, fills
@@ -112,9 +115,10 @@ class Bot:
         return cls(self._page, self.conn.url, self.conn.timeout_s)
 
     def _shot(self, job: Job, evidence: list[Path], name: str) -> None:
-        """A full-page screenshot named by the key and the step (never by anything secret)."""
+        """A full-page screenshot named by the key, the time of this entry and the step (never by
+        anything secret); a later entry of the same document never overwrites an earlier one's."""
         job.evidence_dir.mkdir(parents=True, exist_ok=True)
-        path = job.evidence_dir / f"{job.key}-{len(evidence) + 1:02d}-{name}.png"
+        path = job.evidence_dir / f"{job.key}-{self._stamp}-{len(evidence) + 1:02d}-{name}.png"
         try:
             self._screen(ConfirmPage).screenshot(path)
             evidence.append(path)
@@ -123,16 +127,21 @@ class Bot:
 
     def _enter(self, job: Job) -> Outcome:
         evidence: list[Path] = []
+        self._stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
+        self._pressed = False  # 登録 was pressed in this entry and its outcome is not known
         attempts = self.conn.retries + 1
         for attempt in range(1, attempts + 1):
             try:
-                return self._attempt(job, attempt, evidence)
+                try:
+                    return self._attempt(job, attempt, evidence)
+                except PlaywrightError as e:  # an input or a text the page lacks: not a known screen
+                    raise SystemUnavailable("unexpected", str(e).splitlines()[0]) from e
             except SystemUnavailable as e:
                 self._shot(job, evidence, f"error-{e.kind}")
                 if e.kind == "session_expired":
                     self._logged_in = False
-                if attempt == attempts:
-                    raise EntryFailed(e, attempts, evidence) from e
+                if attempt == attempts or e.kind == "uncertain":
+                    raise EntryFailed(e, attempt, evidence) from e
                 wait = self.conn.backoff_s * 2 ** (attempt - 1)
                 self.log(f"{job.key}: {e.kind} ({e.detail[:120]}); attempt {attempt} of {attempts}, "
                          f"looking the key up again in {wait:.1f} s")
@@ -148,6 +157,13 @@ class Bot:
             self._screen(LoginPage).login(self.conn.user, self.conn.password)
             self._logged_in = True
         found = self._screen(SearchPage).by_keyword(job.key)
+        if not found and self._pressed:
+            # 登録 went unanswered: the system may still be writing it. Look once more after a while;
+            # if it is still not there, leave it to the next run rather than risk a second record.
+            self.sleep(self.conn.timeout_s)
+            found = self._screen(SearchPage).by_keyword(job.key)
+            if not found:
+                raise SystemUnavailable("uncertain", "no record with the key after an unanswered 登録")
         if found:
             self._shot(job, evidence, "found")
             if len(found) > 1:
@@ -164,7 +180,9 @@ class Bot:
         if wrong:
             raise SystemUnavailable("mismatch", ", ".join(wrong), labels=wrong)
         self._shot(job, evidence, "confirm")
+        self._pressed = True
         receipt = confirm.commit()
+        self._pressed = False
         self._shot(job, evidence, "complete")
         self.log(f"{job.key}: entered as {receipt} (attempt {attempt})")
         return Outcome(receipt, True, attempt, evidence)

@@ -17,7 +17,9 @@ SYSTEM_KINDS_JA = {
     "maintenance": "基幹システムがメンテナンス中です",
     "mismatch": "確認画面の内容が入力した値と一致しません",
     "unexpected": "基幹システムが想定外の画面を表示しました",
+    "uncertain": "登録を押した後の応答がなく、登録されたか確かめられません。次の入力実行で照合キーを検索してから入力します",
 }
+SYSTEM_DOWN = {"connection", "maintenance", "timeout"}  # the system, not the document: stop the run
 
 
 class EntryError(Exception):
@@ -65,4 +67,5 @@ class EntryFailed(EntryError):
     def __init__(self, last: SystemUnavailable, attempts: int, evidence: list[Path] | None = None):
         super().__init__(f"gave up after {attempts} attempt(s); last: {last}", evidence)
         self.last, self.attempts = last, attempts
-        self.message_ja = f"{last.message_ja}（{attempts}回試行）。次の入力実行で再試行します"
+        self.message_ja = (last.message_ja if last.kind == "uncertain"
+                           else f"{last.message_ja}（{attempts}回試行）。次の入力実行で再試行します")

@@ -81,7 +81,7 @@ class LoginPage(Screen):
         try:
             self.click(self.button("ログイン"), "menu")
         except SystemUnavailable as e:
-            if e.kind == "session_expired":  # still on the login screen: the account was refused
+            if e.kind == "session_expired" and self.page.locator("#login-error").count():  # the account was refused
                 raise LoginFailed("the core system refused the account") from e
             raise
 
@@ -118,7 +118,10 @@ class EntryPage(Screen):
     def submit(self) -> None:
         """To the confirmation screen, or Refused with the system's messages by label."""
         if self.click(self.button("確認画面へ"), "confirm", "entry") == "entry":
-            raise Refused(self.problems())
+            problems = self.problems()
+            if not problems:  # back on an empty form without a message (a lost draft): not a refusal
+                raise SystemUnavailable("unexpected", "the entry screen came back without messages")
+            raise Refused(problems)
 
     def problems(self) -> list[tuple[str, str]]:
         out = []
@@ -126,7 +129,7 @@ class EntryPage(Screen):
             item = li.get_attribute("data-item") or ""
             label = self.page.locator(f"label[for='f-{item}'], #f-{item} > legend").first
             out.append((label.inner_text().strip() if label.count() else item, li.inner_text().strip()))
-        return out or [("", self.text())]
+        return out
 
 
 class ConfirmPage(Screen):

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from pathlib import Path
 
 from pydantic import BaseModel, Field, SecretStr
@@ -92,6 +93,9 @@ class RpaSettings(BaseModel):
     browser: Path | None = Field(None, description="Chromium binary; default: Debian's headless shell")
     mappings_dir: Path | None = Field(None, description="folder of <form>.yaml screen mappings; default: "
                                       "rpa/mappings/<system>/")
+    enter_since: datetime | None = Field(None, description="bots enter only documents read at or after this time "
+                                         "(ISO, with time zone); set it when switching bots on where clerks "
+                                         "typed earlier documents by hand, or they would be entered again")
 
     @property
     def limit_name(self) -> str:

@@ -146,3 +146,19 @@ def test_a_wrong_password_is_not_retried(core, tmp_path):
     conn = Connection(core[1], USER, "wrong", chromium_path(), timeout_s=5, retries=3, backoff_s=0.0)
     with Bot(conn, sleep=lambda s: pytest.fail("retried")) as b, pytest.raises(LoginFailed):
         b.enter(job("child_allowance", "MDG-login", tmp_path))
+
+
+def test_an_unanswered_register_is_never_pressed_twice_in_one_run(core, bot, waits, tmp_path):
+    """GIVEN 登録 answered with a 500 (nothing stored) WHEN the bot cannot find the key, even after
+    waiting a screen's timeout THEN it does not press 登録 again in this run (the system might still
+    be writing); the next run finds no record and enters it once."""
+    before = len(waits)
+    control(core[1], fail=[{"path": "/entry/jidou_teate/commit", "status": 500}])
+    with pytest.raises(EntryFailed) as failed:
+        bot.enter(job("child_allowance", "MDG-unsure", tmp_path))
+    assert failed.value.last.kind == "uncertain" and failed.value.attempts == 2
+    assert waits[before:] == [1.0, 10.0]  # the backoff, then a screen's timeout before the second look
+    assert "確かめられません" in failed.value.message_ja
+    assert records_with(core, "MDG-unsure") == []
+    again = bot.enter(job("child_allowance", "MDG-unsure", tmp_path))
+    assert again.created and len(records_with(core, "MDG-unsure")) == 1

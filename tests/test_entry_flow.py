@@ -37,6 +37,7 @@ def env(tmp_path, monkeypatch, prefect_server):
         monkeypatch.setenv("MADOGUCHI_RPA__PASSWORD", PASSWORD)
         monkeypatch.setenv("MADOGUCHI_RPA__BACKOFF_SECONDS", "0.2")
         monkeypatch.setenv("MADOGUCHI_RPA__RETRIES", "1")
+        monkeypatch.setenv("MADOGUCHI_RPA__TIMEOUT_SECONDS", "5")  # also the wait before a second look after 登録
         settings = Settings()
         yield settings, Store(settings.db_url), core
 
@@ -157,3 +158,35 @@ def test_a_value_the_core_system_cannot_hold_goes_to_review_not_into_the_system(
     assert (e.state, json.loads(e.fields), store.document(doc_id).status) == ("refused", ["address"], "needs_review")
     assert "一致しません（住所）" in e.message and e.attempts == 2
     assert core.records() == []
+
+
+def test_one_document_that_cannot_be_entered_does_not_hold_up_the_others(env):
+    """GIVEN two ready documents, the first answered with a 500 on 登録 WHEN the flow runs THEN the
+    second is entered, the run fails visibly, and the first stays ready for the next run."""
+    from flows.entry import entry
+    from tests.core_system import control
+
+    settings, store, core = env
+    templates = load_templates(settings.ocr.forms_dir)
+    first = save_ready(store, templates["child_allowance"], truth("child_allowance"), "first.jpg", "7" * 64)
+    second = save_ready(store, templates["long_term_care"], truth("long_term_care"), "second.jpg", "8" * 64)
+    control(settings.rpa.url, fail=[{"path": "/entry/jidou_teate/commit", "status": 500}])
+    state = entry(return_state=True)
+    assert state.is_failed()
+    assert (store.document(first).status, store.entry(first, settings.rpa.system).state) == ("accepted", "failed")
+    assert store.document(second).status == "entered"
+    assert entry() == {"entered": 1, "already_there": 0, "refused": 0, "failed": 0, "waiting": 0}
+    assert sorted(r["procedure"] for r in core.records()) == ["jidou_teate", "kaigo_nintei"]
+
+
+def test_documents_read_before_the_bots_were_switched_on_are_left_alone(env, monkeypatch):
+    from datetime import UTC, datetime, timedelta
+
+    from flows.entry import ready
+
+    settings, store, _ = env
+    templates = load_templates(settings.ocr.forms_dir)
+    doc = save_ready(store, templates["child_allowance"], truth("child_allowance"), "old.jpg", "9" * 64)
+    assert [d.id for d in ready(store, settings)] == [doc]
+    monkeypatch.setenv("MADOGUCHI_RPA__ENTER_SINCE", (datetime.now(UTC) + timedelta(minutes=1)).isoformat())
+    assert ready(store, Settings()) == []

@@ -310,9 +310,7 @@ class _Handler(BaseHTTPRequestHandler):
         self.end_headers()
 
     def _form(self) -> dict[str, str]:
-        n = int(self.headers.get("Content-Length") or 0)
-        raw = self.rfile.read(n).decode() if n else ""
-        return {k: v[-1] for k, v in parse_qs(raw, keep_blank_values=True).items()}
+        return {k: v[-1] for k, v in parse_qs(self.body.decode(), keep_blank_values=True).items()}
 
     def _session(self) -> tuple[str | None, dict | None]:
         cookies = dict(c.strip().split("=", 1) for c in (self.headers.get("Cookie") or "").split(";") if "=" in c)
@@ -336,6 +334,9 @@ class _Handler(BaseHTTPRequestHandler):
         self._handle("POST")
 
     def _handle(self, method: str) -> None:
+        # the body is read before any answer: one left unread would be taken for the next request
+        n = int(self.headers.get("Content-Length") or 0) if method == "POST" else 0
+        self.body = self.rfile.read(n) if n else b""
         path = urlsplit(self.path).path
         core = self.core
         if path.startswith("/_") and core.control:
@@ -349,16 +350,12 @@ class _Handler(BaseHTTPRequestHandler):
                               f"しばらくしてから再度アクセスしてください。（定期メンテナンス {start}〜{end}）</p>"),
                               {"Retry-After": "600"})
         if (status := core.take_fault(path)) is not None:
-            if method == "POST":
-                self._form()  # read the body, or the connection cannot be reused
             return self._send(status, _page("error", "システムエラー", f"<p>システムエラーが発生しました（{status}）。"
                               "時間をおいて再度操作してください。</p>"))
         if path == "/login":
             return self._login(method)
         sid, s = self._session()
         if s is None or s.get("expired"):
-            if method == "POST":
-                self._form()
             return self._redirect("/login?expired=1" if s else "/login")
         try:
             self._route(method, path, sid, s)
@@ -378,10 +375,11 @@ class _Handler(BaseHTTPRequestHandler):
             return self._search(s)
         if parts[0] == "entry" and len(parts) == 2:
             return self._entry(method, SCREENS[parts[1]], parts[1], s)
-        if parts[0] == "entry" and parts[2] == "confirm" and method == "GET":
-            return self._confirm(parts[1], s)
-        if parts[0] == "entry" and parts[2] == "commit" and method == "POST":
-            return self._commit(parts[1], s)
+        if parts[0] == "entry" and len(parts) == 3 and parts[1] in SCREENS:
+            if parts[2] == "confirm" and method == "GET":
+                return self._confirm(parts[1], s)
+            if parts[2] == "commit" and method == "POST":
+                return self._commit(parts[1], s)
         if parts[0] == "complete" and len(parts) == 2:
             return self._send(200, _page("complete", "登録完了", f'<p>登録が完了しました。</p><p>受付番号: <strong id="receipt">'
                                          f'{html.escape(parts[1])}</strong></p><p><a href="/menu">メニューへ戻る</a></p>',
@@ -397,7 +395,7 @@ class _Handler(BaseHTTPRequestHandler):
                 with self.core.lock:
                     self.core.sessions[sid] = {"user": form["user"], "seen": time.monotonic(), "drafts": {}}
                 return self._redirect("/menu", {"Set-Cookie": f"SID={sid}; Path=/; HttpOnly; SameSite=Lax"})
-            msg = '<p class="errors" role="alert">利用者IDまたはパスワードが違います。</p>'
+            msg = '<p class="errors" role="alert" id="login-error">利用者IDまたはパスワードが違います。</p>'
         elif "expired=1" in (urlsplit(self.path).query or ""):
             msg = '<p class="errors" role="alert" id="expired">セッションの有効期限が切れました。もう一度ログインしてください。</p>'
         body = (f'{msg}<form method="post" action="/login"><div class="row"><label for="user">利用者ID</label>'
@@ -480,8 +478,7 @@ class _Handler(BaseHTTPRequestHandler):
         if path == "/_records":
             return self._send(200, json.dumps(core.records(), ensure_ascii=False), ctype="application/json")
         if path == "/_control" and method == "POST":
-            n = int(self.headers.get("Content-Length") or 0)
-            ask = json.loads(self.rfile.read(n) or b"{}")
+            ask = json.loads(self.body or b"{}")
             with core.lock:
                 core.faults.fail.extend(ask.get("fail", []))
                 core.faults.lose_response += int(ask.get("lose_response", 0))
