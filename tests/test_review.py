@@ -272,9 +272,9 @@ def test_a_record_the_core_system_refuses_comes_back_to_review_and_is_entered_on
     """GIVEN an accepted document whose 妊娠週数 (60) the core system refuses WHEN the entry
     deployment runs THEN the entry run itself opens a review asking only that field, with the
     system's message and screen; and once the reviewer corrects it, the record is entered with the
-    correction, through the entry run the review starts."""
-    from prefect.deployments import run_deployment
-    from prefect.flow_runs import resume_flow_run
+    correction, through the entry run the review starts. (Prefect through its sync client only: the
+    module's browser may be open, and then Prefect's sync-or-async calls hand back coroutines.)"""
+    from prefect.client.orchestration import get_client
 
     from schemas.db import Store
     from schemas.templates import load_templates
@@ -284,7 +284,9 @@ def test_a_record_the_core_system_refuses_comes_back_to_review_and_is_entered_on
     template = load_templates()["pregnancy_notification"]
     doc_id = save_ready(store, template, {**truth("pregnancy_notification"), "pregnancy_weeks": "60"}, "weeks.jpg",
                         "f" * 64)
-    run_deployment("entry/entry", parameters={"document_ids": [doc_id]}, timeout=0, as_subflow=False)
+    with get_client(sync_client=True) as client:
+        deployment = client.read_deployment_by_name("entry/entry")
+        client.create_flow_run_from_deployment(deployment.id, parameters={"document_ids": [doc_id]})
     deadline = time.monotonic() + 240
     while not (open_ := [r for r in store.reviews("open") if r.document_id == doc_id]):
         assert time.monotonic() < deadline, f"no review: {store.entry(doc_id, stack.rpa.system)}"
@@ -297,7 +299,8 @@ def test_a_record_the_core_system_refuses_comes_back_to_review_and_is_entered_on
     assert "基幹システムが受け付けませんでした" in description and "妊娠週数は1から45までの数字" in description
     assert "data:image/jpeg;base64," in description  # the refusing screen
     answer = {n: p["default"] for n, p in schema["properties"].items()}
-    resume_flow_run(run.id, run_input={**answer, "pregnancy_weeks": "12", "reviewer": "窓口 五郎"})
+    with get_client(sync_client=True) as client:
+        client.resume_flow_run(run.id, run_input={**answer, "pregnancy_weeks": "12", "reviewer": "窓口 五郎"})
     _entered_as_validated(stack, store, store.document(doc_id), "pregnancy_notification")
     [c] = [c for c in store.corrections() if c.document_id == doc_id]
     assert (c.before, c.after, c.source, c.status_before) == ('"60"', '"12"', "core_system", "accepted")
