@@ -157,12 +157,9 @@ def _hand_back(store: Store, doc: Document, entry_row: Entry, mapping: EntryMapp
     _finish(store, entry_row, "refused", doc_status="needs_review", attempts=attempts, evidence=evidence,
             message=message, fields=json.dumps(fields))
     log.warning("document %s not taken by the core system (%s); back to review", doc.id, ", ".join(labels))
-    from flows.review import start_review
+    from flows.review import queue_review
 
-    try:
-        start_review(store, doc, settings)
-    except Exception as exc:  # no review deployment (a bare test server): reconcile opens it
-        log.warning("review for document %s not started yet (%s); reconcile will", doc.id, exc)
+    queue_review(store, doc, settings, log)
 
 
 def _enter_one(bot: Bot, job: Job, store: Store, doc: Document, e: Entry, settings: Settings,

@@ -24,7 +24,7 @@ from flows.intake import Folders, Settling, finish, form_hint, recover
 from flows.intake import claim as claim_file
 from flows.pipeline import Reader
 from flows.report import STATUS_JA
-from flows.review import reopen_reviews, start_review
+from flows.review import queue_review, reopen_reviews
 from schemas.db import Store
 from schemas.results import DocumentResult, DocumentStatus
 from schemas.settings import Settings
@@ -79,11 +79,7 @@ def _queue_review(sha256: str) -> None:
     """Open the document's review run; if that fails, reconcile's next run opens it (never lost)."""
     settings = _reader().settings
     store = _reader().store
-    doc = store.find(sha256)
-    try:
-        start_review(store, doc, settings)
-    except Exception as exc:  # no review deployment (a bare test server), server busy: retried by reconcile
-        get_run_logger().warning("review for document %s not started yet (%s); reconcile will", doc.id, exc)
+    queue_review(store, store.find(sha256), settings, get_run_logger())
 
 
 @flow(name="process_document", flow_run_name=_run_name)

@@ -169,6 +169,15 @@ def start_review(store: Store, doc: Document, settings: Settings, timeout_second
     return store.review_for_run(doc.id, str(run.id), 0)
 
 
+def queue_review(store: Store, doc: Document, settings: Settings, log) -> None:
+    """Open the document's review run now; if that fails (no review deployment on a bare test
+    server, a busy server), reconcile's next run opens it: the document is never lost."""
+    try:
+        start_review(store, doc, settings)
+    except Exception as exc:
+        log.warning("review for document %s not started yet (%s); reconcile will", doc.id, exc)
+
+
 def reopen_reviews(store: Store, settings: Settings) -> list[int]:
     """Every document waiting for review has exactly one open review run: a review whose run has
     ended without an answer (expired, crashed, cancelled) is closed as `expired` and a new run is

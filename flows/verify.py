@@ -24,7 +24,7 @@ from ocr.render import box_px
 from ocr.validate import Context, clean_text, to_value, validate, wareki_to_date
 from schemas.db import Correction, Document, Entry, FieldValue, Review, Store
 from schemas.results import REASONS_JA, reasons_ja
-from schemas.templates import ERAS, FieldKind, FieldSpec, FormTemplate, wareki_parts
+from schemas.templates import ERAS, FieldKind, FieldSpec, FormTemplate, wareki_text
 
 NOT_TICKED = "（印なし）"
 BLANK = "空欄"  # what a reviewer types to empty a field: the UI sends a cleared field as "unchanged"
@@ -91,9 +91,7 @@ def final_values(store: Store, doc: Document) -> dict[str, object]:
     return out
 
 
-def to_wareki(d: date) -> str:
-    era, year = wareki_parts(d)
-    return f"{ERAS[era]}{'元' if year == 1 else year}年{d.month}月{d.day}日"
+to_wareki = wareki_text  # the reviewer's form shows dates as the screens do
 
 
 def shown(spec: FieldSpec, value: object) -> str | bool:

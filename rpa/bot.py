@@ -176,7 +176,7 @@ class Bot:
         entry.fill(typed)
         entry.submit()
         confirm = self._screen(ConfirmPage)
-        wrong = differences(typed, job.mapping, confirm.values())
+        wrong = differences(typed, confirm.values())
         if wrong:
             raise SystemUnavailable("mismatch", ", ".join(wrong), labels=wrong)
         self._shot(job, evidence, "confirm")

@@ -95,6 +95,12 @@ def wareki_parts(d: date) -> tuple[str, int]:
     return era, d.year - ERA_START[era].year + 1
 
 
+def wareki_text(d: date) -> str:
+    """A date as people write and screens show it: 令和8年11月27日 (the first year is 元年)."""
+    era, year = wareki_parts(d)
+    return f"{ERAS[era]}{'元' if year == 1 else year}年{d.month}月{d.day}日"
+
+
 class FieldSpec(BaseModel):
     """One field of a form."""
 
