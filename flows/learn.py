@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
-from flows.evaluate import wilson_upper
+from ocr.certify import certify
 from schemas.db import Correction, Store
 
 TEXT_KINDS = {"text", "name_kanji", "kana", "digits", "amount", "phone", "postal_code"}  # one written line each
@@ -70,23 +70,18 @@ class Calibration:
 
 def calibrate(corrections: list[Correction], max_error: float) -> list[Calibration]:
     """Per kind, the lowest threshold whose accepted set (reviewed fields at or above it whose only
-    doubt was a confidence below today's threshold) has a 95% upper error bound within `max_error`. A reviewer who changed
-    the value marks an error. With few corrections no threshold can be shown safe: None."""
+    doubt was a confidence below today's threshold) has an error within `max_error` with 95%
+    confidence, certified as `ocr.certify` does (exact binomial bound, thresholds tested strictest
+    first). A reviewer who changed the value marks an error. With few corrections no threshold can
+    be shown safe: None."""
     by_kind: dict[str, list[Correction]] = defaultdict(list)
     for c in corrections:
         if c.source == "review" and c.reasons == "low_confidence":  # readers agreed, checks passed
             by_kind[c.kind].append(c)
     out = []
     for kind, rows in sorted(by_kind.items()):
-        rows.sort(key=lambda c: c.confidence, reverse=True)
-        best: tuple[float, int, int, float] | None = None
-        errors = 0
-        for n, c in enumerate(rows, start=1):
-            errors += c.changed
-            upper = wilson_upper(errors, n)
-            if upper <= max_error and (n == len(rows) or rows[n].confidence < c.confidence):
-                best = (c.confidence, n, errors, upper)
+        cert = certify([c.confidence for c in rows], [bool(c.changed) for c in rows], max_error)
         out.append(Calibration(kind, len(rows), sum(c.changed for c in rows),
-                               round(best[0], 4) if best else None, best[1] if best else 0,
-                               best[2] if best else 0, round(best[3], 4) if best else None))
+                               None if cert.threshold is None else round(cert.threshold, 4), cert.accepted,
+                               cert.errors, None if cert.upper is None else round(cert.upper, 4)))
     return out
