@@ -22,8 +22,9 @@ DEMO_DIR := var/demo
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
 BENCH_OUT ?= bench
+DIGIT_DATA ?= ../shared/data
 
-.PHONY: help setup apt demo demo-down test bench bench-quick bench-prefect bench-entry clean-demo
+.PHONY: help setup apt demo demo-down test bench bench-quick bench-prefect bench-entry clean-demo train-digits calibrate-digits
 
 help:
 	@echo "make demo   install what is missing, start server+worker+watcher and the stand-in core system,"
@@ -32,6 +33,8 @@ help:
 	@echo "make test   install what is missing, run the test suite"
 	@echo "make bench  accuracy and speed on generated forms and real digits (BENCH_OUT=dir, default bench/)"
 	@echo "make bench-entry  one bot entering records into the stand-in core system: records/min, CPU-s/record"
+	@echo "make train-digits  train the digit reader again from ../shared/data (about 20 min on 2 cores)"
+	@echo "make calibrate-digits  certify the digit-vote thresholds on held-out handwriting (bench/calibrate-digits.json)"
 
 apt:
 	@missing=$$(for p in $(APT_PACKAGES); do dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null | grep -q "ok installed" || echo $$p; done); \
@@ -102,3 +105,23 @@ bench-quick: setup
 
 clean-demo: demo-down
 	rm -rf $(DEMO_DIR)
+
+# The digit reader's model (ocr/models/digits-cnn.onnx), trained again from ../shared/data. torch and
+# onnx live only in .venv-train: the product runs the model on ONNX Runtime. pip takes torch's CPU
+# build from the machine's wheel folder where it has one (PIP_FIND_LINKS), else from PyPI.
+TRAIN_VENV := .venv-train
+TRAIN_PACKAGES := torch==2.13.0 onnx==1.23.2
+$(TRAIN_VENV)/.installed: requirements.lock pyproject.toml | apt $(UV)
+	$(UV) venv --allow-existing --python $(PYTHON) $(TRAIN_VENV)
+	$(UV) pip sync --python $(TRAIN_VENV)/bin/python requirements.lock
+	$(UV) pip install --python $(TRAIN_VENV)/bin/python --no-deps -e .
+	$(TRAIN_VENV)/bin/python -m ensurepip >/dev/null
+	$(TRAIN_VENV)/bin/python -m pip install -q $(TRAIN_PACKAGES)
+	touch $@
+
+train-digits: $(TRAIN_VENV)/.installed
+	$(TRAIN_VENV)/bin/python -m training.digits --data $(DIGIT_DATA) $(TRAIN_ARGS)
+
+# thresholds for the digit vote, certified on held-out handwriting with the product's own readers
+calibrate-digits: setup
+	$(PY) -m training.calibrate_digits --data $(DIGIT_DATA) --out $(BENCH_OUT)/calibrate-digits.json

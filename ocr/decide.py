@@ -4,12 +4,20 @@ A field is accepted only on combined evidence: every reader returns the same val
 normalisation, every validator passes, and every reader's lowest character probability reaches
 the kind's threshold. Engine confidence alone is not trusted (DESIGN.md: wrong readings come back
 at 0.999).
+
+Where the digit reader (`ocr.digit_reader`, a classifier of another family) read a field's
+one-digit cells, the evidence is counted cell by cell instead: every inked cell needs the digit
+reader's digit backed by at least one line engine's reading of the same cell, and the field's
+score is the digit reader's lowest probability over its cells, held to the kind's `vote` threshold.
+The two PP-OCR engines share their mistakes, so a second one agreeing adds little; a reader whose
+errors differ adds much.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from ocr.engines import Reading
 from ocr.validate import CROSS_FIELD, Context, clean_text, to_value, validate, wareki_to_date
 from schemas.results import FieldResult, FieldStatus, reasons_ja
 from schemas.settings import DecisionSettings
@@ -17,6 +25,7 @@ from schemas.templates import ERAS, FieldKind, FieldSpec
 
 TICK_KINDS = (FieldKind.checkbox, FieldKind.choice)
 UNREAD = "?"  # stands for an inked cell an engine returned nothing for
+DIGIT_READER = "digit"  # the engine name of ocr.digit_reader.DigitRecognizer
 # validator failures that mean the applicant wrote an impossible value, not that we misread it
 APPLICANT_SIDE = {"postal_code_exists", "address_matches_postal_code", "date_invalid", "date_plausible",
                   "date_past", "date_recent", "date_future"}
@@ -28,6 +37,7 @@ class EngineText:
 
     text: str
     confidence: float
+    cells: tuple[Reading | None, ...] = ()  # per writing cell, None where the cell holds no ink
 
 
 @dataclass(frozen=True)
@@ -117,6 +127,44 @@ def _best(values: dict[str, object], confs: dict[str, float], failures: dict[str
     return max(values, key=lambda e: (values[e] is not None, not failures[e], confs[e]))
 
 
+WIDE_GAP = 1.7  # a gap between two characters this many times the usual spacing had one more in it
+WIDE_END = 1.9  # ...and at either end of the ink, where peaks sit less exactly
+NARROW_GAP = 0.35  # two characters this close are one character read twice
+
+
+def spacing_doubt(reading: Reading) -> bool:
+    """True when the characters' positions along the ink leave room for one more (a dropped small
+    kana) or crowd two into one place (a doubled one). Each character's share of the ink is taken as
+    the gap to its neighbours' peaks, the two ends counted twice since they hold half a character."""
+    p = reading.positions
+    if len(p) < 2:
+        return False
+    inner = [b - a for a, b in zip(p, p[1:])]
+    ends = [2 * p[0], 2 * (1 - p[-1])]
+    usual = sorted(inner + ends)[len(inner + ends) // 2]
+    if usual <= 0:
+        return False
+    return max(inner) > WIDE_GAP * usual or max(ends) > WIDE_END * usual or min(inner) < NARROW_GAP * usual
+
+
+def cell_vote(texts: dict[str, EngineText]) -> tuple[bool, float] | None:
+    """(every inked cell's digit backed by a line engine, the digit reader's lowest probability),
+    or None when the digit reader did not read this field cell by cell."""
+    digit = texts.get(DIGIT_READER)
+    if digit is None or not digit.cells:
+        return None
+    others = [t.cells for name, t in texts.items() if name != DIGIT_READER]
+    backed, scores = True, []
+    for i, d in enumerate(digit.cells):
+        if d is None:
+            continue
+        if not d.text:
+            return False, 0.0
+        backed &= any(len(o) == len(digit.cells) and o[i] is not None and o[i].text == d.text for o in others)
+        scores.append(d.confidence)
+    return backed, min(scores, default=1.0)
+
+
 def decide_text(raw: RawField, cfg: DecisionSettings, ctx: Context) -> FieldResult:
     spec = raw.spec
     era, era_conf, era_reasons = _era(raw, cfg) if spec.kind == FieldKind.wareki_date else (None, 1.0, [])
@@ -126,7 +174,8 @@ def decide_text(raw: RawField, cfg: DecisionSettings, ctx: Context) -> FieldResu
     readings = {e: (None if v is None else str(v)) for e, v in values.items()}
     if len(values) < cfg.min_readers:
         return _result(spec, None, FieldStatus.needs_review, 0.0, ["single_reader"], readings)
-    best = _best(values, confs, failures)
+    vote = cell_vote(raw.texts)
+    best = DIGIT_READER if vote and values[DIGIT_READER] is not None else _best(values, confs, failures)
     value = values[best]
     if all(v is None for v in values.values()):
         if raw.has_ink:
@@ -135,14 +184,23 @@ def decide_text(raw: RawField, cfg: DecisionSettings, ctx: Context) -> FieldResu
             return _result(spec, None, FieldStatus.needs_review, 0.0, ["empty_required"], readings)
         return _result(spec, None, FieldStatus.accepted, 1.0, [], readings)
     reasons = list(era_reasons)
-    if any(UNREAD in t.text for t in raw.texts.values()):
+    if vote is None:
+        unread = any(UNREAD in t.text for t in raw.texts.values())
+        agree = len({repr(v) for v in values.values()}) == 1
+        score = min(confs.values())
+        threshold = spec.threshold if spec.threshold is not None else cfg.thresholds.get(spec.kind.value, 0.9)
+    else:
+        unread = UNREAD in raw.texts[DIGIT_READER].text
+        agree, score = vote
+        threshold = cfg.vote_thresholds.get(spec.kind.value, 0.99)
+    if unread:
         reasons.append("unread_ink")
-    agree = len({repr(v) for v in values.values()}) == 1
-    conf = min(min(confs.values()), era_conf) if agree else confs[best] * 0.5
+    if spec.kind == FieldKind.kana and any(spacing_doubt(c) for t in raw.texts.values() for c in t.cells if c):
+        reasons.append("char_count_doubt")
+    conf = min(score, era_conf) if agree else confs[best] * 0.5
     if not agree:
         reasons.append("engines_disagree")
-    threshold = spec.threshold if spec.threshold is not None else cfg.thresholds.get(spec.kind.value, 0.9)
-    confident = agree and min(confs.values()) >= threshold
+    confident = agree and score >= threshold
     if agree and not confident:
         reasons.append("low_confidence")
     if failures[best]:

@@ -43,19 +43,26 @@ class Reading:
         margin: lowest, over decoded characters, of (best - second-best class probability) at
             that character's peak timestep, 0.0-1.0; 0.0 if text is "". The second-best class
             may be the CTC blank.
+        positions: where each decoded character peaks along the written ink, 0.0 at the ink's
+            left edge and 1.0 at its right; empty when the reader does not say. A character the
+            decode dropped leaves a gap twice as wide as its neighbours' spacing.
     """
 
     text: str
     confidence: float
     char_confidences: tuple[float, ...]
     margin: float
+    positions: tuple[float, ...] = ()
 
 
 EMPTY_READING = Reading("", 0.0, (), 0.0)
 
 
 class Recognizer(Protocol):
-    """A text-line reader: one Reading per crop, in the order given."""
+    """A text-line reader: one Reading per crop, in the order given.
+
+    A reader that can only read one-digit cells says so with a class attribute `cells_only = True`.
+    """
 
     name: str
 
@@ -65,7 +72,8 @@ class Recognizer(Protocol):
 
 
 def decode_ctc(
-    probs: np.ndarray, characters: Sequence[str], allowed: np.ndarray | None
+    probs: np.ndarray, characters: Sequence[str], allowed: np.ndarray | None,
+    ink_span: tuple[float, float] | None = None,
 ) -> Reading:
     """Greedy CTC decode of one (T, C) probability matrix, optionally restricted to some classes.
 
@@ -75,6 +83,8 @@ def decode_ctc(
         allowed: boolean mask over classes (blank included), or None for all classes. Columns
             outside it are zeroed and each timestep is renormalised over the allowed classes, so
             probabilities read "given that the field holds only these characters".
+        ink_span: first and last timestep the written ink covers, for `Reading.positions`;
+            None: the whole line.
     """
     if allowed is not None:
         probs = probs * allowed
@@ -83,6 +93,7 @@ def decode_ctc(
     text: list[str] = []
     confidences: list[float] = []
     margins: list[float] = []
+    peaks: list[float] = []
     t, steps = 0, len(best)
     while t < steps:
         cls = best[t]
@@ -95,14 +106,17 @@ def decode_ctc(
             text.append(characters[cls])
             confidences.append(float(probs[peak, cls]))
             margins.append(float(top2[1] - top2[0]))
+            peaks.append(peak + 0.5)
         t = end
     if not text:
         return EMPTY_READING
+    a, b = ink_span if ink_span is not None else (0.0, float(steps))
     return Reading(
         text="".join(text),
         confidence=min(confidences),
         char_confidences=tuple(confidences),
         margin=min(margins),
+        positions=tuple(round(float((p - a) / max(b - a, 1e-9)), 4) for p in peaks),
     )
 
 
@@ -123,8 +137,31 @@ def to_bgr(crop: np.ndarray) -> np.ndarray:
     raise ValueError(f"expected a (H, W) or (H, W, 3) image, got shape {crop.shape}")
 
 
+def ink_box(img: np.ndarray) -> tuple[int, int, int, int] | None:
+    """(x0, y0, x1, y1) px of the ink in a BGR crop, specks smaller than about 4% of its height left
+    out; None if blank. The line engines read what lies inside it."""
+    gray = cv2.cvtColor(img, cv2.COLOR_BGR2GRAY)
+    background = float(np.percentile(gray, 90))
+    mask = (gray < background - INK_CONTRAST).astype(np.uint8)
+    _, _, stats, _ = cv2.connectedComponentsWithStats(mask, connectivity=8)
+    stats = stats[1:]
+    stats = stats[stats[:, cv2.CC_STAT_AREA] >= max(MIN_SPECK_AREA, (0.04 * gray.shape[0]) ** 2)]
+    if len(stats) == 0:
+        return None
+    x1 = (stats[:, 0] + stats[:, 2]).max()
+    y1 = (stats[:, 1] + stats[:, 3]).max()
+    return int(stats[:, 0].min()), int(stats[:, 1].min()), int(x1), int(y1)
+
+
 def frame_ink(img: np.ndarray) -> np.ndarray | None:
-    """Re-frame a crop around its ink so the ink fills INK_HEIGHT of the height; None if blank.
+    """The crop re-framed around its ink (see `frame_ink_span`); None if blank."""
+    framed = frame_ink_span(img)
+    return None if framed is None else framed[0]
+
+
+def frame_ink_span(img: np.ndarray) -> tuple[np.ndarray, tuple[int, int]] | None:
+    """Re-frame a crop around its ink so the ink fills INK_HEIGHT of the height, and where the ink's
+    left and right edges are in it (px); None if blank.
 
     Both recognisers read badly when text is small in a crop with wide margins (PP-OCRv5
     mobile read 1% of 8-10 digit MNIST fields drawn at 35% of the crop height) or cut tight to
@@ -132,24 +169,19 @@ def frame_ink(img: np.ndarray) -> np.ndarray | None:
     about 4% of the crop height are not ink. A near-square crop (one character cell) is never
     framed tighter than 90% of its shorter side, so a small kana or a 一 stays small in its cell.
     """
-    gray = cv2.cvtColor(img, cv2.COLOR_BGR2GRAY)
-    h0, w0 = gray.shape
-    background = float(np.percentile(gray, 90))
-    mask = (gray < background - INK_CONTRAST).astype(np.uint8)
-    _, _, stats, _ = cv2.connectedComponentsWithStats(mask, connectivity=8)
-    stats = stats[1:]
-    stats = stats[stats[:, cv2.CC_STAT_AREA] >= max(MIN_SPECK_AREA, (0.04 * h0) ** 2)]
-    if len(stats) == 0:
+    box = ink_box(img)
+    if box is None:
         return None
-    x0, y0 = stats[:, 0].min(), stats[:, 1].min()
-    x1 = (stats[:, 0] + stats[:, 2]).max()
-    y1 = (stats[:, 1] + stats[:, 3]).max()
+    x0, y0, x1, y1 = box
+    h0, w0 = img.shape[:2]
+    background = float(np.percentile(cv2.cvtColor(img, cv2.COLOR_BGR2GRAY), 90))
     ink_h = y1 - y0
     floor = 0.9 * min(h0, w0) if w0 <= SQUARE_RATIO * h0 else 0.5 * h0
     pad = max(0, round((max(ink_h / INK_HEIGHT, floor) - ink_h) / 2))
-    return cv2.copyMakeBorder(
+    framed = cv2.copyMakeBorder(
         img[y0:y1, x0:x1], pad, pad, pad, pad, cv2.BORDER_CONSTANT, value=(background,) * 3
     )
+    return framed, (pad, pad + x1 - x0)
 
 
 def resize_normalise(img: np.ndarray, width: int) -> np.ndarray:
@@ -233,10 +265,17 @@ class CTCRecognizer:
         A crop without ink gets a (0, C) array. Crops are batched in order of aspect ratio, as
         PaddleOCR does, so that little of a batch is padding; T grows with the batch's widest.
         """
+        return [probs for probs, _ in self._run_crops(crops)]
+
+    def _run_crops(self, crops: Sequence[np.ndarray]) -> list[tuple[np.ndarray, tuple[float, float] | None]]:
+        """(probabilities, the timesteps the ink spans or None when not known) per crop."""
         images = [to_bgr(c) for c in crops]
+        spans: list[tuple[int, int] | None] = [None] * len(images)
         if self.reframe:
-            images = [frame_ink(img) for img in images]
-        out = [np.zeros((0, len(self._characters)), np.float32) for _ in images]
+            framed = [frame_ink_span(img) for img in images]
+            images = [f[0] if f else None for f in framed]
+            spans = [f[1] if f else None for f in framed]
+        out = [(np.zeros((0, len(self._characters)), np.float32), None) for _ in images]
         ratios = {i: _padded_ratio(img) for i, img in enumerate(images) if img is not None}
         for chunk in _batches(sorted(ratios, key=ratios.__getitem__), ratios):
             width = int(REC_HEIGHT * max(ratios[i] for i in chunk))
@@ -244,7 +283,7 @@ class CTCRecognizer:
             with self._lock:
                 probs_batch = self._run(batch)
             for i, probs in zip(chunk, probs_batch):
-                out[i] = probs
+                out[i] = (probs, _timesteps(spans[i], images[i], width, len(probs)))
         return out
 
     def recognize(
@@ -252,7 +291,17 @@ class CTCRecognizer:
     ) -> list[Reading]:
         """Read each crop (one text line, dark ink on white); restrict to charset if given."""
         allowed = None if charset is None else self.allowed_mask(charset)
-        return [decode_ctc(p, self._characters, allowed) for p in self.probabilities(crops)]
+        return [decode_ctc(p, self._characters, allowed, span) for p, span in self._run_crops(crops)]
+
+
+def _timesteps(span: tuple[int, int] | None, img: np.ndarray, width: int, steps: int) -> tuple[float, float] | None:
+    """The ink's left and right edge (px of the framed crop) in timesteps of a line `width` px wide."""
+    if span is None or steps == 0:
+        return None
+    h, w = img.shape[:2]
+    shown = min(width, math.ceil(REC_HEIGHT * w / h))  # px the crop takes in the model's input
+    per_step = width / steps
+    return span[0] * shown / w / per_step, span[1] * shown / w / per_step
 
 
 class RapidRecognizer(CTCRecognizer):
@@ -294,9 +343,16 @@ class NullRecognizer:
         return [EMPTY_READING for _ in crops]
 
 
-ENGINES: dict[str, type] = {
+def _digit_recognizer(threads: int = 2) -> Recognizer:
+    from ocr.digit_reader import DigitRecognizer  # it builds on this module's Reading
+
+    return DigitRecognizer(threads=threads)
+
+
+ENGINES: dict[str, Callable[..., Recognizer]] = {
     "paddle": PaddleRecognizer,
     "rapid": RapidRecognizer,
+    "digit": _digit_recognizer,
     "null": NullRecognizer,
 }
 

@@ -1,6 +1,8 @@
 """Read every field of a registered page with every engine: crops in, RawField out.
 
-All crops that share a character set go to each engine in one call, so engines batch them.
+All crops that share a character set go to each engine in one call, so engines batch them. A
+reader of single digits (`cells_only`) is given the one-character cells of digit fields, and the
+digits of a free-written phone number cut apart where the line engines placed them.
 """
 
 from __future__ import annotations
@@ -13,12 +15,26 @@ import numpy as np
 
 from ocr.charsets import charset_for
 from ocr.decide import TICK_KINDS, UNREAD, EngineText, RawField
-from ocr.engines import Reading, Recognizer
+from ocr.engines import Reading, Recognizer, ink_box, to_bgr
 from ocr.fields import crop_cells, ink_ratio, is_empty, split_at_gap
 from ocr.layout import FieldLayout, layout_form
 from schemas.templates import FieldKind, FormTemplate
 
 NAME_KINDS = (FieldKind.name_kanji, FieldKind.kana)
+# kinds whose cells hold one digit each where the form prints one box per character
+DIGIT_CELL_KINDS = (FieldKind.digits, FieldKind.postal_code, FieldKind.amount, FieldKind.wareki_date)
+
+
+def one_digit_cells(fl: FieldLayout) -> bool:
+    """True when every writing cell of the field holds exactly one digit."""
+    spec = fl.spec
+    if spec.kind == FieldKind.wareki_date:
+        return bool(fl.date_parts)
+    return spec.kind in DIGIT_CELL_KINDS and bool(spec.char_boxes) and len(fl.cells) == spec.char_boxes
+
+
+def _reads(engine: Recognizer, fl: FieldLayout) -> bool:
+    return not getattr(engine, "cells_only", False) or one_digit_cells(fl)
 
 
 @dataclass(frozen=True)
@@ -46,17 +62,20 @@ def _cells_of(fl: FieldLayout, flat: np.ndarray, dpi: float) -> list[_Cell]:
 
 def _join(cells: list[_Cell], readings: dict[int, Reading], idx: list[int], sep: str) -> EngineText:
     """One engine's text of a field from its cells, parts (date parts, family and given name)
-    separated by `sep`."""
+    separated by `sep`; each cell's own reading kept (None for a cell without ink)."""
     parts: dict[str, str] = {}
     confs: list[float] = []
+    per_cell: list[Reading | None] = []
     for i, cell in zip(idx, cells):
         if cell.crop is None:
             parts.setdefault(cell.group, "")
+            per_cell.append(None)
             continue
         r = readings[i]
         parts[cell.group] = parts.get(cell.group, "") + (r.text or UNREAD)
         confs.append(r.confidence if r.text else 0.0)
-    return EngineText(sep.join(parts.values()), min(confs, default=1.0))
+        per_cell.append(r)
+    return EngineText(sep.join(parts.values()), min(confs, default=1.0), tuple(per_cell))
 
 
 def read_page(
@@ -86,9 +105,11 @@ def read_page(
             groups[charset_for(layouts[c.field].spec.kind)].append(i)
     per_engine: dict[str, dict[int, Reading]] = {e.name: {} for e in engines}
     for charset, idx in groups.items():
-        crops = [cells[i].crop for i in idx]
         for eng in engines:
-            per_engine[eng.name].update(zip(idx, eng.recognize(crops, charset=charset)))
+            mine = [i for i in idx if _reads(eng, layouts[cells[i].field])]
+            if mine:
+                per_engine[eng.name].update(zip(mine, eng.recognize([cells[i].crop for i in mine], charset=charset)))
+    spelled = _spell_free_digits(layouts, cells, by_field, per_engine, engines)
     raws = []
     for name, fl in layouts.items():
         ink = {k: ink_ratio(flat, reference, box, dpi) for k, box in fl.ticks.items()}
@@ -96,7 +117,62 @@ def read_page(
         fcells = [cells[i] for i in idx]
         texts = {} if fl.spec.kind in TICK_KINDS else {
             e.name: _join(fcells, per_engine[e.name], idx, "|" if fl.spec.kind == FieldKind.wareki_date else " ")
-            for e in engines
+            for e in engines if _reads(e, fl)
         }
+        texts.update(spelled.get(name, {}))
         raws.append(RawField(fl.spec, texts, ink, has_ink=any(c.crop is not None for c in fcells)))
     return raws
+
+
+FREE_DIGIT_KINDS = (FieldKind.phone,)  # written freely in one box: digits and hyphens
+
+
+def char_windows(crop: np.ndarray, reading: Reading) -> list[np.ndarray] | None:
+    """One crop per character of a line reading, cut midway between neighbouring characters' peaks
+    along the ink the line engine read; None when the reading does not say where its characters are."""
+    box = ink_box(to_bgr(crop))
+    if box is None or not reading.text or len(reading.positions) != len(reading.text):
+        return None
+    x0, _, x1, _ = box
+    xs = [x0 + p * (x1 - x0) for p in reading.positions]
+    cuts = [x0, *((a + b) / 2 for a, b in zip(xs, xs[1:])), x1]
+    return [crop[:, max(0, round(a)) : max(round(a) + 1, round(b))] for a, b in zip(cuts, cuts[1:])]
+
+
+def _by_char(reading: Reading) -> EngineText:
+    """A line reading as one cell per character; a hyphen is no cell of a digit (None)."""
+    cells = tuple(None if ch == "-" else Reading(ch, c, (c,), reading.margin)
+                  for ch, c in zip(reading.text, reading.char_confidences))
+    return EngineText(reading.text, reading.confidence, cells)
+
+
+def _spell_free_digits(layouts, cells, by_field, per_engine, engines) -> dict[str, dict[str, EngineText]]:
+    """For free-written digit fields the line engines read alike in shape (same length, hyphens in the
+    same places), the digit reader's reading of each digit, cut where the first line engine put it;
+    and each line engine's reading split per character to match. Field -> engine -> EngineText."""
+    digit = next((e for e in engines if getattr(e, "cells_only", False)), None)
+    lines = [e for e in engines if not getattr(e, "cells_only", False)]
+    if digit is None or not lines:
+        return {}
+    plans = []
+    for name, fl in layouts.items():
+        idx = by_field.get(name, [])
+        if fl.spec.kind not in FREE_DIGIT_KINDS or len(idx) != 1 or cells[idx[0]].crop is None:
+            continue
+        readings = [per_engine[e.name].get(idx[0]) for e in lines]
+        shapes = {tuple(ch == "-" for ch in r.text) for r in readings if r is not None}
+        if len(shapes) != 1 or not all(r and set(r.text) <= set("0123456789-") for r in readings):
+            continue
+        windows = char_windows(cells[idx[0]].crop, readings[0])
+        if windows is not None:
+            plans.append((name, readings, windows))
+    crops = [w for _, r, ws in plans for ch, w in zip(r[0].text, ws) if ch != "-"]
+    read = iter(digit.recognize(crops, charset="0123456789") if crops else [])
+    out: dict[str, dict[str, EngineText]] = {}
+    for name, readings, _ in plans:
+        per_char = tuple(None if ch == "-" else next(read) for ch in readings[0].text)
+        text = "".join("-" if r is None else (r.text or UNREAD) for r in per_char)
+        confs = [r.confidence if r.text else 0.0 for r in per_char if r is not None]
+        out[name] = {e.name: _by_char(r) for e, r in zip(lines, readings)}
+        out[name][digit.name] = EngineText(text, min(confs, default=1.0), per_char)
+    return out

@@ -22,8 +22,9 @@ from schemas.templates import ERA_END, ERA_START, FieldKind, FieldSpec
 _DASHES = str.maketrans({c: "-" for c in "ー－―‐—–−ｰ一"})
 PHONE_RE = re.compile(r"^0\d{1,4}-\d{1,4}-\d{3,4}$")
 KATAKANA_RE = re.compile(r"^[\u30A1-\u30F6ー]+ [\u30A1-\u30F6ー]+$")  # family and given reading
-# 1丁目10番1号 / 123番地 / 123番地4 / 10番1号 / 12-3 at the end of an address
-NUMBERING_RE = re.compile(r"(\d+丁目)?\d+(番地?(\d+(号|-\d+)?)?|-\d+(-\d+)?)")  # a building may follow
+# What follows the town: 1丁目10番1号 / 123番地 / 123番地4 / 10番1号 / 12-3 / 12の3, and nothing else.
+# Held to the whole rest of the address, so a handwritten 7 read as ク after 番地 cannot pass.
+NUMBERING_RE = re.compile(r"(\d+丁目)?\d+(番地?(\d+(号|-\d+)?)?|-\d+(-\d+)?|の\d+)?")
 
 
 @dataclass(frozen=True)
@@ -127,22 +128,29 @@ def _postal_code_exists(spec: FieldSpec, value: object, ctx: Context) -> str | N
 
 
 def _address_matches_postal_code(spec: FieldSpec, value: object, ctx: Context) -> str | None:
-    """The address starts with the town that the postal code belongs to and ends in a numbering."""
+    """The address is the town that the postal code belongs to, then a numbering; a building name may
+    follow only where a gap was read before it (one of two characters or more)."""
     code = ctx.values.get("postal_code")
     if not code:
         return "postal_code_unconfirmed"  # the postal code itself was not accepted
     entry = _postal(str(code))
     if entry is None:
         return "address_matches_postal_code"
-    addr = str(value).replace(" ", "")
+    parts = str(value).split(" ")
+    readings = [("".join(parts), "")] + ([("".join(parts[:-1]), parts[-1])] if len(parts) > 1 else [])
+    failure = "address_matches_postal_code"
     for e in (entry, *(entry.alternates or ())):  # one code can cover several towns
         town = re.sub(r"[（(].*$", "", e.neighborhood or "")
         if "以下に掲載がない場合" in town:
             town = ""
-        rest = addr.removeprefix(e.prefecture)
-        if rest.startswith(e.city + town):
-            return None if NUMBERING_RE.search(rest[len(e.city + town):]) else "address_numbering"
-    return "address_matches_postal_code"
+        for body, building in readings:
+            rest = body.removeprefix(e.prefecture)
+            if not rest.startswith(e.city + town):
+                continue
+            if NUMBERING_RE.fullmatch(rest[len(e.city + town):]) and (not building or len(building) >= 2):
+                return None
+            failure = "address_numbering"
+    return failure
 
 
 def _date_past(spec: FieldSpec, value: object, ctx: Context) -> str | None:

@@ -20,7 +20,8 @@ class DocumentStatus(StrEnum):
 
 
 REASONS_JA = {
-    "engines_disagree": "2つの読取結果が一致しません",
+    "engines_disagree": "読取結果が一致しません",
+    "char_count_doubt": "文字の抜けまたは重複の疑いがあります（字間が不自然です）",
     "low_confidence": "読取の確信度が低いです",
     "unread_ink": "記入がありますが読み取れない文字があります",
     "empty_required": "必須項目が空欄です",
@@ -35,7 +36,7 @@ REASONS_JA = {
     "validator:postal_code_exists": "存在しない郵便番号です",
     "validator:postal_code_unconfirmed": "郵便番号が確定していないため住所を照合できません",
     "validator:address_matches_postal_code": "住所が郵便番号の地域と一致しません",
-    "validator:address_numbering": "住所に番地がありません",
+    "validator:address_numbering": "住所の番地の部分が読み取れないか、番地以外の文字（建物名など）があります",
     "validator:date_invalid": "存在しない日付です",
     "validator:date_plausible": "あり得ない年代の日付です",
     "validator:date_past": "未来の日付になっています",

@@ -13,7 +13,8 @@ from schemas.templates import FORMS_DIR
 
 
 class OcrSettings(BaseModel):
-    engines: list[str] = Field(["paddle", "rapid"], description="recognisers to run, by name (paddle, rapid, null)")
+    engines: list[str] = Field(["paddle", "rapid", "digit"],
+                               description="recognisers to run, by name (paddle, rapid, digit, null)")
     threads: int = Field(2, ge=1, description="CPU threads per engine")
     pdf_dpi: int = Field(300, ge=100, le=600, description="dpi at which PDF pages are rasterised")
     reference_dpi: int = Field(100, ge=50, le=300, description="dpi of the template page scans are registered to")
@@ -45,6 +46,11 @@ class DecisionSettings(BaseModel):
             "postal_code": 0.95,  # lower: it must also exist and match the town written in the address
         },
         description="minimum lowest-character probability for auto-accept, by field kind",
+    )
+    vote_thresholds: dict[str, float] = Field(
+        default_factory=lambda: {"digits": 0.9, "amount": 0.9, "postal_code": 0.9, "wareki_date": 0.9, "phone": 0.9},
+        description="where the digit reader read a field cell by cell: its minimum lowest-cell probability "
+        "for auto-accept, by field kind (every cell must also be backed by a line engine)",
     )
     min_readers: int = Field(2, ge=1, description="readers that must agree before a field can be accepted")
     tick_ink: float = Field(0.06, description="share of dark pixels (beyond the print) that makes a box ticked")

@@ -1,4 +1,5 @@
-"""Shared fixtures: the real engines are loaded once per test session (they take ~15 s)."""
+"""Shared fixtures: the real engines (the two line engines and the digit reader, as the product
+runs them by default) are loaded once per test session (they take ~15 s)."""
 
 from __future__ import annotations
 
@@ -14,7 +15,7 @@ SAMPLES = REPO / "samples"
 def engines():
     from ocr.engines import load_engines
 
-    return load_engines(["paddle", "rapid"], threads=2)
+    return load_engines(["paddle", "rapid", "digit"], threads=2)
 
 
 @pytest.fixture

@@ -113,6 +113,24 @@ def test_address_checked_against_postal_code_read_on_the_same_page():
     assert out.status == FieldStatus.invalid and out.reasons == ["validator:address_matches_postal_code"]
 
 
+def test_a_digit_read_as_kana_after_banchi_is_never_accepted():
+    """
+    GIVEN a postal code of 河内 and an address all engines read surely as 「…河内330番地ク」 (a
+          handwritten 7 taken for ク), or with something else after its numbering
+    WHEN deciding
+    THEN the numbering grammar refuses it: review, never accepted; 「…330番地7」 and 「…12の3」 pass
+    """
+    def address(text):
+        raws = [raw("postal_code", "7440061", "7440061"), raw("address", text, text, conf=(0.999, 0.999))]
+        return decide_fields(raws, CFG, CTX)["address"]
+
+    for wrong in ("山口県下松市河内330番地ク", "山口県下松市河内330番地7ク", "山口県下松市河内ク330番地"):
+        out = address(wrong)
+        assert out.status == FieldStatus.needs_review and out.reasons == ["validator:address_numbering"], wrong
+    for right in ("山口県下松市河内330番地7", "山口県下松市河内330番地", "山口県下松市河内12の3", "山口県下松市河内12-3"):
+        assert address(right).status == FieldStatus.accepted, right
+
+
 @pytest.mark.parametrize(
     "name,value,failures",
     [
@@ -219,3 +237,92 @@ def test_postal_codes_are_checked_from_any_thread():
     with ThreadPoolExecutor(max_workers=2) as pool:
         towns = list(pool.map(lambda code: getattr(_postal(code), "city", None), ["744-0033", "744-0061", "000-0000"]))
     assert towns[:2] == ["下松市", "下松市"] and towns[2] is None
+
+
+def cells(text, conf=0.99):
+    """One engine's reading of a field cell by cell; "?" is a cell read as nothing, " " a cell without ink."""
+    from ocr.engines import EMPTY_READING, Reading
+
+    out = tuple(None if c == " " else EMPTY_READING if c == "?" else Reading(c, conf, (conf,), conf) for c in text)
+    return EngineText(text.replace(" ", ""), min((r.confidence for r in out if r), default=1.0), out)
+
+
+def voted(name, digit, paddle, rapid, digit_conf=0.999, line_conf=0.6):
+    texts = {"paddle": cells(paddle, line_conf), "rapid": cells(rapid, line_conf), "digit": cells(digit, digit_conf)}
+    return RawField(FORM.field(name), texts, {}, True)
+
+
+def test_digit_reader_backed_cell_by_cell_is_accepted_where_line_engines_disagree():
+    """
+    GIVEN a postal code the digit reader reads surely, and two line engines that each misread a
+          different cell (so neither agrees with the other) at low confidence
+    WHEN deciding
+    THEN every cell is backed by one line engine, so the digit reader's value is accepted
+    """
+    f = decide_field(voted("postal_code", "7440025", "7440026", "7449025"), CFG, CTX)
+    assert (f.status, f.value, f.reasons) == (FieldStatus.accepted, "744-0025", [])
+    assert f.readings == {"paddle": "744-0026", "rapid": "744-9025", "digit": "744-0025"}
+
+
+def test_digit_reader_alone_on_a_cell_is_not_enough():
+    """
+    GIVEN the digit reader sure of 7440025 and both line engines reading the last cell as 6
+    WHEN deciding
+    THEN that cell has no second reader behind it: review, however sure the digit reader is
+    """
+    f = decide_field(voted("postal_code", "7440025", "7440026", "7440026", digit_conf=0.99999), CFG, CTX)
+    assert f.status == FieldStatus.needs_review and "engines_disagree" in f.reasons
+
+
+def test_unsure_digit_reader_or_not_a_digit_goes_to_review():
+    """
+    GIVEN every cell backed, but the digit reader below the vote threshold on one; or the digit
+          reader calling one inked cell not a digit
+    WHEN deciding
+    THEN review, for low confidence and for unread ink
+    """
+    low = decide_field(voted("postal_code", "7440025", "7440025", "7440025", digit_conf=0.5), CFG, CTX)
+    assert low.status == FieldStatus.needs_review and low.reasons == ["low_confidence"]
+    unread = decide_field(voted("postal_code", "744002?", "7440025", "7440025"), CFG, CTX)
+    assert unread.status == FieldStatus.needs_review and "unread_ink" in unread.reasons
+
+
+def test_vote_skips_cells_without_ink_and_keeps_the_validators():
+    """
+    GIVEN an amount with empty leading boxes read alike by all, and a postal code all three read as
+          one that does not exist
+    WHEN deciding
+    THEN the amount is accepted from its inked cells; the postal code is invalid, as before
+    """
+    amount = decide_field(voted("income", "   35000", "   35000", "   35000"), CFG, CTX)
+    assert (amount.status, amount.value) == (FieldStatus.accepted, 35000)
+    bad = decide_field(voted("postal_code", "7449999", "7449999", "7449999"), CFG, CTX)
+    assert bad.status == FieldStatus.invalid
+
+
+def spaced(text, positions, conf=0.99):
+    from ocr.engines import Reading
+
+    reading = Reading(text, conf, (conf,) * len(text), conf, tuple(positions))
+    return EngineText(text, conf, (reading,))
+
+
+def test_a_dropped_small_kana_goes_to_review():
+    """
+    GIVEN a kana name both engines read surely as 「コシバ スエブ」 where the given name's ink has room
+          for one more character between エ and ブ (the ノ the engines dropped), and the same name
+          read with evenly spaced characters
+    WHEN deciding
+    THEN the first goes to review for a doubtful character count; the second is accepted
+    """
+    def kana(given_positions):
+        texts = {e: EngineText("コシバ スエブ", 0.99, (spaced("コシバ", (0.17, 0.5, 0.83)).cells[0],
+                                                   spaced("スエブ", given_positions).cells[0]))
+                 for e in ("paddle", "rapid")}
+        return decide_field(RawField(FORM.field("applicant_kana"), texts, {}, True), CFG, CTX)
+
+    dropped = kana((0.13, 0.36, 0.88))
+    assert dropped.status == FieldStatus.needs_review and dropped.reasons == ["char_count_doubt"]
+    assert kana((0.17, 0.5, 0.83)).status == FieldStatus.accepted
+    doubled = kana((0.17, 0.22, 0.83))
+    assert doubled.status == FieldStatus.needs_review and "char_count_doubt" in doubled.reasons

@@ -95,13 +95,40 @@ def test_engine_reads_rendered_fields_and_obeys_the_contract(engine: Recognizer)
         assert blank.text == "" or blank.confidence < 0.3
 
 
+@pytest.fixture(params=["paddle", "rapid", "digit"])
+def cell_engine(request: pytest.FixtureRequest, engines: list[Recognizer]) -> Recognizer:
+    """Every real engine that reads one-digit cells: both line engines and the digit reader."""
+    return {e.name: e for e in engines}[request.param]
+
+
+@pytest.mark.slow
+def test_every_engine_reads_one_digit_cells_and_obeys_the_contract(cell_engine: Recognizer) -> None:
+    """
+    GIVEN a real engine and one-digit cells 0-9 in a handwriting-like font, grayscale and BGR, and
+          blank cells
+    WHEN they are recognised in one call restricted to digits
+    THEN each digit is read, every Reading is well formed, and blank cells read as nothing
+    """
+    cells = [render_cell(d, KLEE, side=96) for d in DIGITS]
+    cells = [np.stack([c] * 3, axis=-1) if i % 2 else c for i, c in enumerate(cells)]
+    blanks = [np.full((96, 96), 255, np.uint8), np.full((120, 90, 3), 250, np.uint8)]
+
+    readings = cell_engine.recognize(cells + blanks, charset=DIGITS)
+
+    assert len(readings) == len(cells) + len(blanks)
+    for reading in readings:
+        assert_well_formed(reading)
+    assert [r.text for r in readings[: len(cells)]] == list(DIGITS)
+    assert all(r.text == "" for r in readings[len(cells) :])
+
+
 def test_null_engine_obeys_the_same_shape() -> None:
     """
     GIVEN the null engine, built by name like the real ones
     WHEN it reads three crops of different shapes, with and without a charset
     THEN it returns one empty, well-formed Reading per crop, in order
     """
-    assert set(ENGINES) == {"paddle", "rapid", "null"}
+    assert set(ENGINES) == {"paddle", "rapid", "digit", "null"}
     (null,) = load_engines(["null"])
     assert isinstance(null, NullRecognizer) and null.name == "null"
     crops = [np.full((48, 200), 255, np.uint8), np.zeros((64, 64, 3), np.uint8), np.ones((10, 5))]

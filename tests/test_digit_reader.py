@@ -1,0 +1,145 @@
+"""The digit reader (ocr/digit_reader.py): its cell normaliser, its model, and where the reader uses it."""
+
+from __future__ import annotations
+
+import gzip
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+from PIL import Image, ImageDraw, ImageFont
+
+from ocr.digit_reader import SIDE, normalise_cell
+
+MNIST = Path(__file__).resolve().parents[2] / "shared" / "data" / "mnist"
+KLEE = Path("/usr/share/fonts/truetype/klee/KleeOne-Regular.ttf")
+
+
+def cell_with(ink: np.ndarray, size=(128, 96), height=0.7, at=(0.5, 0.5), paper=235, pen=40) -> np.ndarray:
+    """A cell crop (dark on light) with `ink` (0-1 float) scaled to `height` of the cell, centred at `at`."""
+    h, w = size
+    ys, xs = np.nonzero(ink > 0.1)
+    ink = ink[ys.min() : ys.max() + 1, xs.min() : xs.max() + 1]
+    ih = max(2, round(h * height))
+    iw = max(2, round(ink.shape[1] * ih / ink.shape[0]))
+    ink = cv2.resize(ink.astype(np.float32), (iw, ih))
+    cell = np.zeros((h, w), np.float32)
+    y, x = round(at[0] * h - ih / 2), round(at[1] * w - iw / 2)
+    cell[y : y + ih, x : x + iw] = ink
+    return np.clip(paper - np.clip(cell, 0, 1) * (paper - pen), 0, 255).astype(np.uint8)
+
+
+def glyph(ch: str) -> np.ndarray:
+    if not KLEE.exists():
+        pytest.skip("fonts-klee is not installed")
+    img = Image.new("L", (120, 120), 0)
+    ImageDraw.Draw(img).text((10, 5), ch, fill=255, font=ImageFont.truetype(str(KLEE), 96))
+    return np.asarray(img, np.float32) / 255
+
+
+def mnist_test(count: int) -> tuple[np.ndarray, np.ndarray]:
+    """The first `count` digits of the MNIST test split: reported on, never trained on."""
+    if not (MNIST / "t10k-images-idx3-ubyte.gz").exists():
+        pytest.skip(f"MNIST test set not found in {MNIST}")
+    with gzip.open(MNIST / "t10k-images-idx3-ubyte.gz") as fh:
+        images = np.frombuffer(fh.read(), np.uint8, offset=16).reshape(-1, 28, 28)[:count]
+    with gzip.open(MNIST / "t10k-labels-idx1-ubyte.gz") as fh:
+        labels = np.frombuffer(fh.read(), np.uint8, offset=8)[:count]
+    return images.astype(np.float32) / 255, labels
+
+
+def test_normaliser_centres_the_ink_and_drops_specks_and_blank_cells():
+    """
+    GIVEN a 7 written off-centre in a cell with scanner specks, and a cell with specks only
+    WHEN normalised
+    THEN the 7 fills a 20 px box centred by mass in 28 x 28, darkest ink 1.0; the specks-only cell is None
+    """
+    cell = cell_with(glyph("7"), at=(0.35, 0.4))
+    cell[5:7, 80:82] = 30  # specks
+    cell[120:122, 10:12] = 30
+    norm = normalise_cell(cell)
+    assert norm.shape == (SIDE, SIDE) and norm.dtype == np.float32
+    assert 0.85 <= norm.max() <= 1.0
+    ys, xs = np.nonzero(norm > 0.2)
+    assert max(ys.max() - ys.min(), xs.max() - xs.min()) in range(17, 23)
+    mass = norm / norm.sum()
+    cy, cx = (mass.sum(axis=1) * np.arange(SIDE)).sum(), (mass.sum(axis=0) * np.arange(SIDE)).sum()
+    assert abs(cy - 13.5) < 1.0 and abs(cx - 13.5) < 1.0
+    only_specks = np.full((128, 96), 235, np.uint8)
+    only_specks[5:7, 80:82] = 30
+    assert normalise_cell(only_specks) is None
+
+
+def test_a_small_mark_stays_small():
+    """
+    GIVEN a short stroke a fifth of the cell's height (a stray mark), and a 1 written full height
+    WHEN normalised
+    THEN the mark stays small in the frame, so it is not blown up into a 1
+    """
+    stroke = np.zeros((40, 8), np.float32)
+    stroke[:, 2:6] = 1
+    small = normalise_cell(cell_with(stroke, height=0.2))
+    tall = normalise_cell(cell_with(stroke, height=0.8))
+    extent = lambda img: np.ptp(np.nonzero(img > 0.2)[0])  # noqa: E731
+    assert extent(small) < 0.6 * extent(tall)
+
+
+@pytest.mark.slow
+def test_reads_real_handwritten_digits_and_refuses_other_characters(engines):
+    """
+    GIVEN 500 digits of the MNIST test split (writers it never saw) drawn into cells, and ten kanji
+          and kana that a person might write in a number box
+    WHEN the digit reader reads them
+    THEN at least 98.5% of the digits are read right, and at most one other character is taken for a digit
+    """
+    reader = {e.name: e for e in engines}["digit"]
+    images, labels = mnist_test(500)
+    rng = np.random.default_rng(3)
+    cells = [cell_with(img, height=rng.uniform(0.5, 0.85), pen=rng.uniform(10, 90)) for img in images]
+    readings = reader.recognize(cells, charset="0123456789")
+    right = sum(r.text == str(t) for r, t in zip(readings, labels))
+    assert right >= 0.985 * len(labels)
+    others = reader.recognize([cell_with(glyph(ch)) for ch in "年月日円番地号様印済"])
+    assert sum(r.text != "" for r in others) <= 1
+
+
+@pytest.mark.slow
+def test_the_page_reader_gives_the_digit_reader_only_one_digit_cells(reader):
+    """
+    GIVEN a bundled scan of the child allowance form, read by the default engines
+    WHEN its fields are read
+    THEN the digit reader read the boxed digit fields and dates cell by cell and the free-written
+         phone number digit by digit, and no name or address
+    """
+    from tests.conftest import SAMPLES
+
+    raws = {r.spec.name: r for r in reader.read_raw(SAMPLES / "scans" / "child_allowance-300dpi.jpg").raws}
+    for name in ("postal_code", "account_number", "birth_date", "application_date", "child_count"):
+        assert "digit" in raws[name].texts, name
+        cells = raws[name].texts["digit"].cells
+        assert cells and any(c is not None for c in cells)
+    for name in ("applicant_name", "applicant_kana", "address"):
+        assert set(raws[name].texts) == {"paddle", "rapid"}, name
+    phone = raws["phone"].texts
+    assert len(phone["digit"].cells) == len(phone["rapid"].text) == len(phone["rapid"].cells)
+    assert phone["digit"].text == phone["rapid"].text  # the bundled scan's phone is read alike by all
+
+
+def test_a_free_written_number_is_cut_between_the_characters_the_line_engine_placed():
+    """
+    GIVEN a line of three digits and a hyphen with ink from x=10 to x=110 and a reading that places
+          its characters at 0.1, 0.3, 0.6 and 0.9 of the ink
+    WHEN cut into windows
+    THEN each window runs from midway to midway (the ends at the ink's edges), in order
+    """
+    from ocr.engines import Reading
+    from ocr.read import char_windows
+
+    crop = np.full((40, 130), 255, np.uint8)
+    crop[10:30, 10:110] = 0
+    crop[:, 60] = 255  # a gap, so the window edges are visible in the test
+    reading = Reading("12-3", 0.9, (0.9,) * 4, 0.5, (0.1, 0.3, 0.6, 0.9))
+    widths = [w.shape[1] for w in char_windows(crop, reading)]
+    assert widths == [20, 25, 30, 25]  # cuts at 10, 30, 55, 85, 110
+    assert char_windows(crop, Reading("12", 0.9, (0.9, 0.9), 0.5)) is None  # no positions: no cut

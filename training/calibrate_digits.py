@@ -1,0 +1,97 @@
+"""Certify the digit-vote thresholds on held-out handwriting: `make calibrate-digits`.
+
+Every held-out digit (the 5,000 MNIST training digits the digit reader was not trained on, UCI
+optdigits' 13 writer-independent writers and semeion's held-out part) is drawn once into a cell
+(`training.cells.draw_cell`, the harder of our two cell renderers) and read by every engine. Fields
+of each digit kind are then made of disjoint runs of these cells, as many cells as the built-in
+forms give that kind, and decided with `ocr.decide.decide_field`. For each kind, `ocr.certify`
+finds the lowest digit-reader score whose error among accepted fields has a 95% upper bound
+within the target. Prints a table and writes JSON; the defaults in
+`schemas.settings.DecisionSettings.vote_thresholds` are copied from it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from datetime import date
+from pathlib import Path
+
+import numpy as np
+
+from ocr.certify import certify
+from ocr.charsets import DIGITS
+from ocr.decide import DIGIT_READER, EngineText, cell_vote
+from ocr.engines import EMPTY_READING, load_engines
+from training.cells import draw_cell, load_digits
+
+SEED = 20261201
+HELD_OUT = ("mnist_val", "optdigits_windep", "semeion_val")
+CELLS_PER_FIELD = {"postal_code": 7, "digits": 7, "amount": 6, "wareki_date": 6}  # as on the built-in forms
+TARGETS = (0.001, 0.002, 0.005, 0.01)
+
+
+def read_cells(data: Path, engines: list[str]) -> tuple[np.ndarray, dict[str, list]]:
+    """Truth and each engine's Reading of every held-out digit drawn into a cell once."""
+    sources = load_digits(data)
+    rng = np.random.default_rng(SEED)
+    crops, truth = [], []
+    for name in HELD_OUT:
+        x, y = sources[name]
+        for img, label in zip(x, y):
+            crops.append(draw_cell(img, rng))
+            truth.append(int(label))
+    order = rng.permutation(len(crops))  # fields mix writers and sources
+    crops, truth = [crops[i] for i in order], np.asarray(truth)[order]
+    readers = load_engines(engines)
+    return truth, {r.name: r.recognize(crops, charset=DIGITS) for r in readers}
+
+
+def field_rows(truth: np.ndarray, readings: dict[str, list], cells: int) -> list[tuple[bool, float, bool]]:
+    """(backed by a line engine cell by cell, score, right) per field of `cells` disjoint cells."""
+    rows = []
+    for start in range(0, len(truth) - cells + 1, cells):
+        span = range(start, start + cells)
+        texts = {name: EngineText("".join(rs[i].text or "?" for i in span), 0.0,
+                                  tuple(rs[i] if rs[i].text else EMPTY_READING for i in span))
+                 for name, rs in readings.items()}
+        backed, score = cell_vote(texts)
+        right = texts[DIGIT_READER].text == "".join(str(truth[i]) for i in span)
+        rows.append((backed, score, right))
+    return rows
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--data", type=Path, default=Path("../shared/data"))
+    parser.add_argument("--engines", default="paddle,rapid,digit")
+    parser.add_argument("--out", type=Path, default=Path("bench/calibrate-digits.json"))
+    args = parser.parse_args(argv)
+    truth, readings = read_cells(args.data, args.engines.split(","))
+    digit = readings[DIGIT_READER]
+    cell_right = np.array([r.text == str(t) for r, t in zip(digit, truth)])
+    report = {"cells": int(len(truth)), "digit_reader_cell_error": round(1 - float(cell_right.mean()), 5),
+              "seed": SEED, "made": date.today().isoformat(), "kinds": {}}
+    print(f"{len(truth)} held-out cells; digit reader alone wrong on {1 - cell_right.mean():.3%} (forced, incl. not-a-digit)")
+    for kind, cells in CELLS_PER_FIELD.items():
+        rows = field_rows(truth, readings, cells)
+        backed = [(s, not ok) for b, s, ok in rows if b]
+        out = {"fields": len(rows), "backed": len(backed),
+               "backed_wrong": sum(w for _, w in backed), "targets": {}}
+        for target in TARGETS:
+            c = certify([s for s, _ in backed], [w for _, w in backed], target,
+                        candidates=[round(x, 4) for x in np.linspace(0.5, 0.9999, 200)])
+            out["targets"][str(target)] = {"threshold": c.threshold, "accepted": c.accepted,
+                                           "share_of_fields": round(c.accepted / max(len(rows), 1), 4),
+                                           "errors": c.errors, "upper": None if c.upper is None else round(c.upper, 5)}
+            print(f"{kind:12s} {cells} cells, {len(rows)} fields, target {target:.1%}: threshold {c.threshold}, "
+                  f"accepted {c.accepted} ({c.accepted / max(len(rows), 1):.1%}), wrong {c.errors}, "
+                  f"95% upper {c.upper if c.upper is None else f'{c.upper:.3%}'}")
+        report["kinds"][kind] = out
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(json.dumps(report, indent=1))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
