@@ -1,5 +1,7 @@
-"""`madoguchi bench`: generated documents of every form and real handwritten digits, read once,
-decided with each engine alone and combined, in one run; results.json, results.md, curves PNG.
+"""`madoguchi bench`: generated documents of every form, the same forms written with real
+handwritten digits and red seals, and real digits alone, read once, decided with each line engine
+alone, both line engines (the rule before the digit reader) and all readers combined, in one run;
+results.json, results.md, curves PNG.
 
 Seeds: EVAL_SEED is only ever reported; thresholds are chosen on TUNING_SEED (see settings.py).
 """
@@ -18,16 +20,19 @@ from flows.evaluate import EVAL_SEED, TUNING_SEED, Tally, same, variants
 from flows.pipeline import Reader, Timer, sha256_of
 from ocr.decide import TICK_KINDS, decide_fields
 from ocr.synth import generate
+from ocr.synth_hand import DigitHand
 from ocr.validate import Context
 from schemas.results import DocumentResult, DocumentStatus
 
 TODAY = date(2026, 11, 27)  # the generator dates applications in the 60 days before this
+SEAL_RATE = 0.3  # share of the real-digit documents with a red seal pressed over the name
+DIGIT_KINDS = {"digits", "postal_code", "amount", "wareki_date", "phone"}  # the issue's "digit-kind fields"
 
 
-def _generate(reader: Reader, forms: list[str], docs: int, seed: int, folder: Path) -> list[Path]:
+def _generate(reader: Reader, forms: list[str], docs: int, seed: int, folder: Path, **hand) -> list[Path]:
     paths: list[Path] = []
     for form_id in forms:
-        paths += generate(reader.templates[form_id], docs, seed, folder, ("jpg",))
+        paths += generate(reader.templates[form_id], docs, seed, folder, ("jpg",), **hand)
     return paths
 
 
@@ -38,6 +43,7 @@ def _decide_variants(reader: Reader, raws, engines: list[str], *, open_threshold
     update = {"min_readers": 1}
     if open_thresholds:
         update["thresholds"] = dict.fromkeys(cfg.thresholds, 0.0)
+        update["vote_thresholds"] = dict.fromkeys(cfg.vote_thresholds, 0.0)
     cfg = cfg.model_copy(update=update)
     ctx = Context(today=TODAY, values={})
     out = {}
@@ -62,22 +68,10 @@ def review_load(counts: list[int]) -> dict:
     }
 
 
-def run_bench(reader: Reader, out: Path, *, docs: int, forms: list[str] | None, seed: int = EVAL_SEED,
-              mnist: Path | None, mnist_fields: int, progress=None) -> dict:
-    """Generate, read, decide and measure; writes results.json, results.md and curves.png in `out`.
-
-    The reader's database receives one row set per document (the persist stage is timed)."""
-    out.mkdir(parents=True, exist_ok=True)
-    settings = reader.settings
-    engines = [e.name for e in reader.engines]
-    forms = forms or list(reader.templates)
-    t0 = time.perf_counter()
-    paths = _generate(reader, forms, docs, seed, out / "scans")
-    generate_seconds = time.perf_counter() - t0
-    thresholds = settings.decision.thresholds  # reported with the results
+def _measure(reader: Reader, paths: list[Path], engines: list[str], timer: Timer, progress=None) -> dict:
+    """Read and decide every document with every variant; tallies, curve points and review load."""
     tallies: dict[str, dict[str, Tally]] = {v: {} for v in variants(engines)}
     points: dict[str, dict[str, list]] = {v: {} for v in variants(engines)}
-    timer = Timer()
     review_counts: dict[str, list[int]] = {v: [] for v in variants(engines)}  # fields sent to review, per document
     for path in progress(paths) if progress else paths:
         truth = json.loads(path.with_name(path.stem + ".truth.json").read_text(encoding="utf-8"))["fields"]
@@ -92,13 +86,45 @@ def run_bench(reader: Reader, out: Path, *, docs: int, forms: list[str] | None, 
             review_counts[variant].append(sum(f.status.value != "accepted" for f in fields.values()))
             for name, f in fields.items():
                 example = f"{path.stem}:{name}: read {f.value!r}, truth {truth[name]!r}"
-                for key in (f.kind, "all"):
+                for key in (f.kind, "all", *(("digit_kinds",) if f.kind in DIGIT_KINDS else ())):
                     tallies[variant].setdefault(key, Tally()).add(f.status.value, same(f.value, truth[name]), example)
         for variant, fields in _decide_variants(reader, pr.raws, engines, open_thresholds=True).items():
             for name, f in fields.items():
                 conf = 1.0 if f.kind in TICK_KINDS else f.confidence
                 points[variant].setdefault(f.kind, []).append((f.status.value == "accepted", same(f.value, truth[name]), conf))
+    return {
+        "documents": len(paths),
+        "tallies": {v: {k: t.as_dict() for k, t in sorted(ts.items())} for v, ts in tallies.items()},
+        "curves": {v: {k: curve(rows, len(rows)) for k, rows in sorted(ps.items())} for v, ps in points.items()},
+        "review_load": {v: review_load(counts) for v, counts in review_counts.items()},
+    }
+
+
+def run_bench(reader: Reader, out: Path, *, docs: int, forms: list[str] | None, seed: int = EVAL_SEED,
+              mnist: Path | None, mnist_fields: int, mnist_alone: int | None = None, progress=None) -> dict:
+    """Generate, read, decide and measure; writes results.json, results.md and curves.png in `out`.
+
+    Two sets of documents: font-drawn, and the same forms with every digit a real handwritten one
+    from the MNIST test split and a red seal over the name on SEAL_RATE of them (when `mnist` has
+    it). The reader's database receives one row set per document (the persist stage is timed)."""
+    out.mkdir(parents=True, exist_ok=True)
+    settings = reader.settings
+    engines = [e.name for e in reader.engines]
+    forms = forms or list(reader.templates)
+    have_mnist = mnist is not None and (mnist / "t10k-images-idx3-ubyte.gz").exists()
+    t0 = time.perf_counter()
+    paths = _generate(reader, forms, docs, seed, out / "scans")
+    real = _generate(reader, forms, docs, seed, out / "scans-real-digits", digits=DigitHand.mnist(mnist),
+                     seal_rate=SEAL_RATE) if have_mnist else []
+    generate_seconds = time.perf_counter() - t0
+    timer = Timer()
+    font = _measure(reader, paths, engines, timer, progress)
     n = len(paths)
+    speed = {
+        "pages_per_minute": round(60 * n / max(sum(timer.seconds.values()), 1e-9), 2),
+        "seconds_per_page": {k: round(v / max(n, 1), 4) for k, v in timer.seconds.items()},
+    }
+    real_rows = _measure(reader, real, engines, Timer(), progress) if real else None
     report = {
         "machine": "2 CPU cores, 24 GB, no GPU",
         "seed": seed,
@@ -106,21 +132,26 @@ def run_bench(reader: Reader, out: Path, *, docs: int, forms: list[str] | None, 
         "documents": n,
         "forms": forms,
         "engines": engines,
-        "thresholds": thresholds,
-        "generated_documents": {v: {k: t.as_dict() for k, t in sorted(ts.items())} for v, ts in tallies.items()},
-        "curves": {v: {k: curve(rows, len(rows)) for k, rows in sorted(ps.items())} for v, ps in points.items()},
-        "review_load": {v: review_load(counts) for v, counts in review_counts.items()},
+        "thresholds": settings.decision.thresholds,
+        "vote_thresholds": settings.decision.vote_thresholds,
+        "generated_documents": font["tallies"],
+        "curves": font["curves"],
+        "review_load": font["review_load"],
+        "real_digit_documents": (
+            {"documents": len(real), "seal_rate": SEAL_RATE, "digits": "MNIST test split (reporting only)",
+             "tallies": real_rows["tallies"], "curves": real_rows["curves"], "review_load": real_rows["review_load"]}
+            if real_rows else {"skipped": f"MNIST test set not found in {mnist}"}),
         "speed": {
-            "pages_per_minute": round(60 * n / max(sum(timer.seconds.values()), 1e-9), 2),
-            "seconds_per_page": {k: round(v / max(n, 1), 4) for k, v in timer.seconds.items()},
+            **speed,
             "model_load_seconds": round(reader.model_load_seconds, 2),
             "peak_memory_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
             "sample_generation_seconds": round(generate_seconds, 1),
         },
     }
-    if mnist is not None and (mnist / "t10k-images-idx3-ubyte.gz").exists():
-        report["handwritten_digits"] = measure(reader.engines, mnist, fields=mnist_fields, seed=seed)
-        report["handwritten_digits"]["threshold"] = thresholds.get("digits")
+    if have_mnist:
+        report["handwritten_digits"] = measure(reader.engines, mnist, fields=mnist_fields, seed=seed, alone=mnist_alone)
+        report["handwritten_digits"]["threshold"] = settings.decision.thresholds.get("digits")
+        report["handwritten_digits"]["vote_threshold"] = settings.decision.vote_thresholds.get("digits")
     else:
         report["handwritten_digits"] = {"skipped": f"MNIST test set not found in {mnist}"}
     (out / "results.json").write_text(json.dumps(report, ensure_ascii=False, indent=2), encoding="utf-8")

@@ -17,34 +17,55 @@ def _pct(x: float) -> str:
     return f"{100 * x:.1f}%"
 
 
-def write_markdown(report: dict, path: Path) -> None:
-    """results.md: one table per variant (engine alone, combined), digits, speed."""
-    lines = [
-        f"# Benchmark: {report['documents']} generated documents ({', '.join(report['forms'])}), "
-        f"seed {report['seed']} ({report['seed_role']})",
-        "",
-        f"Machine: {report['machine']}. Thresholds: `{report['thresholds']}`.",
-        "",
-    ]
-    for variant, kinds in report["generated_documents"].items():
-        lines += [f"## {variant}", "", "| kind | fields | read exactly | accepted | wrong among accepted (95% upper) "
-                  "| needs_review | invalid |", "|---|---|---|---|---|---|---|"]
+def _tally_tables(title: str, tallies: dict) -> list[str]:
+    lines = []
+    for variant, kinds in tallies.items():
+        lines += [f"## {title}: {variant}", "", "| kind | fields | read exactly | accepted | wrong among accepted "
+                  "(95% upper) | needs_review | invalid |", "|---|---|---|---|---|---|---|"]
         for kind in ["all", *(k for k in kinds if k != "all")]:
             t = kinds[kind]
             lines.append(f"| {kind} | {t['fields']} | {_pct(t['exact'])} | {_pct(t['straight_through'])} | "
                          f"{t['accepted_wrong']} = {_pct(t['accepted_error'])} ({_pct(t['accepted_error_95_upper'])}) "
                          f"| {_pct(t['needs_review'])} | {_pct(t['invalid'])} |")
         lines.append("")
-    load = report.get("review_load", {})
-    if load:
-        sec = next(iter(load.values()))["assumed_seconds_per_field"]
-        lines += ["## Review load (what reviewers would do per document)", "",
-                  f"| reader | fields to review per document | documents with any | most in one document "
-                  f"| reviewer time per document (at {sec} s per field) |", "|---|---|---|---|---|"]
-        for variant, r in load.items():
-            lines.append(f"| {variant} | {r['fields_per_document']} | {_pct(r['documents_with_review'])} | "
-                         f"{r['max_fields_in_a_document']} | {r['reviewer_seconds_per_document']} s |")
-        lines.append("")
+    return lines
+
+
+def _load_table(title: str, load: dict) -> list[str]:
+    if not load:
+        return []
+    sec = next(iter(load.values()))["assumed_seconds_per_field"]
+    lines = [f"## {title}", "", f"| reader | fields to review per document | documents with any | most in one document "
+             f"| reviewer time per document (at {sec} s per field) |", "|---|---|---|---|---|"]
+    for variant, r in load.items():
+        lines.append(f"| {variant} | {r['fields_per_document']} | {_pct(r['documents_with_review'])} | "
+                     f"{r['max_fields_in_a_document']} | {r['reviewer_seconds_per_document']} s |")
+    return lines + [""]
+
+
+def write_markdown(report: dict, path: Path) -> None:
+    """results.md: the real-digit documents first (the headline), then the font-drawn ones, each per
+    variant; review load; real digits alone; speed."""
+    lines = [
+        f"# Benchmark: {report['documents']} generated documents per set ({', '.join(report['forms'])}), "
+        f"seed {report['seed']} ({report['seed_role']})",
+        "",
+        f"Machine: {report['machine']}. Thresholds: `{report['thresholds']}`; digit vote: "
+        f"`{report.get('vote_thresholds')}`.",
+        "",
+    ]
+    real = report.get("real_digit_documents", {})
+    if "tallies" in real:
+        lines += [f"Real-digit documents: every digit a real handwritten digit from {real['digits']}, a red seal "
+                  f"over the name on {_pct(real['seal_rate'])} of them. `digit_kinds` = digits, postal_code, amount, "
+                  "wareki_date, phone.", ""]
+        lines += _tally_tables("Real handwritten digits and seals", real["tallies"])
+        lines += _load_table("Review load, real-digit documents", real["review_load"])
+    elif real:
+        lines += [f"Real-digit documents skipped: {real['skipped']}", ""]
+    lines += _tally_tables("Font-drawn", report["generated_documents"])
+    lines += _load_table("Review load, font-drawn documents (what reviewers would do per document)",
+                         report.get("review_load", {}))
     digits = report["handwritten_digits"]
     lines += ["## Real handwritten digits (MNIST), one digit per box, 7 boxes per field", ""]
     if "skipped" in digits:
@@ -53,10 +74,20 @@ def write_markdown(report: dict, path: Path) -> None:
         lines += [f"{digits['fields']} fields, seed {digits['seed']}; at the digits threshold {digits['threshold']}:", "",
                   "| reader | read exactly | accepted | wrong among accepted (95% upper) |", "|---|---|---|---|"]
         for variant, d in digits["variants"].items():
-            row = next(r for r in d["curve"] if r["threshold"] == digits["threshold"])
-            lines.append(f"| {variant} | {_pct(d['exact'])} | {_pct(row['straight_through'])} | "
+            at = digits.get("vote_threshold", digits["threshold"]) if variant == "combined" else digits["threshold"]
+            row = min(d["curve"], key=lambda r: abs(r["threshold"] - at))
+            lines.append(f"| {variant} (threshold {row['threshold']}) | {_pct(d['exact'])} | {_pct(row['straight_through'])} | "
                          f"{row['accepted_wrong']} = {_pct(row['accepted_error'])} ({_pct(row['accepted_error_95_upper'])}) |")
         lines.append("")
+        alone = digits.get("digit_reader_alone")
+        if alone:
+            lines += [f"### The digit reader alone, all {alone['cells']} MNIST test digits, one per cell", "",
+                      f"Forced to answer every cell: {alone['forced_wrong']} wrong = {alone['forced_error']:.2%}.", "",
+                      "| probability at least | coverage | wrong among accepted (95% upper) |", "|---|---|---|"]
+            for r in alone["curve"]:
+                lines.append(f"| {r['threshold']} | {_pct(r['coverage'])} | {r['accepted_wrong']} = "
+                             f"{100 * r['accepted_error']:.3f}% ({100 * r['accepted_error_95_upper']:.3f}%) |")
+            lines.append("")
     s = report["speed"]
     lines += ["## Speed", "", f"- pages per minute (reading only, models loaded): {s['pages_per_minute']}",
               f"- model load: {s['model_load_seconds']} s; peak memory: {s['peak_memory_mb']} MB",

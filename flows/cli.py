@@ -169,7 +169,7 @@ def cmd_bench(args, settings) -> int:
     from flows.bench import run_bench
     from flows.pipeline import Reader
 
-    docs, mnist_fields = (args.docs or 4, 60) if args.quick else (args.docs or 30, 300)
+    docs, mnist_fields, alone = (args.docs or 4, 60, 1000) if args.quick else (args.docs or 30, 300, None)
     forms = args.forms.split(",") if args.forms else None
     if forms and (unknown := set(forms) - set(_all_forms(settings))):
         raise UsageError(f"unknown forms: {', '.join(sorted(unknown))}")
@@ -180,7 +180,7 @@ def cmd_bench(args, settings) -> int:
     reader = Reader(settings.model_copy(update={"home": out / "home"}))
     bar = lambda xs: tqdm(xs, desc="benchmark", unit="page", file=sys.stderr)  # noqa: E731
     run_bench(reader, out, docs=docs, forms=forms, seed=args.seed, mnist=Path(args.mnist),
-              mnist_fields=mnist_fields, progress=bar)
+              mnist_fields=mnist_fields, mnist_alone=alone, progress=bar)
     print((out / "results.md").read_text(encoding="utf-8"))
     print(f"results: {out.resolve()}/results.json, results.md, curves.png")
     return EXIT_OK

@@ -4,23 +4,15 @@ judged by (accuracy among accepted fields, straight-through rate), per field kin
 from __future__ import annotations
 
 import json
-import math
 from collections import defaultdict
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from ocr.certify import binomial_upper
+from ocr.decide import DIGIT_READER
+
 EVAL_SEED = 777001  # generated data only ever reported
 TUNING_SEED = 424242  # generated data thresholds are chosen on
-
-
-def wilson_upper(errors: int, n: int, z: float = 1.96) -> float:
-    """Upper end of the 95% Wilson interval of an error rate (sensible at 0 errors)."""
-    if n == 0:
-        return 1.0
-    p = errors / n
-    centre = p + z * z / (2 * n)
-    spread = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n))
-    return min(1.0, (centre + spread) / (1 + z * z / n))
 
 
 @dataclass
@@ -53,7 +45,7 @@ class Tally:
             "exact": round(self.correct / n, 4),
             "straight_through": round(self.accepted / n, 4),
             "accepted_error": round(self.accepted_wrong / max(self.accepted, 1), 5),
-            "accepted_error_95_upper": round(wilson_upper(self.accepted_wrong, self.accepted), 5),
+            "accepted_error_95_upper": round(binomial_upper(self.accepted_wrong, self.accepted), 5),
             "needs_review": round(self.needs_review / n, 4),
             "invalid": round(self.invalid / n, 4),
             "accepted_wrong": self.accepted_wrong,
@@ -62,8 +54,13 @@ class Tally:
 
 
 def variants(engines: list[str]) -> dict[str, tuple[str, ...]]:
-    """The readers a decision is measured with: each engine alone, and all of them combined."""
-    out = {name: (name,) for name in engines}
+    """The readers a decision is measured with: each line engine alone, the line engines together
+    (the rule before the digit reader, which reads digit cells only and so never alone), and all
+    of them combined."""
+    lines = [name for name in engines if name != DIGIT_READER]
+    out = {name: (name,) for name in lines}
+    if DIGIT_READER in engines and len(lines) > 1:
+        out["+".join(lines)] = tuple(lines)
     if len(engines) > 1:
         out["combined"] = tuple(engines)
     return out

@@ -11,7 +11,7 @@ import json
 import struct
 import zlib
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from datetime import date
 from pathlib import Path
 
@@ -21,6 +21,7 @@ from PIL import Image, ImageDraw
 
 from ocr.layout import FieldLayout, layout_form
 from ocr.render import load_font, mm_to_px, render_page
+from ocr.synth_hand import DigitHand, stamp_seal
 from ocr.synth_scan import DRAW_DPI, ScanParams, apply_scan, scan, scan_params
 from ocr.synth_values import fill_values, to_wareki
 from schemas.templates import Box, FieldKind, FormTemplate
@@ -54,6 +55,7 @@ class Pen:
     size: float  # character height as a share of the box height
     spacing: float  # extra advance between characters, share of the character width
     mark: str  # how a choice is marked: tick | cross | fill
+    digits: DigitHand | None = None  # writes digits with real handwritten ones instead of the font
 
 
 def _pen(rng: np.random.Generator, dpi: float) -> Pen:
@@ -84,6 +86,9 @@ class _Glyph:
 def _glyph(ch: str, em: float, pen: Pen, rng: np.random.Generator) -> tuple[np.ndarray, float, float, float]:
     """One handwritten character: alpha cropped to its ink, the ink's offset from the pen position
     (left edge, top of the em box) and the advance, in px."""
+    if pen.digits is not None and ch in "0123456789":
+        alpha = pen.digits.alpha(ch, em * rng.uniform(0.66, 0.8), rng)
+        return alpha, 0.06 * em, 0.12 * em, alpha.shape[1] + 0.15 * em
     px = max(8, round(em))
     font = load_font(pen.font, px)
     size = 3 * px
@@ -277,13 +282,22 @@ def _field(page: np.ndarray, fl: FieldLayout, value: object, pen: Pen, rng: np.r
 
 
 def draw_filled(
-    template: FormTemplate, values: dict[str, object], rng: np.random.Generator, dpi: float = DRAW_DPI
+    template: FormTemplate, values: dict[str, object], rng: np.random.Generator, dpi: float = DRAW_DPI,
+    *, digits: DigitHand | None = None, seal: np.random.Generator | None = None,
 ) -> np.ndarray:
-    """The printed form filled in by hand: RGB uint8 at `dpi`, one writer (font, ink, pen) per document."""
+    """The printed form filled in by hand: RGB uint8 at `dpi`, one writer (font, ink, pen) per document.
+
+    With `digits`, every digit is a real handwritten one; with `seal`, a red 印 is pressed over the
+    end of the first name written."""
     page = np.repeat(render_page(template, dpi)[..., None], 3, axis=2)
-    pen = _pen(rng, dpi)
-    for name, fl in layout_form(template).items():
+    pen = replace(_pen(rng, dpi), digits=digits)
+    layouts = layout_form(template)
+    for name, fl in layouts.items():
         _field(page, fl, values.get(name), pen, rng, dpi)
+    if seal is not None:
+        names = [fl for n, fl in layouts.items() if fl.spec.kind == FieldKind.name_kanji and values.get(n)]
+        if names:
+            stamp_seal(page, names[0].spec.box, str(values[names[0].spec.name]), seal, dpi)
     return page
 
 
@@ -329,6 +343,8 @@ def generate(
     dpi: int | None = None,
     upside_down_rate: float = 0.0,
     grey_rate: float = 0.6,
+    digits: DigitHand | None = None,
+    seal_rate: float = 0.0,
 ) -> list[Path]:
     """Write `count` filled and scanned forms with their truth files; the same seed gives the same files.
 
@@ -341,6 +357,8 @@ def generate(
         dpi: scan resolution; None picks 200, 300 or 400 (or anything between) per page.
         upside_down_rate: share of pages fed into the scanner upside down.
         grey_rate: share of pages scanned in greyscale rather than colour.
+        digits: real handwritten digits to write every digit with (see `DigitHand`).
+        seal_rate: share of pages with a red seal pressed over the applicant's name.
 
     Returns:
         The image paths written, page by page in the order of `formats`.
@@ -352,9 +370,10 @@ def generate(
     written: list[Path] = []
     for i in range(count):
         seq = np.random.SeedSequence([seed, zlib.crc32(template.id.encode()), i])
-        r_values, r_draw, r_scan = (np.random.default_rng(s) for s in seq.spawn(3))
+        r_values, r_draw, r_scan, r_seal = (np.random.default_rng(s) for s in seq.spawn(4))
         values = fill_values(template, r_values)
-        page = draw_filled(template, values, r_draw, DRAW_DPI)
+        sealed = seal_rate > 0 and r_seal.random() < seal_rate
+        page = draw_filled(template, values, r_draw, DRAW_DPI, digits=digits, seal=r_seal if sealed else None)
         choices = [200, 300, 400, int(r_scan.integers(200, 401))]
         dpi_out = dpi or int(r_scan.choice(choices, p=[0.35, 0.35, 0.1, 0.2]))
         if r_scan.random() < grey_rate:
@@ -366,6 +385,7 @@ def generate(
             path = out_dir / f"{stem}.{ext}"
             _save(img, path, dpi_out)
             written.append(path)
-        truth = {"form": template.id, "fields": values, "scan": asdict(params)}
+        truth = {"form": template.id, "fields": values, "scan": asdict(params), "seal": sealed,
+                 "real_digits": digits is not None}
         (out_dir / f"{stem}.truth.json").write_text(json.dumps(truth, ensure_ascii=False, indent=1), encoding="utf-8")
     return written

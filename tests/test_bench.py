@@ -11,13 +11,19 @@ def test_bench_writes_results_for_each_engine_alone_and_combined(reader, tmp_pat
     from flows.bench import run_bench
 
     report = run_bench(reader, tmp_path, docs=1, forms=["pregnancy_notification"], seed=3,
-                       mnist=MNIST, mnist_fields=5)
-    assert set(report["generated_documents"]) == {"paddle", "rapid", "combined"}
-    for kinds in report["generated_documents"].values():
+                       mnist=MNIST, mnist_fields=5, mnist_alone=50)
+    assert set(report["generated_documents"]) == {"paddle", "rapid", "paddle+rapid", "combined"}
+    real = report["real_digit_documents"]
+    assert real["documents"] == 1 and set(real["tallies"]) == set(report["generated_documents"])
+    for kinds in [*report["generated_documents"].values(), *real["tallies"].values()]:
         total = kinds["all"]
         assert total["fields"] == 13
         shares = total["straight_through"] + total["needs_review"] + total["invalid"]
         assert abs(shares - 1.0) < 1e-3
+        assert kinds["digit_kinds"]["fields"] == sum(kinds[k]["fields"] for k in
+                                                     ("digits", "postal_code", "amount", "wareki_date", "phone") if k in kinds)
+    alone = report["handwritten_digits"]["digit_reader_alone"]
+    assert alone["cells"] == 50 and alone["curve"][0]["coverage"] <= 1.0
     assert {"load", "register", "crop", "read", "decide", "persist"} <= set(report["speed"]["seconds_per_page"])
     for variant, kinds in report["generated_documents"].items():  # review load is the tallies' other side
         load = report["review_load"][variant]
@@ -26,7 +32,8 @@ def test_bench_writes_results_for_each_engine_alone_and_combined(reader, tmp_pat
         assert load["reviewer_seconds_per_document"] == to_review * load["assumed_seconds_per_field"]
     assert report["seed_role"] == "evaluation"
     assert json.loads((tmp_path / "results.json").read_text(encoding="utf-8"))["documents"] == 1
-    assert "## combined" in (tmp_path / "results.md").read_text(encoding="utf-8")
+    md = (tmp_path / "results.md").read_text(encoding="utf-8")
+    assert "## Real handwritten digits and seals: combined" in md and "## Font-drawn: paddle+rapid" in md
     assert "## Review load" in (tmp_path / "results.md").read_text(encoding="utf-8")
     assert (tmp_path / "curves.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
