@@ -152,7 +152,7 @@ def test_one_reader_alone_never_accepts():
 
 def test_our_misreadings_are_review_not_the_applicants_invalid_value():
     """A missing name gap or a doubtful failing reading is ours to check, not the applicant's error."""
-    unsplit = decide_field(raw("applicant_name", "山田太郎", "山田太郎"), CFG, CTX)
+    unsplit = decide_field(raw("applicant_name", "猪上太郎", "猪上太郎"), CFG, CTX)  # 猪上: no listed surname
     assert unsplit.status == FieldStatus.needs_review and "validator:name_split" in unsplit.reasons
     doubtful = decide_field(raw("postal_code", "7449999", "7449999", conf=(0.5, 0.99)), CFG, CTX)
     assert doubtful.status == FieldStatus.needs_review
