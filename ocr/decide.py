@@ -38,6 +38,7 @@ class RawField:
     texts: dict[str, EngineText] = field(default_factory=dict)
     ink: dict[str, float] = field(default_factory=dict)  # tick square / era area -> ink share
     has_ink: bool = False  # ink in the writing cells
+    flags: tuple[str, ...] = ()  # reasons for review found while reading (a seal over the field)
 
 
 def _result(spec: FieldSpec, value, status, conf, reasons, readings) -> FieldResult:
@@ -134,7 +135,7 @@ def decide_text(raw: RawField, cfg: DecisionSettings, ctx: Context) -> FieldResu
         if spec.required:
             return _result(spec, None, FieldStatus.needs_review, 0.0, ["empty_required"], readings)
         return _result(spec, None, FieldStatus.accepted, 1.0, [], readings)
-    reasons = list(era_reasons)
+    reasons = list(era_reasons) + list(raw.flags)
     if any(UNREAD in t.text for t in raw.texts.values()):
         reasons.append("unread_ink")
     agree = len({repr(v) for v in values.values()}) == 1
