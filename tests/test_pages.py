@@ -217,23 +217,25 @@ STRAIGHT = dict(angle=0.0, shift_mm=(0.0, 0.0), corners=((0.0, 0.0),) * 4, blur=
                 shading=0.02, noise=3.0, upside_down=False, seed=7)  # same pixels as drawn, at 300 dpi
 
 
-def _filled_name_page(name: str = "加茂 今輔", ink: tuple[int, int, int] = (28, 28, 32)):
-    """The 児童手当 form filled in by hand in `ink`, drawn at 300 dpi: (RGB page, blank form, name cell)."""
-    from dataclasses import replace
-
+def _filled_name_page(name: str = "加茂 今輔", ink: tuple[int, int, int] | None = None):
+    """The 児童手当 form filled in by hand, drawn at 300 dpi (template coordinates): (RGB page, blank
+    form, name cell). With `ink`, everything written is in that ink (RGB) instead of the writer's."""
     from ocr.layout import layout_form
     from ocr.render import render_page
-    from ocr.synth import Pen, _field, _pen
+    from ocr.synth import draw_filled
+    from ocr.synth_values import fill_values
     from schemas.templates import load_templates
 
-    template = load_templates(Path(__file__).resolve().parent.parent / "schemas" / "forms")["child_allowance"]
+    template = load_templates()["child_allowance"]
+    values = fill_values(template, np.random.default_rng(5))
+    values["applicant_name"] = name
+    page = draw_filled(template, values, np.random.default_rng(6))
     blank = render_page(template, 300)
-    page = np.repeat(blank[..., None], 3, axis=2)
-    rng = np.random.default_rng(5)
-    pen: Pen = replace(_pen(rng, 300), ink=ink, font="/usr/share/fonts/truetype/klee/KleeOne-SemiBold.ttf")
-    fl = layout_form(template)["applicant_name"]
-    _field(page, fl, name, pen, rng, 300)
-    return page, blank, fl.cells[0]
+    if ink is not None:  # written ink's darkness, beyond the print, redrawn in `ink`
+        a = np.clip((blank.astype(np.float32) - page.min(axis=2)) / 255.0, 0, 1)[..., None]
+        page = (255 * (1 - a) + np.array(ink, np.float32) * a).astype(np.uint8)
+        page[blank < 255] = np.repeat(blank[..., None], 3, axis=2)[blank < 255]
+    return page, blank, layout_form(template)["applicant_name"].cells[0]
 
 
 def _scan_jpeg(page: np.ndarray, path: Path, quality: int = 70) -> Path:
