@@ -2,7 +2,7 @@
 
 On a colour page red dropout (`ocr.pages.drop_red`) has already turned seal paste into paper. On a
 fax, a grey scan or a photocopy the seal is ink like the writing, and a line recogniser reads its
-surname as one more character of the name. A seal is a ring, 10-20 mm across, larger than any
+surname as one more character of the name. A seal is a ring (or a square), 10-20 mm across, larger than any
 character written in the box; its rim is drawn at one radius all the way round, which a
 handwritten 口 or 回 (square, smaller) is not. A ring clear of the writing is erased; one touching
 it sends the field to review, since erasing it would take strokes of the name with it. So does a
@@ -40,14 +40,15 @@ VERIFY_TOP = 4  # coarse radii verified, best first
 
 @dataclass(frozen=True)
 class Seal:
-    """A ring found on a page: centre and rim radius in px of that page, the share of angles its
-    rim has ink at, and that share less the band just outside it."""
+    """A ring found on a page: centre and rim radius (half the side of a square seal) in px of that
+    page, the share of angles its rim has ink at, and that share less the band just outside it."""
 
     cx: float
     cy: float
     r: float
     cover: float
     contrast: float
+    square: bool = False
 
 
 def _written_ink(flat: np.ndarray, reference: np.ndarray, x0: int, y0: int, x1: int, y1: int, dpi: float) -> np.ndarray:
@@ -57,18 +58,21 @@ def _written_ink(flat: np.ndarray, reference: np.ndarray, x0: int, y0: int, x1: 
     return ((flat[y0:y1, x0:x1] < INK_LEVEL) & (printed == 0)).astype(np.uint8)
 
 
-def _cover(ink: np.ndarray, cx: float, cy: float, radii: np.ndarray) -> np.ndarray:
-    """For each angle, whether any of `radii` (px) around (cx, cy) falls on ink: bool (ANGLES,)."""
+def _cover(ink: np.ndarray, cx: float, cy: float, r: float, offsets: np.ndarray, square: bool) -> np.ndarray:
+    """For each angle, whether the outline of radius (half side) `r` around (cx, cy), moved out by
+    any of `offsets` (px), falls on ink: bool (ANGLES,)."""
     t = np.linspace(0, 2 * np.pi, ANGLES, endpoint=False)[:, None]
-    xs = np.round(cx + radii[None, :] * np.cos(t)).astype(int)
-    ys = np.round(cy + radii[None, :] * np.sin(t)).astype(int)
+    reach = r / np.maximum(np.abs(np.cos(t)), np.abs(np.sin(t))) if square else np.full_like(t, r)
+    radii = reach + offsets[None, :]
+    xs = np.round(cx + radii * np.cos(t)).astype(int)
+    ys = np.round(cy + radii * np.sin(t)).astype(int)
     inside = (xs >= 0) & (ys >= 0) & (xs < ink.shape[1]) & (ys < ink.shape[0])
     hit = np.zeros(xs.shape, bool)
     hit[inside] = ink[ys[inside], xs[inside]] > 0
     return hit.any(axis=1)
 
 
-def _verify(ink: np.ndarray, cx: float, cy: float, r: float, dpi: float) -> Seal | None:
+def _verify(ink: np.ndarray, cx: float, cy: float, r: float, dpi: float, square: bool) -> Seal | None:
     """The best ring near a coarse candidate, if it is one: refined over radius and centre, in
     steps of 0.5 then 0.2 mm.
 
@@ -85,12 +89,12 @@ def _verify(ink: np.ndarray, cx: float, cy: float, r: float, dpi: float) -> Seal
             for dy in (-step, 0.0, step):
                 for dr in (-2 * step, -step, 0.0, step, 2 * step):
                     x, y, rr = centre[0] + dx, centre[1] + dy, centre[2] + dr
-                    cover = _cover(ink, x, y, rr + band).mean()
+                    cover = _cover(ink, x, y, rr, band, square).mean()
                     if cover < MIN_COVER:
                         continue
-                    around = _cover(ink, x, y, rr + outside).mean()
+                    around = _cover(ink, x, y, rr, outside, square).mean()
                     if best is None or cover - around > best.contrast:
-                        best = Seal(x, y, rr, float(cover), float(cover - around))
+                        best = Seal(x, y, rr, float(cover), float(cover - around), square)
     return best if best is not None and best.contrast >= MIN_CONTRAST else None
 
 
@@ -107,34 +111,45 @@ def find_seal(flat: np.ndarray, reference: np.ndarray, cell: Box, dpi: float) ->
     peaks = []
     lo, hi = (mm_to_px(v, COARSE_DPI) for v in RADIUS_MM)
     for r in np.arange(lo, hi + 1, 1.0):  # px at COARSE_DPI
-        size = 2 * int(np.ceil(r + 2)) + 1
-        ring = np.zeros((size, size), np.float32)
-        cv2.circle(ring, (size // 2, size // 2), int(round(r)), 1.0, 2)
-        ring /= ring.sum()
-        score = cv2.filter2D(small, -1, ring, borderType=cv2.BORDER_CONSTANT)
-        _, peak, _, (px_, py_) = cv2.minMaxLoc(score)
-        if peak >= MIN_PEAK:
-            peaks.append((peak, r, px_, py_))
+        for square in (False, True):
+            ring = _outline(r, square)
+            score = cv2.filter2D(small, -1, ring / ring.sum(), borderType=cv2.BORDER_CONSTANT)
+            _, peak, _, (px_, py_) = cv2.minMaxLoc(score)
+            if peak >= MIN_PEAK:
+                peaks.append((peak, r, px_, py_, square))
     best: Seal | None = None
-    for _, r, px_, py_ in sorted(peaks, reverse=True)[:VERIFY_TOP]:
-        seal = _verify(ink, px_ / f, py_ / f, r / f, dpi)
+    for _, r, px_, py_, square in sorted(peaks, reverse=True)[:VERIFY_TOP]:
+        seal = _verify(ink, px_ / f, py_ / f, r / f, dpi, square)
         if seal and (best is None or seal.contrast > best.contrast):
             best = seal
     if best is None:
         return None
-    return Seal(best.cx + x0, best.cy + y0, best.r, best.cover, best.contrast)
+    return Seal(best.cx + x0, best.cy + y0, best.r, best.cover, best.contrast, best.square)
+
+
+def _outline(r: float, square: bool, filled: bool = False, size: int | None = None,
+             centre: tuple[float, float] | None = None) -> np.ndarray:
+    """A circle or square of radius (half side) `r` px, 2 px wide or filled, float32 0/1."""
+    size = size or 2 * int(np.ceil(r + 2)) + 1
+    out = np.zeros((size, size) if isinstance(size, int) else size, np.float32)
+    cx, cy = centre or (size // 2, size // 2)
+    width = -1 if filled else 2
+    if square:
+        cv2.rectangle(out, (round(cx - r), round(cy - r)), (round(cx + r), round(cy + r)), 1.0, width)
+    else:
+        cv2.circle(out, (round(cx), round(cy)), round(r), 1.0, width)
+    return out
 
 
 def clear_of_writing(flat: np.ndarray, reference: np.ndarray, cell: Box, seal: Seal, dpi: float) -> bool:
     """True when the ring lies beyond the writing in the cell, with a clear gap (or nothing is
     written but the seal), so erasing it takes no stroke of the name."""
-    x0, y0, x1, y1 = box_px(cell, dpi, flat.shape)
-    ink = _written_ink(flat, reference, x0, y0, x1, y1, dpi)
-    yy, xx = np.mgrid[y0:y1, x0:x1]
-    margin = mm_to_px(OUTSIDE_MM[0], dpi)  # the rim's outer half and the fit's error
-    ink[(xx - seal.cx) ** 2 + (yy - seal.cy) ** 2 <= (seal.r + margin) ** 2] = 0
     if seal.contrast < seal.cover - 0.02:  # ink crosses the circle just outside the rim
         return False
+    x0, y0, x1, y1 = box_px(cell, dpi, flat.shape)
+    ink = _written_ink(flat, reference, x0, y0, x1, y1, dpi)
+    margin = mm_to_px(OUTSIDE_MM[0], dpi)  # the rim's outer half and the fit's error
+    ink[_outline(seal.r + margin, seal.square, True, (y1 - y0, x1 - x0), (seal.cx - x0, seal.cy - y0)) > 0] = 0
     cols = np.flatnonzero(ink.any(axis=0))
     if cols.size == 0:
         return True
@@ -144,9 +159,9 @@ def clear_of_writing(flat: np.ndarray, reference: np.ndarray, cell: Box, seal: S
 def erase_seal(flat: np.ndarray, seal: Seal, dpi: float) -> np.ndarray:
     """A copy of the page with the seal's disc (rim included) turned into paper, out to the middle
     of the band just outside the rim, which `clear_of_writing` found without ink."""
+    r = seal.r + mm_to_px(sum(OUTSIDE_MM) / 2, dpi)
     out = flat.copy()
-    r = int(np.ceil(seal.r + mm_to_px(sum(OUTSIDE_MM) / 2, dpi)))
-    cv2.circle(out, (round(seal.cx), round(seal.cy)), r, 255, -1)
+    out[_outline(r, seal.square, True, flat.shape[:2], (seal.cx, seal.cy)) > 0] = 255
     return out
 
 
