@@ -48,6 +48,7 @@ class RawField:
     texts: dict[str, EngineText] = field(default_factory=dict)
     ink: dict[str, float] = field(default_factory=dict)  # tick square / era area -> ink share
     has_ink: bool = False  # ink in the writing cells
+    flags: tuple[str, ...] = ()  # reasons for review found while reading (a seal over the field)
 
 
 def _result(spec: FieldSpec, value, status, conf, reasons, readings) -> FieldResult:
@@ -147,22 +148,43 @@ def spacing_doubt(reading: Reading) -> bool:
     return max(inner) > WIDE_GAP * usual or max(ends) > WIDE_END * usual or min(inner) < NARROW_GAP * usual
 
 
-def cell_vote(texts: dict[str, EngineText]) -> tuple[bool, float] | None:
-    """(every inked cell's digit backed by a line engine, the digit reader's lowest probability),
-    or None when the digit reader did not read this field cell by cell."""
+@dataclass(frozen=True)
+class Vote:
+    """What the digit reader says of a field it read cell by cell.
+
+    Attributes:
+        backed: every inked cell's digit was read the same by at least one line engine.
+        score: the digit reader's lowest probability over the inked cells (0.0 if a cell is not a digit).
+        sure_cells: for each inked cell, the digit the reader gives with at least `sure` probability,
+            or None; a line reading that differs in one of these cells is contradicted.
+    """
+
+    backed: bool
+    score: float
+    sure_cells: tuple[str | None, ...]
+
+
+def cell_vote(texts: dict[str, EngineText], sure: float = 1.0) -> Vote | None:
+    """The digit reader's vote on a field, or None when it did not read this field cell by cell."""
     digit = texts.get(DIGIT_READER)
     if digit is None or not digit.cells:
         return None
     others = [t.cells for name, t in texts.items() if name != DIGIT_READER]
-    backed, scores = True, []
+    backed, scores, sure_cells = True, [], []
     for i, d in enumerate(digit.cells):
+        sure_cells.append(d.text if d is not None and d.text and d.confidence >= sure else None)
         if d is None:
             continue
-        if not d.text:
-            return False, 0.0
-        backed &= any(len(o) == len(digit.cells) and o[i] is not None and o[i].text == d.text for o in others)
-        scores.append(d.confidence)
-    return backed, min(scores, default=1.0)
+        scores.append(d.confidence if d.text else 0.0)
+        backed &= bool(d.text) and any(len(o) == len(digit.cells) and o[i] is not None and o[i].text == d.text
+                                       for o in others)
+    return Vote(backed, min(scores, default=1.0), tuple(sure_cells))
+
+
+def _contradicted(line: EngineText, vote: Vote) -> bool:
+    """True when the digit reader is sure of another digit than this line engine in some cell."""
+    return len(line.cells) == len(vote.sure_cells) and any(
+        s is not None and c is not None and c.text != s for c, s in zip(line.cells, vote.sure_cells))
 
 
 def decide_text(raw: RawField, cfg: DecisionSettings, ctx: Context) -> FieldResult:
@@ -174,33 +196,45 @@ def decide_text(raw: RawField, cfg: DecisionSettings, ctx: Context) -> FieldResu
     readings = {e: (None if v is None else str(v)) for e, v in values.items()}
     if len(values) < cfg.min_readers:
         return _result(spec, None, FieldStatus.needs_review, 0.0, ["single_reader"], readings)
-    vote = cell_vote(raw.texts)
-    best = DIGIT_READER if vote and values[DIGIT_READER] is not None else _best(values, confs, failures)
-    value = values[best]
     if all(v is None for v in values.values()):
         if raw.has_ink:
             return _result(spec, None, FieldStatus.needs_review, 0.0, ["unread_ink"], readings)
         if spec.required:
             return _result(spec, None, FieldStatus.needs_review, 0.0, ["empty_required"], readings)
         return _result(spec, None, FieldStatus.accepted, 1.0, [], readings)
-    reasons = list(era_reasons)
-    if vote is None:
-        unread = any(UNREAD in t.text for t in raw.texts.values())
-        agree = len({repr(v) for v in values.values()}) == 1
-        score = min(confs.values())
-        threshold = spec.threshold if spec.threshold is not None else cfg.thresholds.get(spec.kind.value, 0.9)
+    vote_threshold = cfg.vote_thresholds.get(spec.kind.value, 0.99)
+    vote = cell_vote(raw.texts, sure=vote_threshold)
+    lines = [e for e in raw.texts if e != DIGIT_READER]
+    # the line engines' own rule: all agree, nothing unread, each one's lowest character probability
+    line_unread = any(UNREAD in raw.texts[e].text for e in lines)
+    line_agree = len({repr(values[e]) for e in lines}) == 1
+    line_score = min(confs[e] for e in lines)
+    line_threshold = spec.threshold if spec.threshold is not None else cfg.thresholds.get(spec.kind.value, 0.9)
+    vetoed = vote is not None and any(_contradicted(raw.texts[e], vote) for e in lines)
+    line_ok = line_agree and not line_unread and line_score >= line_threshold and not vetoed
+    # the digit reader's rule: every cell backed by a line engine, its own lowest probability
+    digit_unread = vote is not None and UNREAD in raw.texts[DIGIT_READER].text
+    vote_ok = vote is not None and vote.backed and not digit_unread and vote.score >= vote_threshold
+    if vote_ok:
+        best, agree, score = DIGIT_READER, True, vote.score
+    elif line_ok:
+        best, agree, score = lines[0], True, line_score
+    elif vote is not None and values[DIGIT_READER] is not None:
+        best, agree, score = DIGIT_READER, vote.backed or line_agree, max(vote.score, line_score)
     else:
-        unread = UNREAD in raw.texts[DIGIT_READER].text
-        agree, score = vote
-        threshold = cfg.vote_thresholds.get(spec.kind.value, 0.99)
-    if unread:
+        best, agree, score = _best(values, confs, failures), line_agree, line_score
+    value = values[best]
+    reasons = list(era_reasons) + list(raw.flags)
+    if (digit_unread if vote is not None else line_unread) and not (vote_ok or line_ok):
         reasons.append("unread_ink")
     if spec.kind == FieldKind.kana and any(spacing_doubt(c) for t in raw.texts.values() for c in t.cells if c):
         reasons.append("char_count_doubt")
-    conf = min(score, era_conf) if agree else confs[best] * 0.5
-    if not agree:
+    if vetoed and not vote_ok:
         reasons.append("engines_disagree")
-    confident = agree and score >= threshold
+    conf = min(score, era_conf) if agree else confs[best] * 0.5
+    if not agree and "engines_disagree" not in reasons:
+        reasons.append("engines_disagree")
+    confident = vote_ok or line_ok
     if agree and not confident:
         reasons.append("low_confidence")
     if failures[best]:

@@ -117,6 +117,7 @@ def is_empty(crop: np.ndarray, dpi: float = FLAT_DPI) -> bool:
     n, _, stats, _ = cv2.connectedComponentsWithStats(ink, connectivity=8)
     min_extent = _px(1.0, dpi)  # px: shorter than 1 mm is a speck, not a stroke
     sliver = _px(0.4, dpi)
+    long_stroke = _px(3.0, dpi)  # px: a stroke this long is writing, however thin
     h, w = crop.shape[:2]
     strokes = 0
     for x, y, bw, bh, area in stats[1:]:
@@ -124,6 +125,8 @@ def is_empty(crop: np.ndarray, dpi: float = FLAT_DPI) -> bool:
             continue
         on_edge = (y <= 0 or y + bh >= h) and bh <= sliver or (x <= 0 or x + bw >= w) and bw <= sliver
         if not on_edge:
+            if max(bw, bh) >= long_stroke:
+                return False  # a thin, faint 1 has little area but is clearly written
             strokes += area
     return bool(strokes < (0.5 * dpi / MM_PER_INCH) ** 2 * 4)  # px: less than about 2 mm of a 0.5 mm stroke
 

@@ -2,6 +2,9 @@
 
 The file type is decided by its first bytes, never by its name. Every way a file can be bad is
 reported as one of the errors in `ocr.errors`, so the flow can quarantine it with a reason.
+
+A colour page loses its red ink on the way to grayscale (赤色ドロップアウト): seals (朱肉) and red
+pen become paper, so a seal pressed over a name is never read as a character of it.
 """
 
 from __future__ import annotations
@@ -37,6 +40,13 @@ MIN_DPI, MAX_DPI = 50.0, 1200.0  # outside this, a resolution tag is junk (JFIF'
 DARKEST_SHARE = 0.005  # the darkest 0.5% of a page is taken to be ink...
 STRETCH_BELOW = 200  # ...and stretched to black when lighter than this (faint copies, pencil)
 PDF_TIMEOUT_S = 120  # per page; poppler can spin forever on some broken files
+# Red dropout works on redness = R - max(G, B) (grey levels): 0 for black, grey, pencil and blue
+# ink, 130-200 for seal paste and red ballpoint, 40-80 for pink and for the anti-aliased fringe of red.
+RED_CAST = 24  # redness up to this is a scanner's warm cast or JPEG chroma noise at a black stroke
+RED_GAIN = 2.0  # grey levels a pixel is lightened by per unit of redness beyond RED_CAST
+RED_INK = 48  # redness from which a pixel counts as red ink in PageImage.red_dropped
+PAPER_PERCENTILE = 0.75  # of a page's grey levels: the paper (most of a form is paper)
+COLOUR_MODES = ("RGB", "RGBA", "RGBX", "P", "PA", "CMYK", "YCbCr", "LAB", "HSV")
 
 MAGIC = {
     "png": (b"\x89PNG\r\n\x1a\n",),
@@ -56,6 +66,8 @@ class PageImage:
         source: the file the page came from.
         dpi_from_file: False when `dpi` is the 300 dpi guess for an image without a usable tag;
             registration then estimates the scale from the page size.
+        red_dropped: share of the page's pixels (0..1) that were red ink and became paper; 0.0
+            for a page without colour.
     """
 
     image: np.ndarray
@@ -63,6 +75,7 @@ class PageImage:
     index: int
     source: Path
     dpi_from_file: bool = True
+    red_dropped: float = 0.0
 
 
 def sniff(path: Path) -> str:
@@ -138,15 +151,16 @@ def _pdf_pages(path: Path, dpi: int, max_pages: int) -> Iterator[PageImage]:
     for number in range(1, pages + 1):  # one page at a time keeps memory bounded
         try:
             images = convert_from_path(
-                str(path), dpi=dpi, first_page=number, last_page=number, grayscale=True, timeout=PDF_TIMEOUT_S
-            )
+                str(path), dpi=dpi, first_page=number, last_page=number, timeout=PDF_TIMEOUT_S
+            )  # in colour, so that red ink can be dropped
         except (PDFInfoNotInstalledError, PopplerNotInstalledError) as exc:
             raise PopplerMissingError(str(exc), source=path) from exc
         except (PDFPageCountError, PDFSyntaxError, PDFPopplerTimeoutError) as exc:
             raise CorruptFileError(str(exc).strip(), source=path, page=number - 1) from exc
         if len(images) != 1:
             raise CorruptFileError("poppler rendered no image", source=path, page=number - 1)
-        yield PageImage(_to_gray(images[0]), float(dpi), number - 1, path)
+        gray, red = _to_gray(images[0])
+        yield PageImage(gray, float(dpi), number - 1, path, red_dropped=red)
 
 
 def _image_pages(path: Path, max_pages: int) -> Iterator[PageImage]:
@@ -157,8 +171,9 @@ def _image_pages(path: Path, max_pages: int) -> Iterator[PageImage]:
                 raise TooManyPagesError(frames, max_pages, source=path)
             for index, frame in enumerate(ImageSequence.Iterator(img)):
                 dpi = _file_dpi(frame)
-                gray = _to_gray(ImageOps.exif_transpose(frame))
-                yield PageImage(gray, dpi or DEFAULT_IMAGE_DPI, index, path, dpi_from_file=dpi is not None)
+                gray, red = _to_gray(ImageOps.exif_transpose(frame))
+                yield PageImage(gray, dpi or DEFAULT_IMAGE_DPI, index, path, dpi_from_file=dpi is not None,
+                                red_dropped=red)
     except (UnidentifiedImageError, Image.DecompressionBombError, OSError, SyntaxError, ValueError) as exc:
         # Pillow reports truncated and malformed data as OSError/SyntaxError/ValueError
         if isinstance(exc, FileNotFoundError):
@@ -180,22 +195,55 @@ def _file_dpi(img: Image.Image) -> float | None:
     return value if MIN_DPI <= value <= MAX_DPI else None
 
 
-def _to_gray(img: Image.Image) -> np.ndarray:
-    """Any Pillow mode as contiguous grayscale uint8 (transparent areas become white paper)."""
+def _to_gray(img: Image.Image) -> tuple[np.ndarray, float]:
+    """Any Pillow mode as contiguous grayscale uint8 (transparent areas become white paper), red
+    ink dropped from a colour image; and the share of pixels that were red ink."""
     if img.mode in ("I;16", "I;16B", "I;16L", "I"):
         arr = np.asarray(img, dtype=np.float64)
         top = 65535.0 if img.mode.startswith("I;16") or arr.max() > 255 else 255.0
-        return np.ascontiguousarray(np.clip(arr * (255.0 / top), 0, 255).astype(np.uint8))
+        return np.ascontiguousarray(np.clip(arr * (255.0 / top), 0, 255).astype(np.uint8)), 0.0
     if img.mode == "F":
         arr = np.asarray(img, dtype=np.float64)
-        return np.ascontiguousarray(np.clip(arr, 0, 255).astype(np.uint8))
+        return np.ascontiguousarray(np.clip(arr, 0, 255).astype(np.uint8)), 0.0
     if img.mode in ("RGBA", "LA", "PA") or (img.mode == "P" and "transparency" in img.info):
         rgba = img.convert("RGBA")
         paper = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
         img = Image.alpha_composite(paper, rgba)
-    if img.mode != "L":
-        img = img.convert("L")
-    return np.ascontiguousarray(np.asarray(img, dtype=np.uint8))
+    colour = img.mode in COLOUR_MODES
+    gray = img if img.mode == "L" else img.convert("L")
+    gray = np.ascontiguousarray(np.asarray(gray, dtype=np.uint8))
+    if not colour:
+        return gray, 0.0
+    rgb = np.asarray(img if img.mode == "RGB" else img.convert("RGB"), dtype=np.uint8)
+    return drop_red(gray, rgb)
+
+
+def drop_red(gray: np.ndarray, rgb: np.ndarray) -> tuple[np.ndarray, float]:
+    """Turn red, vermilion and pink ink into paper on a grayscale page (赤色ドロップアウト).
+
+    Args:
+        gray: the page's luminance, uint8.
+        rgb: the same page in colour, uint8 H x W x 3.
+
+    Returns:
+        The page with red ink lightened up to the paper's grey level, and the share of pixels
+        that were red ink (0..1). A pixel is lightened by how much redder it is than its own grey,
+        not set to white, so a black stroke crossing a seal keeps its darkness (it has no redness
+        of its own; JPEG's blurred colour adds a little at its edges), while black, blue and
+        pencil ink, and pages without colour, are left exactly as they were.
+    """
+    r, g, b = cv2.split(rgb)
+    redness = cv2.subtract(r, cv2.max(g, b))  # saturates at 0: green, blue and grey are never red
+    lift = cv2.multiply(cv2.subtract(redness, RED_CAST), RED_GAIN)  # uint8, saturating
+    red_ink = cv2.countNonZero(cv2.threshold(redness, RED_INK - 1, 255, cv2.THRESH_BINARY)[1])
+    if not cv2.countNonZero(lift):
+        return gray, red_ink / gray.size
+    # never lighter than the paper: a white seal on grey paper would look like ink to
+    # normalise_background, which divides by the brightest grey around
+    hist = cv2.calcHist([gray], [0], None, [256], [0, 256]).ravel()
+    paper = int(np.searchsorted(np.cumsum(hist), PAPER_PERCENTILE * gray.size))
+    out = cv2.min(cv2.add(gray, lift), cv2.max(gray, paper))
+    return out, red_ink / gray.size
 
 
 def normalise_background(img: np.ndarray, dpi: float) -> np.ndarray:

@@ -18,6 +18,7 @@ from ocr.decide import TICK_KINDS, UNREAD, EngineText, RawField
 from ocr.engines import Reading, Recognizer, ink_box, to_bgr
 from ocr.fields import crop_cells, ink_ratio, is_empty, split_at_gap
 from ocr.layout import FieldLayout, layout_form
+from ocr.seal import check_seal
 from schemas.templates import FieldKind, FormTemplate
 
 NAME_KINDS = (FieldKind.name_kanji, FieldKind.kana)
@@ -92,10 +93,15 @@ def read_page(
     layouts = layout_form(template)
     cells: list[_Cell] = []
     by_field: dict[str, list[int]] = defaultdict(list)
+    flags: dict[str, tuple[str, ...]] = {}
     for name, fl in layouts.items():
         if fl.spec.kind in TICK_KINDS:
             continue
-        for c in _cells_of(fl, flat, dpi):
+        page = flat
+        if fl.spec.kind == FieldKind.name_kanji and len(fl.cells) == 1:  # where people press their seal
+            page, reason = check_seal(flat, reference, fl.cells[0], dpi)
+            flags[name] = (reason,) if reason else ()
+        for c in _cells_of(fl, page, dpi):
             by_field[name].append(len(cells))
             cells.append(c)
     # one recognize call per (engine, charset)
@@ -120,7 +126,8 @@ def read_page(
             for e in engines if _reads(e, fl)
         }
         texts.update(spelled.get(name, {}))
-        raws.append(RawField(fl.spec, texts, ink, has_ink=any(c.crop is not None for c in fcells)))
+        raws.append(RawField(fl.spec, texts, ink, has_ink=any(c.crop is not None for c in fcells),
+                             flags=flags.get(name, ())))
     return raws
 
 

@@ -17,6 +17,7 @@ from functools import lru_cache
 
 import jaconv
 
+from ocr.names import split_name
 from schemas.templates import ERA_END, ERA_START, FieldKind, FieldSpec
 
 _DASHES = str.maketrans({c: "-" for c in "ー－―‐—–−ｰ一"})
@@ -25,6 +26,9 @@ KATAKANA_RE = re.compile(r"^[\u30A1-\u30F6ー]+ [\u30A1-\u30F6ー]+$")  # family
 # What follows the town: 1丁目10番1号 / 123番地 / 123番地4 / 10番1号 / 12-3 / 12の3, and nothing else.
 # Held to the whole rest of the address, so a handwritten 7 read as ク after 番地 cannot pass.
 NUMBERING_RE = re.compile(r"(\d+丁目)?\d+(番地?(\d+(号|-\d+)?)?|-\d+(-\d+)?|の\d+)?")
+
+
+NAME_SCRIPTS = {FieldKind.name_kanji: "kanji", FieldKind.kana: "kana"}
 
 
 @dataclass(frozen=True)
@@ -41,7 +45,9 @@ def clean_text(kind: FieldKind, text: str) -> str:
     t = re.sub(r"\s+", " ", t)
     if kind == FieldKind.kana:
         t = jaconv.hira2kata(t)
-    elif kind == FieldKind.phone:
+    if kind in NAME_SCRIPTS and " " not in t:  # read whole: no gap was seen between family and given name
+        t = split_name(t, NAME_SCRIPTS[kind]).text or t
+    if kind == FieldKind.phone:
         t = t.translate(_DASHES).replace(" ", "")
     elif kind in (FieldKind.digits, FieldKind.postal_code, FieldKind.amount):
         t = t.replace(" ", "")
@@ -108,9 +114,9 @@ def _check_format(spec: FieldSpec, value: object, ctx: Context) -> str | None:
         if not written or ndig not in (10, 11) or (ndig == 11 and s[:3] not in ("070", "080", "090", "050")):
             return "format"
     elif kind == FieldKind.kana and not KATAKANA_RE.match(str(value)):
-        return "name_split" if re.fullmatch(r"[\u30A1-\u30F6ー ]+", str(value)) else "katakana_only"
+        return _name_split(kind, str(value)) if re.fullmatch(r"[\u30A1-\u30F6ー ]+", str(value)) else "katakana_only"
     elif kind == FieldKind.name_kanji and str(value).count(" ") != 1:
-        return "name_split"  # the core system takes family and given name apart
+        return _name_split(kind, str(value))  # the core system takes family and given name apart
     elif kind == FieldKind.amount and not isinstance(value, int):
         return "format"
     elif kind == FieldKind.wareki_date:
@@ -121,6 +127,12 @@ def _check_format(spec: FieldSpec, value: object, ctx: Context) -> str | None:
         if d > ctx.today + timedelta(days=366) or d < ctx.today - timedelta(days=366 * 120):
             return "date_plausible"
     return None
+
+
+def _name_split(kind: FieldKind, value: str) -> str:
+    """Why family and given name could not be told apart."""
+    ambiguous = " " not in value and split_name(value, NAME_SCRIPTS[kind]).ambiguous
+    return "name_split_ambiguous" if ambiguous else "name_split"
 
 
 def _postal_code_exists(spec: FieldSpec, value: object, ctx: Context) -> str | None:

@@ -33,6 +33,8 @@ REASONS_JA = {
     "validator:char_count": "桁数が足りません",
     "validator:katakana_only": "カタカナ以外の文字があります",
     "validator:name_split": "姓と名の区切りが読み取れません",
+    "validator:name_split_ambiguous": "姓と名の区切りが複数考えられます",
+    "seal_over_field": "印影が記入欄に重なっています",
     "validator:postal_code_exists": "存在しない郵便番号です",
     "validator:postal_code_unconfirmed": "郵便番号が確定していないため住所を照合できません",
     "validator:address_matches_postal_code": "住所が郵便番号の地域と一致しません",

@@ -170,7 +170,7 @@ def test_one_reader_alone_never_accepts():
 
 def test_our_misreadings_are_review_not_the_applicants_invalid_value():
     """A missing name gap or a doubtful failing reading is ours to check, not the applicant's error."""
-    unsplit = decide_field(raw("applicant_name", "山田太郎", "山田太郎"), CFG, CTX)
+    unsplit = decide_field(raw("applicant_name", "猪上太郎", "猪上太郎"), CFG, CTX)  # 猪上: no listed surname
     assert unsplit.status == FieldStatus.needs_review and "validator:name_split" in unsplit.reasons
     doubtful = decide_field(raw("postal_code", "7449999", "7449999", conf=(0.5, 0.99)), CFG, CTX)
     assert doubtful.status == FieldStatus.needs_review
@@ -326,3 +326,17 @@ def test_a_dropped_small_kana_goes_to_review():
     assert kana((0.17, 0.5, 0.83)).status == FieldStatus.accepted
     doubled = kana((0.17, 0.22, 0.83))
     assert doubled.status == FieldStatus.needs_review and "char_count_doubt" in doubled.reasons
+
+
+def test_line_engines_sure_together_still_accept_where_the_digit_reader_is_unsure_but_not_where_it_is_sure_otherwise():
+    """
+    GIVEN a postal code both line engines read alike at 0.99 and the digit reader reads unsure (0.5)
+          in one cell; and the same where the digit reader is sure (0.999) that a cell holds another digit
+    WHEN deciding
+    THEN the first is accepted by the line engines' own rule; the second is vetoed: review
+    """
+    unsure = voted("postal_code", "7440025", "7440025", "7440025", digit_conf=0.5, line_conf=0.99)
+    assert decide_field(unsure, CFG, CTX).status == FieldStatus.accepted
+    other = voted("postal_code", "7440026", "7440025", "7440025", digit_conf=0.999, line_conf=0.99)
+    vetoed = decide_field(other, CFG, CTX)
+    assert vetoed.status == FieldStatus.needs_review and "engines_disagree" in vetoed.reasons

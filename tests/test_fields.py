@@ -163,3 +163,19 @@ def test_is_empty_ignores_specks_and_edge_slivers() -> None:
     stroke = crop.copy()
     cv2.line(stroke, (50, 30), (52, 95), 0, 5)  # a "1", 5.5 mm long
     assert not is_empty(stroke)
+
+
+def test_a_thin_faint_one_is_writing_not_an_empty_cell():
+    """
+    GIVEN a date cell holding only a thin, light stroke 7 mm tall (a handwritten 1, about 0.2 mm wide)
+    WHEN asked whether the cell is empty
+    THEN it is not: the day 14 must not be read as 4 because its 1 was taken for a blank cell
+    """
+    from ocr.fields import is_empty
+
+    cell = np.full((128, 70), 250, np.uint8)
+    cell[30:113, 34:36] = 120  # 83 px = 7 mm at 300 dpi, 2 px wide
+    assert not is_empty(cell, 300.0)
+    speck = np.full((128, 70), 250, np.uint8)
+    speck[60:66, 30:35] = 60  # 0.5 mm: a speck
+    assert is_empty(speck, 300.0)

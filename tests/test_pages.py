@@ -5,6 +5,7 @@ from __future__ import annotations
 import pickle
 from pathlib import Path
 
+import cv2
 import numpy as np
 import pikepdf
 import pytest
@@ -208,3 +209,117 @@ def test_errors_share_a_base_and_survive_pickling() -> None:
         back = pickle.loads(pickle.dumps(err))
         assert type(back) is type(err)
         assert (back.code, back.message_ja, str(back)) == (err.code, err.message_ja, str(err))
+
+
+# --- red dropout (赤色ドロップアウト) -------------------------------------------------------------
+
+STRAIGHT = dict(angle=0.0, shift_mm=(0.0, 0.0), corners=((0.0, 0.0),) * 4, blur=0.8, paper=228, black=25,
+                shading=0.02, noise=3.0, upside_down=False, seed=7)  # same pixels as drawn, at 300 dpi
+
+
+def _filled_name_page(name: str = "加茂 今輔", ink: tuple[int, int, int] | None = None):
+    """The 児童手当 form filled in by hand, drawn at 300 dpi (template coordinates): (RGB page, blank
+    form, name cell). With `ink`, everything written is in that ink (RGB) instead of the writer's."""
+    from ocr.layout import layout_form
+    from ocr.render import render_page
+    from ocr.synth import draw_filled
+    from ocr.synth_values import fill_values
+    from schemas.templates import load_templates
+
+    template = load_templates()["child_allowance"]
+    values = fill_values(template, np.random.default_rng(5))
+    values["applicant_name"] = name
+    page = draw_filled(template, values, np.random.default_rng(6))
+    blank = render_page(template, 300)
+    if ink is not None:  # written ink's darkness, beyond the print, redrawn in `ink`
+        a = np.clip((blank.astype(np.float32) - page.min(axis=2)) / 255.0, 0, 1)[..., None]
+        page = (255 * (1 - a) + np.array(ink, np.float32) * a).astype(np.uint8)
+        page[blank < 255] = np.repeat(blank[..., None], 3, axis=2)[blank < 255]
+    return page, blank, layout_form(template)["applicant_name"].cells[0]
+
+
+def _scan_jpeg(page: np.ndarray, path: Path, quality: int = 70) -> Path:
+    """Through the simulated scanner (no skew), saved as a 4:2:0 JPEG, as office scanners do."""
+    from ocr.synth import ScanParams, apply_scan
+
+    img = apply_scan(page, ScanParams(dpi_out=300, jpeg_quality=quality, **STRAIGHT))
+    Image.fromarray(img).save(path, quality=quality, subsampling="4:2:0", dpi=(300, 300))
+    return path
+
+
+def test_red_seal_over_a_name_becomes_paper_and_the_name_under_it_survives(tmp_path: Path) -> None:
+    """GIVEN a name in black ink with a 朱肉 seal (15 mm ring, a kanji inside) pressed over its end, and a
+    black stroke drawn across the seal, scanned to a JPEG
+    WHEN loaded
+    THEN the seal's pixels are paper, and the ink under and across it is still ink."""
+    from ocr.fields import INK_LEVEL
+    from ocr.pages import normalise_background
+    from ocr.synth_seal import seal_over_writing
+
+    page, blank, cell = _filled_name_page()
+    x_end = round((cell.x + cell.w * 0.5) * 300 / 25.4)
+    plain = page.copy()
+    seal = seal_over_writing(page, blank, cell, "森", 300)
+    ys, xs = np.nonzero(seal)
+    cv2.line(page, (int(xs.max()) - 20, int(ys.min())), (int(xs.max()) - 20, int(ys.max())), (30, 30, 30), 5)
+    cv2.line(plain, (int(xs.max()) - 20, int(ys.min())), (int(xs.max()) - 20, int(ys.max())), (30, 30, 30), 5)
+    assert xs.min() < x_end  # the seal is over the writing, not beside it
+    [sealed] = load_pages(_scan_jpeg(page, tmp_path / "child_allowance-red-seal-over-name.jpg"))
+    [unsealed] = load_pages(_scan_jpeg(plain, tmp_path / "child_allowance-no-seal.jpg"))
+    with_seal = normalise_background(sealed.image, 300) < INK_LEVEL
+    without = normalise_background(unsealed.image, 300) < INK_LEVEL
+    region = np.zeros_like(seal)
+    region[ys.min() : ys.max() + 1, xs.min() : xs.max() + 1] = True
+    seal_only = seal & ~cv2.dilate(without.astype(np.uint8), np.ones((7, 7), np.uint8)).astype(bool)
+    assert with_seal[seal_only].mean() < 0.01  # the seal's rim and character are gone
+    writing = without & region
+    assert writing.sum() > 2000 and with_seal[writing].mean() > 0.9  # 輔 and the stroke under the seal stay
+    assert (with_seal & region & ~without).sum() < 0.02 * region.sum()  # nothing of the seal left as ink
+    assert 0.0005 < sealed.red_dropped < 0.01 and unsealed.red_dropped == 0.0
+
+
+def test_colourless_scan_is_unchanged_by_red_dropout(tmp_path: Path) -> None:
+    """GIVEN a colour JPEG of a page without colour (black writing, grey paper with a scanner's warm cast)
+    WHEN loaded THEN exactly the grey levels of the plain luminance, and nothing counted as red."""
+    page, _, _ = _filled_name_page()
+    path = _scan_jpeg(page, tmp_path / "child_allowance-colour-scan-no-red.jpg")
+    [loaded] = load_pages(path)
+    with Image.open(path) as img:
+        luminance = np.asarray(img.convert("L"))
+    assert np.array_equal(loaded.image, luminance)
+    assert loaded.red_dropped == 0.0
+
+
+def test_blue_ink_and_pencil_survive_red_dropout(tmp_path: Path) -> None:
+    """GIVEN a name in blue ballpoint and a grey pencil line, beside a red-pen tick, on a colour scan
+    WHEN loaded THEN blue and pencil keep their grey levels, and only the red tick becomes paper."""
+    import cv2
+
+    page, _, cell = _filled_name_page(ink=(35, 55, 150))
+    k = 300 / 25.4
+    y = round((cell.y + cell.h + 3) * k)
+    cv2.line(page, (round(cell.x * k), y), (round((cell.x + 40) * k), y), (110, 110, 110), 4)  # pencil
+    cv2.line(page, (round((cell.x + 60) * k), y), (round((cell.x + 90) * k), y), (215, 30, 50), 5)  # red pen
+    path = tmp_path / "child_allowance-blue-ink-red-tick.png"
+    Image.fromarray(page).save(path, dpi=(300, 300))
+    [loaded] = load_pages(path)
+    luminance = np.asarray(Image.fromarray(page).convert("L"))
+    blue = (page[..., 2].astype(int) - page[..., 0]) > 40
+    assert blue.sum() > 2000 and np.array_equal(loaded.image[blue], luminance[blue])
+    assert loaded.image[y, round((cell.x + 20) * k)] == luminance[y, round((cell.x + 20) * k)] < 130
+    assert loaded.image[y, round((cell.x + 75) * k)] == 255  # red pen: paper
+
+
+def test_red_seal_on_a_colour_pdf_is_dropped(tmp_path: Path) -> None:
+    """GIVEN a colour PDF page (JPEG inside, 100 dpi) with a red seal beside black print
+    WHEN loaded THEN the seal is paper but for a faint fringe of its thin rim, and the print is ink."""
+    from ocr.synth_seal import press_seal
+
+    sheet = np.asarray(_sheet(100).convert("RGB")).copy()
+    mask = press_seal(sheet, (150.0, 200.0), 15.0, "森", 100)
+    path = tmp_path / "sealed.pdf"
+    Image.fromarray(sheet).save(path, "PDF", resolution=100.0)
+    [page] = load_pages(path, pdf_dpi=100)
+    seal = page.image[mask]
+    assert (seal > 200).mean() > 0.97 and seal.min() > 128 and page.red_dropped > 0
+    assert page.image.min() < 50  # the printed rectangle and text

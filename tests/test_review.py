@@ -160,7 +160,7 @@ def _entered_as_validated(settings, store, doc, form: str) -> None:
 
 
 INVALID = {"wareki_date": "令和7年2月30日", "digits": "abc", "phone": "abc", "postal_code": "abc", "amount": "abc",
-           "kana": "山田 花子", "name_kanji": "山田花子"}
+           "kana": "山田 花子", "name_kanji": "猪上花子"}  # 猪上: no listed surname, so no space is placed
 
 
 def test_an_invalid_answer_is_asked_again_with_the_reason(stack, documents):

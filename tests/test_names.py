@@ -1,0 +1,76 @@
+"""A name read without a visible gap gets its space from the list of known surnames, or goes to review."""
+
+from datetime import date
+
+from ocr.decide import EngineText, RawField, decide_field
+from ocr.names import NameSplit, split_by_surname, split_name
+from ocr.validate import Context, clean_text
+from schemas.results import FieldStatus
+from schemas.settings import DecisionSettings
+from schemas.templates import FieldKind, load_templates
+
+SURNAMES = {"加茂", "加", "中", "中井", "森", "森永", "東海林"}
+GIVEN = {"今輔", "一郎", "永一", "一", "太郎"}
+FORM = load_templates()["child_allowance"]
+
+
+def test_the_longest_known_surname_places_the_space():
+    """GIVEN 加茂今輔 with 加 and 加茂 both known surnames WHEN split THEN 加茂 今輔."""
+    assert split_by_surname("加茂今輔", SURNAMES, GIVEN) == NameSplit("加茂 今輔")
+    assert split_by_surname("東海林太郎", SURNAMES, GIVEN) == NameSplit("東海林 太郎")
+
+
+def test_a_known_given_name_decides_between_surnames():
+    """GIVEN 中井一郎 (中 and 中井 known, only 一郎 a given name) WHEN split THEN 中井 一郎."""
+    assert split_by_surname("中井一郎", SURNAMES, GIVEN) == NameSplit("中井 一郎")
+
+
+def test_two_plausible_splits_are_not_guessed():
+    """GIVEN 森永一, which is 森 永一 or 森永 一 WHEN split THEN no split, marked ambiguous."""
+    assert split_by_surname("森永一", SURNAMES, GIVEN) == NameSplit(None, ambiguous=True)
+
+
+def test_a_common_given_name_outweighs_a_rare_one():
+    """GIVEN 森永一 where only 一 is a common given name WHEN split THEN 森永 一."""
+    assert split_by_surname("森永一", SURNAMES, GIVEN, common_given={"一"}) == NameSplit("森永 一")
+
+
+def test_names_with_a_space_unknown_surnames_and_single_characters_are_left_alone():
+    assert split_by_surname("加茂 今輔", SURNAMES, GIVEN) == NameSplit(None)
+    assert split_by_surname("鈴木一郎", SURNAMES, GIVEN) == NameSplit(None)
+    assert split_by_surname("森", SURNAMES, GIVEN) == NameSplit(None)
+    assert split_by_surname("加今輔太郎一", SURNAMES, GIVEN) == NameSplit(None)  # 5 characters left: no given name
+
+
+def test_the_dataset_splits_kanji_and_katakana_names():
+    """GIVEN the installed japanese-personal-name-dataset WHEN names without a space are split THEN as written."""
+    assert split_name("加茂今輔", "kanji").text == "加茂 今輔"
+    assert split_name("長谷川一郎", "kanji").text == "長谷川 一郎"
+    assert split_name("ヤマダハナコ", "kana").text == "ヤマダ ハナコ"
+    assert split_name("森永一", "kanji").ambiguous
+
+
+def test_clean_text_places_the_space_only_in_name_fields():
+    assert clean_text(FieldKind.name_kanji, "加茂今輔") == "加茂 今輔"
+    assert clean_text(FieldKind.kana, "やまだはなこ") == "ヤマダ ハナコ"
+    assert clean_text(FieldKind.name_kanji, "加茂 今輔") == "加茂 今輔"
+    assert clean_text(FieldKind.text, "加茂今輔") == "加茂今輔"
+
+
+def _decide(text: str):
+    raw = RawField(FORM.field("applicant_name"), {"paddle": EngineText(text, 0.99), "rapid": EngineText(text, 0.99)},
+                   {}, True)
+    return decide_field(raw, DecisionSettings(), Context(today=date(2026, 11, 27), values={}))
+
+
+def test_a_name_read_whole_is_accepted_with_its_space():
+    """GIVEN both engines read 加茂今輔 (no gap seen) WHEN deciding THEN accepted as 加茂 今輔."""
+    f = _decide("加茂今輔")
+    assert (f.status, f.value) == (FieldStatus.accepted, "加茂 今輔")
+
+
+def test_an_ambiguous_name_goes_to_review_with_its_reason():
+    """GIVEN both engines read 森永一 WHEN deciding THEN needs_review: 姓と名の区切りが複数考えられます."""
+    f = _decide("森永一")
+    assert f.status == FieldStatus.needs_review and "validator:name_split_ambiguous" in f.reasons
+    assert "姓と名の区切りが複数考えられます" in f.reasons_ja
