@@ -17,7 +17,7 @@ from flows.digits import curve, measure
 from flows.evaluate import EVAL_SEED, TUNING_SEED, Tally, same, variants
 from flows.pipeline import Reader, Timer, sha256_of
 from ocr.decide import TICK_KINDS, decide_fields
-from ocr.synth import generate
+from samples.generator.draw import generate
 from ocr.validate import Context
 from schemas.results import DocumentResult, DocumentStatus
 

@@ -25,7 +25,7 @@ from flows.drop import drop
 from flows.evaluate import EVAL_SEED
 from flows.intake import Folders
 from flows.pipeline import Reader
-from ocr.synth import generate
+from samples.generator.draw import generate
 from schemas.db import Store
 from schemas.settings import Settings
 from schemas.templates import load_templates

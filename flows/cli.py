@@ -78,7 +78,7 @@ def cmd_forms_render(args, settings) -> int:
 
 
 def cmd_samples_generate(args, settings) -> int:
-    from ocr.synth import generate
+    from samples.generator.draw import generate
 
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)

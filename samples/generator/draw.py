@@ -2,7 +2,7 @@
 scanner, each with a truth file, for tests and for calibrating the reader.
 
 The page is drawn at DRAW_DPI on the printed form (`render_page`), then resampled to the scan's
-dpi. Truth values come from `ocr.synth_values.fill_values`.
+dpi. Truth values come from `samples.generator.values.fill_values`.
 """
 
 from __future__ import annotations
@@ -21,8 +21,8 @@ from PIL import Image, ImageDraw
 
 from ocr.layout import FieldLayout, layout_form
 from ocr.render import load_font, mm_to_px, render_page
-from ocr.synth_scan import DRAW_DPI, ScanParams, apply_scan, scan, scan_params
-from ocr.synth_values import fill_values, to_wareki
+from samples.generator.scan import DRAW_DPI, ScanParams, apply_scan, scan, scan_params
+from samples.generator.values import fill_values, to_wareki
 from schemas.templates import Box, FieldKind, FormTemplate
 
 __all__ = [
