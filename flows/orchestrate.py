@@ -20,11 +20,12 @@ from prefect.task_runners import ThreadPoolTaskRunner
 
 from flows.batch import JST, BatchFile, read_one, resolve_folder, select_files
 from flows.batch_report import write_batch_report
+from flows.handoff import queue_review
 from flows.intake import Folders, Settling, finish, form_hint, recover
 from flows.intake import claim as claim_file
 from flows.pipeline import Reader
 from flows.report import STATUS_JA
-from flows.review import queue_review, reopen_reviews
+from flows.review import reopen_reviews
 from schemas.db import Store
 from schemas.results import DocumentResult, DocumentStatus
 from schemas.settings import Settings
