@@ -212,7 +212,7 @@ def cmd_report(args, settings) -> int:
 
 
 def cmd_server(args, settings) -> int:
-    from flows import server
+    from flows.service import server
 
     repo = Path.cwd()
     if args.action == "up":
@@ -230,7 +230,7 @@ def cmd_server(args, settings) -> int:
 
 
 def cmd_drop(args, settings) -> int:
-    from flows.drop import describe, drop, wait_filed
+    from flows.service.drop import describe, drop, wait_filed
     from flows.intake import Folders
     from flows.report import fit_width
     from schemas.db import Store
@@ -261,7 +261,7 @@ def cmd_batch(args, settings) -> int:
     from prefect.deployments import run_deployment
     from prefect.settings import PREFECT_API_URL, temporary_settings
 
-    from flows import server
+    from flows.service import server
 
     if not server.healthy(settings):
         raise UsageError("the Prefect server is not running: start it with `madoguchi server up`")
@@ -294,7 +294,7 @@ def cmd_review(args, settings) -> int:
         print(f"{n} 件の確認済み画像と文字を書き出しました (PaddleOCR recognition format): {Path(args.out) / 'rec_gt.txt'}")
         return EXIT_OK
     titles = {k: t.title for k, t in _all_forms(settings).items()}
-    from flows.server import status
+    from flows.service.server import status
 
     items = learn.queue(store, titles, status(settings)["ui"])
     if args.json:
@@ -356,7 +356,7 @@ def cmd_calibrate(args, settings) -> int:
 
 
 def cmd_watch(args, settings) -> int:
-    from flows.watcher import main as watch_main
+    from flows.service.watcher import main as watch_main
 
     watch_main(settings)
     return EXIT_OK

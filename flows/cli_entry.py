@@ -41,7 +41,7 @@ def cmd_entry(args, settings) -> int:
     from prefect.deployments import run_deployment
     from prefect.settings import PREFECT_API_URL, temporary_settings
 
-    from flows import server
+    from flows.service import server
     from flows.entry import DEPLOYMENT
 
     if not server.healthy(settings):
