@@ -12,7 +12,7 @@ from datetime import date
 from pathlib import Path
 
 from flows import cli_entry
-from flows.evaluate import EVAL_SEED, TUNING_SEED
+from flows.bench.evaluate import EVAL_SEED, TUNING_SEED
 
 EXIT_OK = 0
 EXIT_FAILED = 1  # the batch ran, but some file hit an unexpected error (see the log); it was left in place
@@ -141,7 +141,7 @@ def cmd_process(args, settings) -> int:
 
 
 def cmd_evaluate(args, settings) -> int:
-    from flows.evaluate import evaluate
+    from flows.bench.evaluate import evaluate
 
     report = evaluate(Path(args.results), Path(args.truth))
     text = json.dumps(report, ensure_ascii=False, indent=2)
@@ -152,7 +152,7 @@ def cmd_evaluate(args, settings) -> int:
 
 
 def cmd_digits(args, settings) -> int:
-    from flows.digits import measure
+    from flows.bench.digits import measure
     from ocr.engines import load_engines
 
     mnist = Path(args.mnist)
@@ -166,7 +166,7 @@ def cmd_digits(args, settings) -> int:
 def cmd_bench(args, settings) -> int:
     from tqdm import tqdm
 
-    from flows.bench import run_bench
+    from flows.bench.reading import run_bench
     from flows.pipeline import Reader
 
     docs, mnist_fields = (args.docs or 4, 60) if args.quick else (args.docs or 30, 300)
@@ -187,7 +187,7 @@ def cmd_bench(args, settings) -> int:
 
 
 def cmd_bench_prefect(args, settings) -> int:
-    from flows.bench_prefect import run
+    from flows.bench.orchestration import run
 
     if not (Path.cwd() / "prefect.yaml").exists():
         raise UsageError("run `madoguchi bench-prefect` from the repository root (prefect.yaml)")

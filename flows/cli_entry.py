@@ -26,7 +26,7 @@ def add(sub) -> None:
 
 
 def cmd_bench_entry(args, settings) -> int:
-    from flows import bench_entry
+    from flows.bench import entry as bench_entry
 
     repo = Path(__file__).resolve().parent.parent
     bench_entry.main(Path(args.out), args.records, args.delay, repo / "samples")

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
-from flows.evaluate import wilson_upper
+from flows.bench.evaluate import wilson_upper
 from schemas.db import Correction, Store
 
 TEXT_KINDS = {"text", "name_kanji", "kana", "digits", "amount", "phone", "postal_code"}  # one written line each

@@ -13,7 +13,7 @@ MNIST = REPO.parent / "shared" / "data" / "mnist"
 def test_real_handwritten_digits_are_read_cell_by_cell(engines):
     """GIVEN 30 seven-digit fields of real handwriting WHEN read like a form's digit boxes THEN most
     are read exactly, most fields get agreeing readings, and the default accepts no wrong field."""
-    from flows.digits import measure
+    from flows.bench.digits import measure
     from schemas.settings import DecisionSettings
 
     report = measure(engines, Path(MNIST), fields=30, seed=5)["variants"]["combined"]

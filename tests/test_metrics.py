@@ -1,6 +1,6 @@
 """The metric code itself, on small hand-made cases."""
 
-from flows.evaluate import Tally, same, wilson_upper
+from flows.bench.evaluate import Tally, same, wilson_upper
 
 
 def test_error_rate_metric_counts_accepted_wrong_fields():

@@ -20,7 +20,7 @@ import time
 from datetime import UTC
 from pathlib import Path
 
-from flows.evaluate import EVAL_SEED
+from flows.bench.evaluate import EVAL_SEED
 from flows.intake import Folders
 from flows.pipeline import Reader
 from flows.service import server

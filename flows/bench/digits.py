@@ -13,7 +13,7 @@ from pathlib import Path
 
 import numpy as np
 
-from flows.evaluate import variants, wilson_upper
+from flows.bench.evaluate import variants, wilson_upper
 from ocr.charsets import DIGITS
 from ocr.decide import UNREAD, EngineText, RawField, decide_field
 from ocr.engines import Recognizer
