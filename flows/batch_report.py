@@ -22,9 +22,8 @@ from openpyxl.utils import get_column_letter
 from openpyxl.worksheet.worksheet import Worksheet
 from sqlmodel import Session, select
 
-from flows.report import STATUS_JA
 from schemas.db import Document, EngineReading, FieldValue, Store
-from schemas.results import reasons_ja
+from schemas.results import STATUS_JA, reasons_ja
 
 HEADER_FILL = PatternFill("solid", fgColor="DDEBF7")
 STATUS_FILLS = {  # light fills a printed report still reads

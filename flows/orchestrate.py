@@ -24,10 +24,9 @@ from flows.handoff import queue_review
 from flows.intake import Folders, Settling, finish, form_hint, recover
 from flows.intake import claim as claim_file
 from flows.pipeline import Reader
-from flows.report import STATUS_JA
 from flows.review import reopen_reviews
 from schemas.db import Store
-from schemas.results import DocumentResult, DocumentStatus
+from schemas.results import STATUS_JA, DocumentResult, DocumentStatus
 from schemas.settings import Settings
 from schemas.templates import load_templates
 
