@@ -198,7 +198,7 @@ def cmd_bench_prefect(args, settings) -> int:
 
 
 def cmd_report(args, settings) -> int:
-    from flows.ledger import month_bounds, write_ledger
+    from flows.reports.ledger import month_bounds, write_ledger
     from schemas.db import Store
 
     try:
@@ -283,7 +283,7 @@ def cmd_batch(args, settings) -> int:
 
 
 def cmd_review(args, settings) -> int:
-    from flows import learn
+    from flows.reports import learn
     from schemas.db import Store
 
     store = Store(settings.db_url)
@@ -329,7 +329,7 @@ def cmd_correct(args, settings) -> int:
 
 
 def cmd_calibrate(args, settings) -> int:
-    from flows.learn import calibrate
+    from flows.reports.learn import calibrate
     from schemas.db import Store
 
     rows = calibrate(Store(settings.db_url).corrections(), args.max_error)

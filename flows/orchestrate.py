@@ -19,11 +19,11 @@ from prefect.runtime import flow_run
 from prefect.task_runners import ThreadPoolTaskRunner
 
 from flows.batch import JST, BatchFile, read_one, resolve_folder, select_files
-from flows.batch_report import write_batch_report
 from flows.handoff import queue_review
 from flows.intake import Folders, Settling, finish, form_hint, recover
 from flows.intake import claim as claim_file
 from flows.pipeline import Reader
+from flows.reports.batch import write_batch_report
 from flows.review import reopen_reviews
 from schemas.db import Store
 from schemas.results import STATUS_JA, DocumentResult, DocumentStatus
