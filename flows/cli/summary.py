@@ -1,4 +1,5 @@
-"""Summaries of a batch: summary.json for scripts and a table for the person at the terminal."""
+"""`madoguchi process`'s summaries of a batch: summary.json for scripts and a table for the person at
+the terminal."""
 
 from __future__ import annotations
 
