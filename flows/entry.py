@@ -23,6 +23,7 @@ from prefect.artifacts import create_markdown_artifact
 from prefect.runtime import flow_run
 from sqlmodel import select
 
+from flows.handoff import ENTRY_DEPLOYMENT, queue_review
 from flows.verify import final_values, screenshot_uri
 from rpa.bot import Bot, Connection, Job, document_key
 from rpa.errors import SYSTEM_DOWN, EntryError, EntryFailed, LoginFailed, Refused
@@ -31,7 +32,7 @@ from schemas.entry import EntryMapping, load_mappings
 from schemas.settings import Settings
 from schemas.templates import load_templates
 
-DEPLOYMENT = "entry/entry"
+DEPLOYMENT = ENTRY_DEPLOYMENT
 READY = ("accepted", "validated")
 MAPPINGS = Path(__file__).resolve().parent.parent / "rpa" / "mappings"
 
@@ -157,8 +158,6 @@ def _hand_back(store: Store, doc: Document, entry_row: Entry, mapping: EntryMapp
     _finish(store, entry_row, "refused", doc_status="needs_review", attempts=attempts, evidence=evidence,
             message=message, fields=json.dumps(fields))
     log.warning("document %s not taken by the core system (%s); back to review", doc.id, ", ".join(labels))
-    from flows.review import queue_review
-
     queue_review(store, doc, settings, log)
 
 

@@ -19,14 +19,14 @@ from prefect.runtime import flow_run
 from prefect.task_runners import ThreadPoolTaskRunner
 
 from flows.batch import JST, BatchFile, read_one, resolve_folder, select_files
-from flows.batch_report import write_batch_report
+from flows.handoff import queue_review
 from flows.intake import Folders, Settling, finish, form_hint, recover
 from flows.intake import claim as claim_file
 from flows.pipeline import Reader
-from flows.report import STATUS_JA
-from flows.review import queue_review, reopen_reviews
+from flows.reports.batch import write_batch_report
+from flows.review import reopen_reviews
 from schemas.db import Store
-from schemas.results import DocumentResult, DocumentStatus
+from schemas.results import STATUS_JA, DocumentResult, DocumentStatus
 from schemas.settings import Settings
 from schemas.templates import load_templates
 
@@ -147,6 +147,13 @@ def _batch_name() -> str:
     return f"一括読取-{p.get('folder') or '受付箱'}"
 
 
+def _period(since: date | None, until: date | None, now: datetime) -> str:
+    """What a batch covers, for its report's printed footer: its scan dates, or the day it ran."""
+    if since or until:
+        return f"スキャン日 {since or '指定なし'} 〜 {until or '指定なし'}"
+    return f"{now:%Y-%m-%d} 実行"
+
+
 @flow(name="batch", flow_run_name=_batch_name, task_runner=ThreadPoolTaskRunner(max_workers=8))
 def batch(folder: str | None = None, forms: list[str] | None = None, since: date | None = None,
           until: date | None = None, last_days: int | None = None, concurrency: int = 1,
@@ -201,7 +208,7 @@ def batch(folder: str | None = None, forms: list[str] | None = None, since: date
     summary = write_batch_report(reader.store, shas, out, titles={k: t.title for k, t in reader.templates.items()},
                                  views=settings.home / "views", params=params,
                                  read_now={r.sha256 for r in results if r.sha256 and not r.duplicate_of},
-                                 files=len(files))
+                                 files=len(files), period=_period(since, until, now))
     stp = summary.straight_through
     create_markdown_artifact("\n".join([
         f"## 一括読取 {source}", "",

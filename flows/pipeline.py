@@ -20,7 +20,8 @@ import numpy as np
 from sqlalchemy.exc import IntegrityError
 
 from ocr.decide import RawField, decide_fields
-from ocr.engines import Recognizer, load_engines
+from ocr.engines import Recognizer
+from ocr.readers import load_engines
 from ocr.errors import MadoguchiError, PopplerMissingError
 from ocr.fields import FLAT_DPI, blank_page, field_view, flatten, page_view
 from ocr.pages import load_pages

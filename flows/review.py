@@ -21,6 +21,8 @@ from prefect.input import RunInput
 from prefect.runtime import flow_run
 from pydantic import Field, create_model
 
+from flows.handoff import REVIEW_TAG as TAG
+from flows.handoff import start_entry, start_review
 from flows.verify import (
     NOT_TICKED,
     REJECT_REASONS,
@@ -38,10 +40,8 @@ from schemas.db import Document, Entry, Review, Store
 from schemas.settings import Settings
 from schemas.templates import FieldKind, FormTemplate, load_templates
 
-DEPLOYMENT = "review_document/review"
 CONFIRM, RETURN = "確定する", "差し戻す"
 NO_REASON = "（差し戻さない）"
-TAG = "needs-review"
 CLOSED_RUN_STATES = {"COMPLETED", "FAILED", "CRASHED", "CANCELLED"}
 
 
@@ -139,43 +139,8 @@ def review_document(document_id: int, timeout_seconds: int | None = None) -> dic
     create_markdown_artifact(f"確認済み: {len(items)} 項目中 {changed} 項目を修正 (確認者: {reviewer})",
                              description=f"確認 {Path(doc.source).name}")
     log.info("document %s validated: %d of %d field(s) changed; ready for entry", document_id, changed, len(items))
-    _start_entry(document_id, log)
+    start_entry(document_id, log)
     return {"document_id": document_id, "status": "validated", "changed": changed, "fields": len(items)}
-
-
-def _start_entry(document_id: int, log) -> None:
-    """Enter the document now rather than at the next scheduled entry run (which would take it anyway)."""
-    from prefect.deployments import run_deployment
-
-    from flows.entry import DEPLOYMENT as ENTRY
-
-    try:
-        run_deployment(ENTRY, parameters={"document_ids": [document_id]}, timeout=0, as_subflow=False,
-                       tags=["after-review"])
-    except Exception as exc:  # no entry deployment (a bare test server): the scheduled run enters it
-        log.info("entry for document %s left to the scheduled run (%s)", document_id, exc)
-
-
-def start_review(store: Store, doc: Document, settings: Settings, timeout_seconds: int | None = None) -> Review:
-    """Create the review run from its deployment (nothing waits for it) and its open Review row."""
-    from prefect.deployments import run_deployment
-
-    params: dict[str, object] = {"document_id": doc.id}
-    if timeout_seconds:
-        params["timeout_seconds"] = timeout_seconds
-    # not a subflow of the run that opens it (reconcile, process_document): a subflow cannot suspend
-    run = run_deployment(DEPLOYMENT, parameters=params, timeout=0, tags=[TAG, doc.form or "unidentified"],
-                         as_subflow=False)
-    return store.review_for_run(doc.id, str(run.id), 0)
-
-
-def queue_review(store: Store, doc: Document, settings: Settings, log) -> None:
-    """Open the document's review run now; if that fails (no review deployment on a bare test
-    server, a busy server), reconcile's next run opens it: the document is never lost."""
-    try:
-        start_review(store, doc, settings)
-    except Exception as exc:
-        log.warning("review for document %s not started yet (%s); reconcile will", doc.id, exc)
 
 
 def reopen_reviews(store: Store, settings: Settings) -> list[int]:

@@ -341,25 +341,3 @@ class NullRecognizer:
     ) -> list[Reading]:
         """One empty Reading per crop."""
         return [EMPTY_READING for _ in crops]
-
-
-def _digit_recognizer(threads: int = 2) -> Recognizer:
-    from ocr.digit_reader import DigitRecognizer  # it builds on this module's Reading
-
-    return DigitRecognizer(threads=threads)
-
-
-ENGINES: dict[str, Callable[..., Recognizer]] = {
-    "paddle": PaddleRecognizer,
-    "rapid": RapidRecognizer,
-    "digit": _digit_recognizer,
-    "null": NullRecognizer,
-}
-
-
-def load_engines(names: Sequence[str], threads: int = 2) -> list[Recognizer]:
-    """Build the named engines, in order; unknown names raise KeyError listing the known ones."""
-    unknown = [n for n in names if n not in ENGINES]
-    if unknown:
-        raise KeyError(f"unknown OCR engine(s) {unknown}; choose from {sorted(ENGINES)}")
-    return [ENGINES[n](threads=threads) for n in names]

@@ -1,6 +1,6 @@
 """Rebuild the committed sample files: `python samples/make_samples.py` (from the repository root).
 
-Good scans come from `ocr.synth.generate` with fixed seeds, renamed after the scenario they
+Good scans come from `samples.generator.draw.generate` with fixed seeds, renamed after the scenario they
 exercise; bad files are built here. samples/README.md describes each.
 """
 
@@ -15,7 +15,7 @@ import pikepdf
 from PIL import Image, ImageDraw, ImageFont
 
 from ocr.render import PRINT_FONT
-from ocr.synth import generate
+from samples.generator.draw import generate
 from schemas.templates import load_templates
 
 HERE = Path(__file__).parent

@@ -19,6 +19,9 @@ class DocumentStatus(StrEnum):
     rejected = "rejected"  # could not be read at all: quarantined with a reason
 
 
+# a field's or a document's status as clerks and reviewers read it (reports, artifacts, the terminal)
+STATUS_JA = {"accepted": "自動確定", "needs_review": "要確認", "invalid": "要確認(不正値)", "rejected": "読取不可",
+             "validated": "確認済み", "review_rejected": "差し戻し", "entered": "入力済み"}
 REASONS_JA = {
     "engines_disagree": "読取結果が一致しません",
     "char_count_doubt": "文字の抜けまたは重複の疑いがあります（字間が不自然です）",

@@ -13,7 +13,7 @@ SAMPLES = REPO / "samples"
 
 @pytest.fixture(scope="session")
 def engines():
-    from ocr.engines import load_engines
+    from ocr.readers import load_engines
 
     return load_engines(["paddle", "rapid", "digit"], threads=2)
 

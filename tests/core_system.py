@@ -10,7 +10,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from flows.bench_entry import TRUTHS
+from flows.bench.entry import TRUTHS
 from samples.core_system import Behaviour, CoreSystem
 from samples.core_system.screens import SCREENS
 from schemas.results import DocumentResult, DocumentStatus, FieldResult, FieldStatus

@@ -9,7 +9,7 @@ from contextlib import contextmanager
 
 import pytest
 
-from flows import server
+from flows.service import server
 from tests.conftest import REPO
 
 

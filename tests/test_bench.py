@@ -8,7 +8,7 @@ from tests.test_digits import MNIST
 def test_bench_writes_results_for_each_engine_alone_and_combined(reader, tmp_path):
     """GIVEN one generated document WHEN benchmarked THEN results.json has per-variant tallies that
     add up, a curve per kind, speed per stage, and results.md and curves.png exist."""
-    from flows.bench import run_bench
+    from flows.bench.reading import run_bench
 
     report = run_bench(reader, tmp_path, docs=1, forms=["pregnancy_notification"], seed=3,
                        mnist=MNIST, mnist_fields=5, mnist_alone=50)

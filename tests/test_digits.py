@@ -14,7 +14,7 @@ def test_real_handwritten_digits_are_read_cell_by_cell(engines):
     """GIVEN 30 seven-digit fields of real handwriting WHEN read like a form's digit boxes by all three
     readers THEN most are read exactly, most fields have every cell backed by a second reader, the
     default accepts no wrong field, and the digit reader alone errs on at most 2% of 300 digits."""
-    from flows.digits import measure
+    from flows.bench.digits import measure
     from schemas.settings import DecisionSettings
 
     measured = measure(engines, Path(MNIST), fields=30, seed=5, alone=300)

@@ -8,14 +8,8 @@ import numpy as np
 import pytest
 from PIL import Image, ImageDraw, ImageFont
 
-from ocr.engines import (
-    ENGINES,
-    NullRecognizer,
-    Reading,
-    Recognizer,
-    decode_ctc,
-    load_engines,
-)
+from ocr.engines import NullRecognizer, Reading, Recognizer, decode_ctc
+from ocr.readers import ENGINES, load_engines
 
 KLEE = Path("/usr/share/fonts/truetype/klee/KleeOne-Regular.ttf")  # handwriting-like
 GOTHIC = Path("/usr/share/fonts/opentype/ipaexfont-gothic/ipaexg.ttf")

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from flows.learn import calibrate
+from flows.reports.learn import calibrate
 from schemas.db import Correction
 
 
@@ -55,7 +55,7 @@ def test_reviewed_fields_export_as_paddleocr_recognition_data(tmp_path):
     import cv2
     import numpy as np
 
-    from flows.learn import export_training
+    from flows.reports.learn import export_training
     from schemas.db import Store
     from schemas.results import DocumentResult, DocumentStatus
 

@@ -4,7 +4,7 @@ from datetime import UTC, datetime
 
 from openpyxl import load_workbook
 
-from flows.ledger import write_ledger
+from flows.reports.ledger import write_ledger
 from schemas.db import Document, Store
 from schemas.results import DocumentResult, DocumentStatus, FieldResult, FieldStatus
 

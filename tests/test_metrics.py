@@ -4,7 +4,7 @@ import math
 
 import pytest
 
-from flows.evaluate import Tally, same
+from flows.bench.evaluate import Tally, same
 from ocr.certify import binomial_upper, certify
 
 

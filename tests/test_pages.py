@@ -222,8 +222,8 @@ def _filled_name_page(name: str = "加茂 今輔", ink: tuple[int, int, int] | N
     form, name cell). With `ink`, everything written is in that ink (RGB) instead of the writer's."""
     from ocr.layout import layout_form
     from ocr.render import render_page
-    from ocr.synth import draw_filled
-    from ocr.synth_values import fill_values
+    from samples.generator.draw import draw_filled
+    from samples.generator.values import fill_values
     from schemas.templates import load_templates
 
     template = load_templates()["child_allowance"]
@@ -240,7 +240,7 @@ def _filled_name_page(name: str = "加茂 今輔", ink: tuple[int, int, int] | N
 
 def _scan_jpeg(page: np.ndarray, path: Path, quality: int = 70) -> Path:
     """Through the simulated scanner (no skew), saved as a 4:2:0 JPEG, as office scanners do."""
-    from ocr.synth import ScanParams, apply_scan
+    from samples.generator.draw import ScanParams, apply_scan
 
     img = apply_scan(page, ScanParams(dpi_out=300, jpeg_quality=quality, **STRAIGHT))
     Image.fromarray(img).save(path, quality=quality, subsampling="4:2:0", dpi=(300, 300))
@@ -254,7 +254,7 @@ def test_red_seal_over_a_name_becomes_paper_and_the_name_under_it_survives(tmp_p
     THEN the seal's pixels are paper, and the ink under and across it is still ink."""
     from ocr.fields import INK_LEVEL
     from ocr.pages import normalise_background
-    from ocr.synth_seal import seal_over_writing
+    from samples.generator.seal import seal_over_writing
 
     page, blank, cell = _filled_name_page()
     x_end = round((cell.x + cell.w * 0.5) * 300 / 25.4)
@@ -313,7 +313,7 @@ def test_blue_ink_and_pencil_survive_red_dropout(tmp_path: Path) -> None:
 def test_red_seal_on_a_colour_pdf_is_dropped(tmp_path: Path) -> None:
     """GIVEN a colour PDF page (JPEG inside, 100 dpi) with a red seal beside black print
     WHEN loaded THEN the seal is paper but for a faint fringe of its thin rim, and the print is ink."""
-    from ocr.synth_seal import press_seal
+    from samples.generator.seal import press_seal
 
     sheet = np.asarray(_sheet(100).convert("RGB")).copy()
     mask = press_seal(sheet, (150.0, 200.0), 15.0, "森", 100)

@@ -15,8 +15,8 @@ from pathlib import Path
 
 import pytest
 
-from flows import server
 from flows.pipeline import Reader
+from flows.service import server
 from schemas.db import Store
 from tests.conftest import REPO, SAMPLES
 from tests.stack import free_port

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from flows import server
+from flows.service import server
 from tests.browser import artifact_path, browser_fixture, resume_in_ui  # noqa: F401 (fixture)
 from tests.conftest import SAMPLES
 from tests.stack import running_stack

@@ -15,9 +15,9 @@ from ocr.decide import EngineText, RawField, decide_field
 from ocr.layout import layout_form
 from ocr.render import render_page
 from ocr.seal import SEAL_REASON, check_seal, find_seal
-from ocr.synth import ScanParams, apply_scan, draw_filled
-from ocr.synth_seal import seal_over_writing
-from ocr.synth_values import REFERENCE_DATE, fill_values
+from samples.generator.draw import ScanParams, apply_scan, draw_filled
+from samples.generator.seal import seal_over_writing
+from samples.generator.values import REFERENCE_DATE, fill_values
 from ocr.validate import Context
 from schemas.results import FieldStatus
 from schemas.settings import DecisionSettings

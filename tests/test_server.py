@@ -13,7 +13,8 @@ import urllib.request
 
 import pytest
 
-from flows import cli, server
+from flows import cli
+from flows.service import server
 from tests.browser import artifact_path, browser_fixture, screenshot_flow_runs  # noqa: F401 (fixture)
 from tests.conftest import REPO, SAMPLES
 from tests.stack import running_stack

@@ -16,8 +16,8 @@ from PIL import Image
 
 from ocr.layout import layout_form
 from ocr.render import mm_to_px, render_page
-from ocr.synth import FORMATS, apply_scan, draw_filled, generate, scan_params
-from ocr.synth_values import REFERENCE_DATE, fill_values, kudamatsu_towns, to_wareki
+from samples.generator.draw import FORMATS, apply_scan, draw_filled, generate, scan_params
+from samples.generator.values import REFERENCE_DATE, fill_values, kudamatsu_towns, to_wareki
 from ocr.validate import Context, clean_text, validate
 from schemas.templates import FieldKind, FormTemplate, load_templates
 

@@ -22,7 +22,8 @@ import numpy as np
 from ocr.certify import certify
 from ocr.charsets import DIGITS
 from ocr.decide import DIGIT_READER, EngineText, cell_vote
-from ocr.engines import EMPTY_READING, load_engines
+from ocr.engines import EMPTY_READING
+from ocr.readers import load_engines
 from training.cells import draw_cell, load_digits
 
 SEED = 20261201

@@ -20,12 +20,12 @@ import time
 from datetime import UTC
 from pathlib import Path
 
-from flows import server
-from flows.drop import drop
-from flows.evaluate import EVAL_SEED
+from flows.bench.evaluate import EVAL_SEED
 from flows.intake import Folders
 from flows.pipeline import Reader
-from ocr.synth import generate
+from flows.service import server
+from flows.service.drop import drop
+from samples.generator.draw import generate
 from schemas.db import Store
 from schemas.settings import Settings
 from schemas.templates import load_templates

@@ -17,16 +17,16 @@ from pathlib import Path
 from openpyxl import Workbook
 from openpyxl.drawing.image import Image as XlImage
 from openpyxl.formatting.rule import CellIsRule
-from openpyxl.styles import Alignment, Font, PatternFill
+from openpyxl.styles import PatternFill
 from openpyxl.utils import get_column_letter
 from openpyxl.worksheet.worksheet import Worksheet
 from sqlmodel import Session, select
 
-from flows.report import STATUS_JA
+from flows.reports.table import column_widths, header_row, print_layout, title_row
 from schemas.db import Document, EngineReading, FieldValue, Store
-from schemas.results import reasons_ja
+from schemas.results import STATUS_JA, reasons_ja
 
-HEADER_FILL = PatternFill("solid", fgColor="DDEBF7")
+REPORT = "窓口 一括読取レポート"
 STATUS_FILLS = {  # light fills a printed report still reads
     "自動確定": "E2EFDA",
     "要確認": "FFF2CC",
@@ -67,16 +67,6 @@ def _sheet_name(title: str, used: set[str]) -> str:
     return name
 
 
-def _header(ws: Worksheet, header: list[str], widths: list[int]) -> None:
-    ws.append(header)
-    for c in ws[1]:
-        c.font, c.fill = Font(bold=True), HEADER_FILL
-        c.alignment = Alignment(vertical="center", wrap_text=True)
-    for i, w in enumerate(widths, start=1):
-        ws.column_dimensions[get_column_letter(i)].width = w
-    ws.freeze_panes = "A2"
-
-
 def _finish_table(ws: Worksheet, status_col: int | None) -> None:
     ws.auto_filter.ref = ws.dimensions
     if status_col is None or ws.max_row < 2:
@@ -96,9 +86,11 @@ def _value(raw: str | None) -> str:
 
 
 def write_batch_report(store: Store, sha256s: list[str], out: Path, *, titles: dict[str, str],
-                       views: Path, params: dict[str, str], read_now: set[str], files: int) -> BatchSummary:
+                       views: Path, params: dict[str, str], read_now: set[str], files: int,
+                       period: str = "") -> BatchSummary:
     """Write the workbook for the documents `sha256s` (one per file of the batch, files read before
-    included); `read_now` are those this batch read; `views` is the data root's views/ folder."""
+    included); `read_now` are those this batch read; `views` is the data root's views/ folder;
+    `period` is what the printed pages' footer says the batch covers."""
     with Session(store.engine) as s:
         docs = list(s.exec(select(Document).where(Document.sha256.in_(sha256s)))) if sha256s else []
         ids = [d.id for d in docs]
@@ -125,6 +117,8 @@ def write_batch_report(store: Store, sha256s: list[str], out: Path, *, titles: d
         ws = wb.create_sheet(_sheet_name(titles.get(form, form), used))
         _form_sheet(ws, [d for d in docs if d.form == form], fields_of, by_field, engines, views)
     _rejected_sheet(wb.create_sheet(_sheet_name("読取不可", used)), [d for d in docs if d.status == "rejected"], store)
+    for ws in wb.worksheets:
+        print_layout(ws, REPORT, period)
     out.parent.mkdir(parents=True, exist_ok=True)
     wb.save(out)
     return summary
@@ -137,8 +131,7 @@ def _summary_sheet(ws: Worksheet, s: BatchSummary, docs: list[Document], fields_
     read = [d for d in docs if d.status != "rejected"]
     doubtful = sum(any(f.status != "accepted" for f in fields_of[d.id]) for d in read)
     now = Counter(d.status for d in docs)
-    ws.append(["窓口 一括読取レポート"])
-    ws["A1"].font = Font(bold=True, size=14)
+    title_row(ws, REPORT)
     rows = [(k, v) for k, v in params.items()] + [
         ("対象ファイル数", s.files),
         ("書類数", s.documents),
@@ -161,15 +154,14 @@ def _summary_sheet(ws: Worksheet, s: BatchSummary, docs: list[Document], fields_
         ws.append(list(r))
         if r[0] == "自動確定率" and s.straight_through is not None:
             ws.cell(ws.max_row, 2).number_format = "0.0%"
-    ws.column_dimensions["A"].width = 34
-    ws.column_dimensions["B"].width = 48
+    column_widths(ws, [34, 48])
 
 
 def _form_sheet(ws: Worksheet, docs: list[Document], fields_of: dict[int, list[FieldValue]],
                 by_field: dict[int, dict[str, str | None]], engines: list[str], views: Path) -> None:
     header = ["ファイル", "書類の状態", "項目", "項目名", "読取値", "状態", "確信度", "理由",
               *[f"読取({e})" for e in engines], "画像（要確認の項目）"]
-    _header(ws, header, [28, 14, 18, 16, 28, 14, 8, 40, *[18] * len(engines), 50])
+    header_row(ws, header, [28, 14, 18, 16, 28, 14, 8, 40, *[18] * len(engines), 50])
     status_col, image_col = 6, len(header)
     for d in sorted(docs, key=lambda d: d.source):
         for f in fields_of[d.id]:
@@ -193,7 +185,7 @@ def _place_image(ws: Worksheet, path: Path, row: int, col: int) -> None:
 
 
 def _rejected_sheet(ws: Worksheet, docs: list[Document], store: Store) -> None:
-    _header(ws, ["ファイル", "状態", "理由", "sha256"], [36, 12, 80, 20])
+    header_row(ws, ["ファイル", "状態", "理由", "sha256"], [36, 12, 80, 20])
     for d in sorted(docs, key=lambda d: d.source):
         reason = "、".join(e.message_ja for e in store.errors_of(d))
         ws.append([Path(d.source).name, STATUS_JA["rejected"], reason, d.sha256[:16]])

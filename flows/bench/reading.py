@@ -15,13 +15,13 @@ from dataclasses import replace
 from datetime import date
 from pathlib import Path
 
-from flows.digits import curve, measure
-from flows.evaluate import EVAL_SEED, TUNING_SEED, Tally, same, variants
+from flows.bench.digits import curve, measure
+from flows.bench.evaluate import EVAL_SEED, TUNING_SEED, Tally, same, variants
 from flows.pipeline import Reader, Timer, sha256_of
 from ocr.decide import TICK_KINDS, decide_fields
-from ocr.synth import generate
-from ocr.synth_hand import DigitHand
 from ocr.validate import Context
+from samples.generator.draw import generate
+from samples.generator.hand import DigitHand
 from schemas.results import DocumentResult, DocumentStatus
 
 TODAY = date(2026, 11, 27)  # the generator dates applications in the 60 days before this
@@ -155,7 +155,7 @@ def run_bench(reader: Reader, out: Path, *, docs: int, forms: list[str] | None, 
     else:
         report["handwritten_digits"] = {"skipped": f"MNIST test set not found in {mnist}"}
     (out / "results.json").write_text(json.dumps(report, ensure_ascii=False, indent=2), encoding="utf-8")
-    from flows.bench_report import plot_curves, write_markdown
+    from flows.bench.outputs import plot_curves, write_markdown
 
     plot_curves(report, out / "curves.png")
     write_markdown(report, out / "results.md")

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import numpy as np
 
-from flows.evaluate import variants
+from flows.bench.evaluate import variants
 from ocr.certify import binomial_upper
 from ocr.charsets import DIGITS
 from ocr.decide import DIGIT_READER, UNREAD, EngineText, RawField, decide_field

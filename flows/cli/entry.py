@@ -1,15 +1,16 @@
-"""`madoguchi entry`: start the entry flow on the server, or list what was entered."""
+"""`madoguchi entry [run|list]`: start the entry flow on the server, or list what was entered."""
 
 from __future__ import annotations
 
 import json
 from pathlib import Path
 
-EXIT_OK, EXIT_FAILED = 0, 1
+from flows.cli.common import EXIT_FAILED, EXIT_OK, UsageError
+
 STATES_JA = {"pending": "入力中", "entered": "入力済み", "refused": "差し戻し (確認待ち)", "failed": "失敗 (次回再試行)"}
 
 
-def add(sub) -> None:
+def add_entry(sub) -> None:
     e = sub.add_parser("entry", help="enter validated documents into the core system (bots), or list entries")
     e.add_argument("action", nargs="?", choices=["run", "list"], default="run")
     e.add_argument("--documents", type=int, nargs="+", metavar="ID", help="run: only these documents")
@@ -17,32 +18,16 @@ def add(sub) -> None:
     e.add_argument("--wait", action="store_true", help="run: wait for the run to finish")
     e.add_argument("--json", action="store_true", help="list: JSON for scripts")
     e.set_defaults(func=cmd_entry)
-    b = sub.add_parser("bench-entry", help="records per minute and CPU seconds per record of one bot")
-    b.add_argument("--out", default="bench/entry", help="folder for entry.json and entry.md")
-    b.add_argument("--records", type=int, default=30)
-    b.add_argument("--delay", type=float, nargs="+", default=[0.0, 0.15],
-                   help="the stand-in's mean seconds per response, one run each (default: 0 and 0.15)")
-    b.set_defaults(func=cmd_bench_entry)
-
-
-def cmd_bench_entry(args, settings) -> int:
-    from flows import bench_entry
-
-    repo = Path(__file__).resolve().parent.parent
-    bench_entry.main(Path(args.out), args.records, args.delay, repo / "samples")
-    return EXIT_OK
 
 
 def cmd_entry(args, settings) -> int:
-    from flows.cli import UsageError
-
     if args.action == "list":
         return _list(settings, args.json)
     from prefect.deployments import run_deployment
     from prefect.settings import PREFECT_API_URL, temporary_settings
 
-    from flows import server
     from flows.entry import DEPLOYMENT
+    from flows.service import server
 
     if not server.healthy(settings):
         raise UsageError("the Prefect server is not running: start it with `madoguchi server up`")

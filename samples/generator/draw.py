@@ -2,7 +2,7 @@
 scanner, each with a truth file, for tests and for calibrating the reader.
 
 The page is drawn at DRAW_DPI on the printed form (`render_page`), then resampled to the scan's
-dpi. Truth values come from `ocr.synth_values.fill_values`.
+dpi. Truth values come from `samples.generator.values.fill_values`.
 """
 
 from __future__ import annotations
@@ -21,9 +21,10 @@ from PIL import Image, ImageDraw
 
 from ocr.layout import FieldLayout, layout_form
 from ocr.render import load_font, mm_to_px, render_page
-from ocr.synth_hand import DigitHand, stamp_seal
-from ocr.synth_scan import DRAW_DPI, ScanParams, apply_scan, scan, scan_params
-from ocr.synth_values import fill_values, to_wareki
+from samples.generator.hand import DigitHand
+from samples.generator.seal import seal_over_writing
+from samples.generator.scan import DRAW_DPI, ScanParams, apply_scan, scan, scan_params
+from samples.generator.values import fill_values, to_wareki
 from schemas.templates import Box, FieldKind, FormTemplate
 
 __all__ = [
@@ -289,15 +290,18 @@ def draw_filled(
 
     With `digits`, every digit is a real handwritten one; with `seal`, a red 印 is pressed over the
     end of the first name written."""
-    page = np.repeat(render_page(template, dpi)[..., None], 3, axis=2)
+    blank = render_page(template, dpi)
+    page = np.repeat(blank[..., None], 3, axis=2)
     pen = replace(_pen(rng, dpi), digits=digits)
     layouts = layout_form(template)
     for name, fl in layouts.items():
         _field(page, fl, values.get(name), pen, rng, dpi)
     if seal is not None:
-        names = [fl for n, fl in layouts.items() if fl.spec.kind == FieldKind.name_kanji and values.get(n)]
+        names = [fl.spec for n, fl in layouts.items() if fl.spec.kind == FieldKind.name_kanji and values.get(n)]
         if names:
-            stamp_seal(page, names[0].spec.box, str(values[names[0].spec.name]), seal, dpi)
+            family = str(values[names[0].name]).split(" ")[0]
+            seal_over_writing(page, blank, names[0].box, family, dpi, rng=seal,
+                              diameter_mm=seal.uniform(10.0, 14.0), overlap_mm=seal.uniform(-4.0, 4.0))
     return page
 
 

@@ -1,4 +1,5 @@
-"""Summaries of a batch: summary.json for scripts and a table for the person at the terminal."""
+"""`madoguchi process`'s summaries of a batch: summary.json for scripts and a table for the person at
+the terminal."""
 
 from __future__ import annotations
 
@@ -7,10 +8,7 @@ from collections import Counter
 from pathlib import Path
 from statistics import median
 
-from schemas.results import DocumentError, DocumentResult, DocumentStatus
-
-STATUS_JA = {"accepted": "自動確定", "needs_review": "要確認", "invalid": "要確認(不正値)", "rejected": "読取不可",
-             "validated": "確認済み", "review_rejected": "差し戻し", "entered": "入力済み"}
+from schemas.results import STATUS_JA, DocumentError, DocumentResult, DocumentStatus
 
 
 def internal_error(path: Path, exc: Exception) -> DocumentResult:

@@ -9,14 +9,14 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from openpyxl import Workbook
-from openpyxl.styles import Alignment, Font, PatternFill
+from openpyxl.styles import Alignment
 from sqlmodel import Session, select
 
+from flows.reports.table import BOLD, column_widths, print_layout, title_row, write_table
 from schemas.db import Correction, Document, FieldValue, Store
 from schemas.results import REASONS_JA
 
-HEADER_FILL = PatternFill("solid", fgColor="DDEBF7")
-BOLD = Font(bold=True)
+REPORT = "窓口 読取実績"
 
 
 def month_bounds(period: str) -> tuple[datetime, datetime]:
@@ -53,22 +53,10 @@ def _corrections(wb: Workbook, store: Store, corrections: list[Correction], titl
         cs = groups[key]
         changed = sum(c.changed for c in cs)
         rows.append([*key, len(cs), changed, changed / len(cs), round(sum(c.seconds for c in cs) / len(cs))])
-    _table(ws, ["様式", "項目", "種類", "時点", "確認件数", "修正件数", "修正率", "平均所要秒数"], rows,
+    write_table(ws, ["様式", "項目", "種類", "時点", "確認件数", "修正件数", "修正率", "平均所要秒数"], rows,
            [24, 20, 14, 8, 10, 10, 10, 12])
     for row in ws.iter_rows(min_row=2, min_col=7, max_col=7):
         row[0].number_format = "0.0%"
-
-
-def _table(ws, header: list[str], rows: list[list], widths: list[int]) -> None:
-    ws.append(header)
-    for c in ws[ws.max_row]:
-        c.font, c.fill = BOLD, HEADER_FILL
-    for r in rows:
-        ws.append(r)
-    for i, w in enumerate(widths):
-        ws.column_dimensions[chr(ord("A") + i)].width = w
-    ws.freeze_panes = ws.cell(row=2, column=1)
-    ws.auto_filter.ref = ws.dimensions
 
 
 def _summary(wb: Workbook, period: str, docs: list[Document], fields: list[FieldValue],
@@ -79,8 +67,7 @@ def _summary(wb: Workbook, period: str, docs: list[Document], fields: list[Field
     doubtful = {f.document_id for f in fields if f.status != "accepted"}
     fs = Counter(f.status for f in fields)
     n = len(fields)
-    ws.append([f"窓口 読取実績 {period}"])
-    ws["A1"].font = Font(bold=True, size=14)
+    title_row(ws, f"{REPORT} {period}")
     rows = [
         ("対象期間", period),
         ("受付書類数", len(docs)),
@@ -104,8 +91,7 @@ def _summary(wb: Workbook, period: str, docs: list[Document], fields: list[Field
     for r in rows:
         ws.append(list(r))
     ws["B9"].number_format = "0.0%"
-    ws.column_dimensions["A"].width = 34
-    ws.column_dimensions["B"].width = 60
+    column_widths(ws, [34, 60])
 
 
 def _by_form(wb: Workbook, docs: list[Document], fields: list[FieldValue], titles: dict[str, str]) -> None:
@@ -121,7 +107,7 @@ def _by_form(wb: Workbook, docs: list[Document], fields: list[FieldValue], title
         total = sum(c.values())
         rows.append([form, count, total, c["accepted"], (c["accepted"] / total) if total else None,
                      c["needs_review"], c["invalid"]])
-    _table(ws, ["様式", "書類数", "項目数", "自動確定", "自動確定率", "要確認", "要確認(不正値)"], rows, [26, 10, 10, 10, 12, 10, 14])
+    write_table(ws, ["様式", "書類数", "項目数", "自動確定", "自動確定率", "要確認", "要確認(不正値)"], rows, [26, 10, 10, 10, 12, 10, 14])
     for row in ws.iter_rows(min_row=2, min_col=5, max_col=5):
         row[0].number_format = "0.0%"
 
@@ -140,7 +126,7 @@ def _by_field(wb: Workbook, docs: list[Document], fields: list[FieldValue], titl
         total = sum(c[key].values())
         top = "、".join(f"{REASONS_JA.get(r, r)}({k})" for r, k in reasons[key].most_common(3))
         rows.append([*key, total, c[key]["accepted"], c[key]["accepted"] / total, c[key]["needs_review"] + c[key]["invalid"], top])
-    _table(ws, ["様式", "項目", "項目名", "件数", "自動確定", "自動確定率", "要確認", "主な確認理由"], rows, [24, 20, 16, 8, 10, 12, 8, 50])
+    write_table(ws, ["様式", "項目", "項目名", "件数", "自動確定", "自動確定率", "要確認", "主な確認理由"], rows, [24, 20, 16, 8, 10, 12, 8, 50])
     for row in ws.iter_rows(min_row=2, min_col=6, max_col=6):
         row[0].number_format = "0.0%"
 
@@ -167,9 +153,7 @@ def _hours(wb: Workbook) -> None:
         ws[cell].font = BOLD
     for r in (9, 10, 11):
         ws[f"B{r}"].number_format = "0.0"
-    ws.column_dimensions["A"].width = 32
-    ws.column_dimensions["B"].width = 14
-    ws.column_dimensions["C"].width = 60
+    column_widths(ws, [32, 14, 60])
     for row in ws.iter_rows():
         for c in row:
             c.alignment = Alignment(vertical="top", wrap_text=True)
@@ -184,6 +168,8 @@ def write_ledger(store: Store, period: str, out: Path, titles: dict[str, str]) -
     _by_field(wb, docs, fields, titles)
     _corrections(wb, store, corrections, titles)
     _hours(wb)
+    for ws in wb.worksheets:
+        print_layout(ws, REPORT, f"対象期間 {period}")
     out.parent.mkdir(parents=True, exist_ok=True)
     wb.save(out)
     return out

@@ -1,0 +1,124 @@
+"""`madoguchi bench`, `digits`, `bench-prefect`, `bench-entry` and `report`: the measurements
+behind the thresholds and the claims, and the month's ledger for the city."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import sys
+from pathlib import Path
+
+from flows.bench.evaluate import EVAL_SEED, TUNING_SEED
+from flows.cli.common import EXIT_FAILED, EXIT_OK, UsageError, all_forms, form_titles
+
+
+def add_digits(sub) -> None:
+    dg = sub.add_parser("digits", help="read real handwritten digits (MNIST) in per-character boxes")
+    dg.add_argument("--mnist", default="../shared/data/mnist", help="folder of the MNIST test set")
+    dg.add_argument("--fields", type=int, default=300)
+    dg.add_argument("--seed", type=int, default=EVAL_SEED, help=f"{TUNING_SEED} is the tuning seed; report others")
+    dg.set_defaults(func=cmd_digits)
+
+
+def add_bench(sub) -> None:
+    b = sub.add_parser("bench", help="accuracy, straight-through rate and speed on generated forms and real digits")
+    b.add_argument("--out", default="bench", help="folder for results.json, results.md, curves.png")
+    b.add_argument("--docs", type=int, help="documents per form (default 30; 4 with --quick)")
+    b.add_argument("--forms", help="comma-separated form ids (default: all)")
+    b.add_argument("--engines", help="comma-separated engines (default: the settings' engines)")
+    b.add_argument("--seed", type=int, default=EVAL_SEED, help=f"{EVAL_SEED} evaluation (default), {TUNING_SEED} tuning")
+    b.add_argument("--mnist", default="../shared/data/mnist", help="folder of the MNIST test set")
+    b.add_argument("--quick", action="store_true", help="a small run for development")
+    b.set_defaults(func=cmd_bench)
+
+
+def add_bench_prefect(sub) -> None:
+    bp = sub.add_parser("bench-prefect", help="drop-to-database latency and batch throughput on the real server")
+    bp.add_argument("--out", default="bench/prefect", help="folder for prefect.json and prefect.md (emptied first)")
+    bp.add_argument("--files", type=int, default=20, help="scans dropped one by one into the inbox")
+    bp.add_argument("--interval", type=float, default=10.0, help="seconds between two drops")
+    bp.add_argument("--docs", type=int, default=50, help="documents in the batch")
+    bp.set_defaults(func=cmd_bench_prefect)
+
+
+def add_report(sub) -> None:
+    rp = sub.add_parser("report", help="the month's accuracy ledger for the city (Excel, Japanese)")
+    rp.add_argument("--period", required=True, help="month, YYYY-MM")
+    rp.add_argument("--out", help="xlsx path (default: reports/madoguchi-PERIOD.xlsx under MADOGUCHI_HOME)")
+    rp.set_defaults(func=cmd_report)
+
+
+def add_bench_entry(sub) -> None:
+    b = sub.add_parser("bench-entry", help="records per minute and CPU seconds per record of one bot")
+    b.add_argument("--out", default="bench/entry", help="folder for entry.json and entry.md")
+    b.add_argument("--records", type=int, default=30)
+    b.add_argument("--delay", type=float, nargs="+", default=[0.0, 0.15],
+                   help="the stand-in's mean seconds per response, one run each (default: 0 and 0.15)")
+    b.set_defaults(func=cmd_bench_entry)
+
+
+def cmd_digits(args, settings) -> int:
+    from flows.bench.digits import measure
+    from ocr.readers import load_engines
+
+    mnist = Path(args.mnist)
+    if not (mnist / "t10k-images-idx3-ubyte.gz").exists():
+        raise UsageError(f"no MNIST test set in {mnist} (t10k-images-idx3-ubyte.gz)")
+    report = measure(load_engines(settings.ocr.engines, settings.ocr.threads), mnist, fields=args.fields, seed=args.seed)
+    print(json.dumps(report, ensure_ascii=False, indent=2))
+    return EXIT_OK
+
+
+def cmd_bench(args, settings) -> int:
+    from tqdm import tqdm
+
+    from flows.bench.reading import run_bench
+    from flows.pipeline import Reader
+
+    docs, mnist_fields, alone = (args.docs or 4, 60, 1000) if args.quick else (args.docs or 30, 300, None)
+    forms = args.forms.split(",") if args.forms else None
+    if forms and (unknown := set(forms) - set(all_forms(settings))):
+        raise UsageError(f"unknown forms: {', '.join(sorted(unknown))}")
+    if args.engines:
+        settings = settings.model_copy(update={"ocr": settings.ocr.model_copy(update={"engines": args.engines.split(",")})})
+    out = Path(args.out)
+    shutil.rmtree(out / "home", ignore_errors=True)  # the bench's own scratch database: a rerun starts clean
+    reader = Reader(settings.model_copy(update={"home": out / "home"}))
+    bar = lambda xs: tqdm(xs, desc="benchmark", unit="page", file=sys.stderr)  # noqa: E731
+    run_bench(reader, out, docs=docs, forms=forms, seed=args.seed, mnist=Path(args.mnist),
+              mnist_fields=mnist_fields, mnist_alone=alone, progress=bar)
+    print((out / "results.md").read_text(encoding="utf-8"))
+    print(f"results: {out.resolve()}/results.json, results.md, curves.png")
+    return EXIT_OK
+
+
+def cmd_bench_prefect(args, settings) -> int:
+    from flows.bench.orchestration import run
+
+    if not (Path.cwd() / "prefect.yaml").exists():
+        raise UsageError("run `madoguchi bench-prefect` from the repository root (prefect.yaml)")
+    result = run(Path(args.out), Path.cwd(), intake_files=args.files, interval=args.interval, batch_docs=args.docs)
+    print((Path(args.out) / "prefect.md").read_text(encoding="utf-8"))
+    ok = result["intake"]["recorded"] == args.files and all(b["state"] == "Completed" for b in result["batches"])
+    return EXIT_OK if ok else EXIT_FAILED
+
+
+def cmd_bench_entry(args, settings) -> int:
+    from flows.bench import entry as bench_entry
+
+    repo = Path(__file__).resolve().parents[2]  # flows/cli/bench.py -> the checkout, whose samples/ has the stand-in
+    bench_entry.main(Path(args.out), args.records, args.delay, repo / "samples")
+    return EXIT_OK
+
+
+def cmd_report(args, settings) -> int:
+    from flows.reports.ledger import month_bounds, write_ledger
+    from schemas.db import Store
+
+    try:
+        month_bounds(args.period)
+    except ValueError:
+        raise UsageError(f"--period must be YYYY-MM, not {args.period!r}") from None
+    out = Path(args.out or settings.home / "reports" / f"madoguchi-{args.period}.xlsx")
+    print(write_ledger(Store(settings.db_url), args.period, out, form_titles(settings)))
+    return EXIT_OK
