@@ -215,14 +215,16 @@ def decide_text(raw: RawField, cfg: DecisionSettings, ctx: Context) -> FieldResu
     # the digit reader's rule: every cell backed by a line engine, its own lowest probability
     digit_unread = vote is not None and UNREAD in raw.texts[DIGIT_READER].text
     vote_ok = vote is not None and vote.backed and not digit_unread and vote.score >= vote_threshold
+    # the value shown (and prefilled for a reviewer): the accepted one, else the line engines' common
+    # reading, else the digit reader's where each cell has a line engine behind it, else the likeliest
     if vote_ok:
         best, agree, score = DIGIT_READER, True, vote.score
-    elif line_ok:
+    elif line_ok or (line_agree and values[lines[0]] is not None):
         best, agree, score = lines[0], True, line_score
-    elif vote is not None and values[DIGIT_READER] is not None:
-        best, agree, score = DIGIT_READER, vote.backed or line_agree, max(vote.score, line_score)
+    elif vote is not None and vote.backed and values[DIGIT_READER] is not None:
+        best, agree, score = DIGIT_READER, True, vote.score
     else:
-        best, agree, score = _best(values, confs, failures), line_agree, line_score
+        best, agree, score = _best(values, confs, failures), False, line_score
     value = values[best]
     reasons = list(era_reasons) + list(raw.flags)
     if (digit_unread if vote is not None else line_unread) and not (vote_ok or line_ok):

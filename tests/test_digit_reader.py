@@ -23,6 +23,8 @@ def cell_with(ink: np.ndarray, size=(128, 96), height=0.7, at=(0.5, 0.5), paper=
     ink = ink[ys.min() : ys.max() + 1, xs.min() : xs.max() + 1]
     ih = max(2, round(h * height))
     iw = max(2, round(ink.shape[1] * ih / ink.shape[0]))
+    if iw > 0.9 * w:  # a wide character fills the cell's width instead
+        ih, iw = max(2, round(ih * 0.9 * w / iw)), round(0.9 * w)
     ink = cv2.resize(ink.astype(np.float32), (iw, ih))
     cell = np.zeros((h, w), np.float32)
     y, x = round(at[0] * h - ih / 2), round(at[1] * w - iw / 2)

@@ -32,14 +32,15 @@ CELLS_PER_FIELD = {"postal_code": 7, "digits": 7, "amount": 6, "wareki_date": 6}
 TARGETS = (0.001, 0.002, 0.005, 0.01)
 
 
-def read_cells(data: Path, engines: list[str]) -> tuple[np.ndarray, dict[str, list]]:
-    """Truth and each engine's Reading of every held-out digit drawn into a cell once."""
+def read_cells(data: Path, engines: list[str], limit: int | None = None) -> tuple[np.ndarray, dict[str, list]]:
+    """Truth and each engine's Reading of every held-out digit (the first `limit` of each source)
+    drawn into a cell once."""
     sources = load_digits(data)
     rng = np.random.default_rng(SEED)
     crops, truth = [], []
     for name in HELD_OUT:
         x, y = sources[name]
-        for img, label in zip(x, y):
+        for img, label in zip(x[:limit], y[:limit]):
             crops.append(draw_cell(img, rng))
             truth.append(int(label))
     order = rng.permutation(len(crops))  # fields mix writers and sources
@@ -56,9 +57,9 @@ def field_rows(truth: np.ndarray, readings: dict[str, list], cells: int) -> list
         texts = {name: EngineText("".join(rs[i].text or "?" for i in span), 0.0,
                                   tuple(rs[i] if rs[i].text else EMPTY_READING for i in span))
                  for name, rs in readings.items()}
-        backed, score = cell_vote(texts)
+        vote = cell_vote(texts)
         right = texts[DIGIT_READER].text == "".join(str(truth[i]) for i in span)
-        rows.append((backed, score, right))
+        rows.append((vote.backed, vote.score, right))
     return rows
 
 
@@ -67,8 +68,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--data", type=Path, default=Path("../shared/data"))
     parser.add_argument("--engines", default="paddle,rapid,digit")
     parser.add_argument("--out", type=Path, default=Path("bench/calibrate-digits.json"))
+    parser.add_argument("--limit", type=int, default=None, help="digits per source, for a quick look")
     args = parser.parse_args(argv)
-    truth, readings = read_cells(args.data, args.engines.split(","))
+    truth, readings = read_cells(args.data, args.engines.split(","), args.limit)
     digit = readings[DIGIT_READER]
     cell_right = np.array([r.text == str(t) for r, t in zip(digit, truth)])
     report = {"cells": int(len(truth)), "digit_reader_cell_error": round(1 - float(cell_right.mean()), 5),
