@@ -128,20 +128,23 @@ def test_the_page_reader_gives_the_digit_reader_only_one_digit_cells(reader):
     assert phone["digit"].text == phone["rapid"].text  # the bundled scan's phone is read alike by all
 
 
-def test_a_free_written_number_is_cut_between_the_characters_the_line_engine_placed():
+def test_a_free_written_number_is_cut_in_the_gaps_between_the_characters_the_line_engine_placed():
     """
-    GIVEN a line of three digits and a hyphen with ink from x=10 to x=110 and a reading that places
-          its characters at 0.1, 0.3, 0.6 and 0.9 of the ink
+    GIVEN four characters of ink 20 px wide with 5 px gaps (x=10 to 105), and a reading that places
+          its characters' peaks late, on each one's right half, as CTC often does
     WHEN cut into windows
-    THEN each window runs from midway to midway (the ends at the ink's edges), in order
+    THEN every cut lands in a gap, so each window holds one whole character
     """
     from ocr.engines import Reading
     from ocr.read import char_windows
 
-    crop = np.full((40, 130), 255, np.uint8)
-    crop[10:30, 10:110] = 0
-    crop[:, 60] = 255  # a gap, so the window edges are visible in the test
-    reading = Reading("12-3", 0.9, (0.9,) * 4, 0.5, (0.1, 0.3, 0.6, 0.9))
-    widths = [w.shape[1] for w in char_windows(crop, reading)]
-    assert widths == [20, 25, 30, 25]  # cuts at 10, 30, 55, 85, 110
+    crop = np.full((40, 120), 255, np.uint8)
+    for x in (10, 35, 60, 85):
+        crop[10:30, x : x + 20] = 0
+    late = tuple((x + 17 - 10) / 95 for x in (10, 35, 60, 85))  # peaks 17 px into each character
+    windows = char_windows(crop, Reading("12-3", 0.9, (0.9,) * 4, 0.5, late))
+    assert [w.shape[1] for w in windows] == [20, 25, 25, 25]  # cut where each gap begins
+    for w in windows:
+        inked = np.flatnonzero((w < 128).any(axis=0))
+        assert inked.size == 20 and np.all(np.diff(inked) == 1)  # one whole character, nothing else
     assert char_windows(crop, Reading("12", 0.9, (0.9, 0.9), 0.5)) is None  # no positions: no cut
