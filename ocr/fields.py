@@ -23,6 +23,7 @@ from schemas.templates import Box, FormTemplate
 FLAT_DPI = 300.0  # default resolution of the flattened page; crops are sharp at 300 dpi
 CELL_INSET_MM = 0.6  # keeps the printed box line (0.2-0.3 mm, drawn inside the box) out of a crop
 INK_LEVEL = 160  # grey level below which a pixel of the white-normalised page is ink
+FAINT_LEVEL = 210  # ...and below which it may be pencil-light ink, looked for only inside a cell
 LINE_BAND_MM = 1.2  # a box line left in a crop lies this close to the crop's edge
 LINE_MIN_SHARE = 0.6  # ...and runs along at least this share of the edge
 LINE_MAX_MM = 0.6  # ...and is at most this thick
@@ -128,7 +129,22 @@ def is_empty(crop: np.ndarray, dpi: float = FLAT_DPI) -> bool:
             if max(bw, bh) >= long_stroke:
                 return False  # a thin, faint 1 has little area but is clearly written
             strokes += area
-    return bool(strokes < (0.5 * dpi / MM_PER_INCH) ** 2 * 4)  # px: less than about 2 mm of a 0.5 mm stroke
+    if strokes >= (0.5 * dpi / MM_PER_INCH) ** 2 * 4:  # px: about 2 mm of a 0.5 mm stroke
+        return False
+    return not _faint_stroke(crop, dpi, long_stroke)
+
+
+def _faint_stroke(crop: np.ndarray, dpi: float, long_stroke: int) -> bool:
+    """A pencil-light or broken stroke well inside the cell (away from where box lines were), at least
+    `long_stroke` px long once its pieces are joined: a faint 1 that the ink level misses."""
+    band = _px(LINE_BAND_MM, dpi)
+    inner = crop[band:-band, band:-band]
+    if inner.size == 0:
+        return False
+    faint = (inner < FAINT_LEVEL).astype(np.uint8)
+    joined = cv2.dilate(faint, np.ones((_px(0.5, dpi), 1), np.uint8))  # bridge breaks along a stroke
+    _, _, stats, _ = cv2.connectedComponentsWithStats(joined, connectivity=8)
+    return bool(len(stats) > 1 and np.maximum(stats[1:, cv2.CC_STAT_WIDTH], stats[1:, cv2.CC_STAT_HEIGHT]).max() >= long_stroke)
 
 
 def ink_ratio(flat_page: np.ndarray, reference_page: np.ndarray, box: Box, dpi: float) -> float:

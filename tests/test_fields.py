@@ -179,3 +179,21 @@ def test_a_thin_faint_one_is_writing_not_an_empty_cell():
     speck = np.full((128, 70), 250, np.uint8)
     speck[60:66, 30:35] = 60  # 0.5 mm: a speck
     assert is_empty(speck, 300.0)
+
+
+def test_a_pencil_light_broken_one_is_writing_but_box_line_remnants_are_not():
+    """
+    GIVEN a date cell whose 1 is pencil-light (grey 190) and broken in two 2.5 mm pieces, and a cell
+          with only a light line left along its top edge where the printed box was
+    WHEN asked whether each cell is empty
+    THEN the 1 is writing; the left-over line is not
+    """
+    from ocr.fields import is_empty
+
+    cell = np.full((128, 70), 250, np.uint8)
+    cell[34:64, 34:36] = 190  # 30 px = 2.5 mm
+    cell[67:97, 35:37] = 190
+    assert not is_empty(cell, 300.0)
+    edge = np.full((128, 70), 250, np.uint8)
+    edge[3:5, 5:65] = 190
+    assert is_empty(edge, 300.0)

@@ -29,7 +29,8 @@ from training.cells import draw_cell, load_digits
 SEED = 20261201
 HELD_OUT = ("mnist_val", "optdigits_windep", "semeion_val")
 CELLS_PER_FIELD = {"postal_code": 7, "digits": 7, "amount": 6, "wareki_date": 6}  # as on the built-in forms
-TARGETS = (0.001, 0.002, 0.005, 0.01)
+TARGETS = (0.001, 0.002, 0.005, 0.01, 0.02)
+CURVE = (0.5, 0.8, 0.9, 0.95, 0.97, 0.98, 0.99, 0.995, 0.999)
 
 
 def read_cells(data: Path, engines: list[str], limit: int | None = None) -> tuple[np.ndarray, dict[str, list]]:
@@ -79,8 +80,10 @@ def main(argv: list[str] | None = None) -> int:
     for kind, cells in CELLS_PER_FIELD.items():
         rows = field_rows(truth, readings, cells)
         backed = [(s, not ok) for b, s, ok in rows if b]
-        out = {"fields": len(rows), "backed": len(backed),
-               "backed_wrong": sum(w for _, w in backed), "targets": {}}
+        out = {"fields": len(rows), "backed": len(backed), "backed_wrong": sum(w for _, w in backed),
+               "wrong_scores": sorted((round(s, 5) for s, w in backed if w), reverse=True), "targets": {},
+               "curve": [{"threshold": t, "accepted": sum(s >= t for s, _ in backed),
+                          "wrong": sum(w for s, w in backed if s >= t)} for t in CURVE]}
         for target in TARGETS:
             c = certify([s for s, _ in backed], [w for _, w in backed], target,
                         candidates=[round(x, 4) for x in np.linspace(0.5, 0.9999, 200)])
