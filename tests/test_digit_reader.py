@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import gzip
 from pathlib import Path
 
 import cv2
@@ -42,13 +41,12 @@ def glyph(ch: str) -> np.ndarray:
 
 def mnist_test(count: int) -> tuple[np.ndarray, np.ndarray]:
     """The first `count` digits of the MNIST test split: reported on, never trained on."""
+    from samples.generator.hand import read_mnist
+
     if not (MNIST / "t10k-images-idx3-ubyte.gz").exists():
         pytest.skip(f"MNIST test set not found in {MNIST}")
-    with gzip.open(MNIST / "t10k-images-idx3-ubyte.gz") as fh:
-        images = np.frombuffer(fh.read(), np.uint8, offset=16).reshape(-1, 28, 28)[:count]
-    with gzip.open(MNIST / "t10k-labels-idx1-ubyte.gz") as fh:
-        labels = np.frombuffer(fh.read(), np.uint8, offset=8)[:count]
-    return images.astype(np.float32) / 255, labels
+    images, labels = read_mnist(MNIST, "t10k")
+    return images[:count].astype(np.float32) / 255, labels[:count]
 
 
 def test_normaliser_centres_the_ink_and_drops_specks_and_blank_cells():

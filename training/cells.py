@@ -17,11 +17,12 @@ from pathlib import Path
 
 import cv2
 import numpy as np
-from PIL import Image, ImageDraw, ImageFont
+from PIL import Image, ImageDraw
 
 from ocr.charsets import jis_x0208
 from ocr.digit_reader import NOT_A_DIGIT, normalise_cell
 from ocr.fields import remove_box_lines
+from ocr.render import load_font
 
 FONT_DIR = Path("/usr/share/fonts/truetype")  # Debian fonts-kiloji, fonts-klee
 HAND_FONTS = ("kiloji/kiloji.ttf", "kiloji/kiloji_b.ttf", "kiloji/kiloji_p.ttf", "klee/KleeOne-Regular.ttf",
@@ -41,7 +42,7 @@ def font_digits(per_class: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
     images, labels = [], []
     for label in range(10):
         for _ in range(per_class):
-            font = ImageFont.truetype(str(FONT_DIR / HAND_FONTS[int(rng.integers(len(HAND_FONTS)))]), 64)
+            font = load_font(str(FONT_DIR / HAND_FONTS[int(rng.integers(len(HAND_FONTS)))]), 64)
             img = Image.new("L", (96, 96), 0)
             ImageDraw.Draw(img).text((20, 8), str(label), fill=255, font=font, stroke_width=int(rng.integers(0, 3)),
                                      stroke_fill=255)
@@ -165,7 +166,7 @@ def _negative_chars() -> str:
 def _glyph(rng: np.random.Generator) -> np.ndarray:
     chars = _negative_chars()
     ch = chars[int(rng.integers(len(chars)))]
-    font = ImageFont.truetype(str(FONT_DIR / HAND_FONTS[int(rng.integers(len(HAND_FONTS)))]), 64)
+    font = load_font(str(FONT_DIR / HAND_FONTS[int(rng.integers(len(HAND_FONTS)))]), 64)
     img = Image.new("L", (96, 96), 0)
     ImageDraw.Draw(img).text((16, 8), ch, fill=255, font=font)
     return np.asarray(img, np.float32) / 255.0

@@ -7,7 +7,6 @@ about 60% of the cell height, jittered), read cell by cell by every engine.
 
 from __future__ import annotations
 
-import gzip
 from datetime import date
 from pathlib import Path
 
@@ -20,6 +19,7 @@ from ocr.decide import DIGIT_READER, UNREAD, EngineText, RawField, decide_field
 from ocr.digit_reader import SIDE, normalise_cell
 from ocr.engines import Recognizer
 from ocr.validate import Context
+from samples.generator.hand import read_mnist
 from schemas.settings import DecisionSettings
 from schemas.templates import FieldSpec
 
@@ -31,11 +31,7 @@ FIELD = FieldSpec(name="account_number", label="口座番号", kind="digits", ch
 
 def load_mnist(folder: Path) -> tuple[np.ndarray, np.ndarray]:
     """The MNIST test set: (10000, 28, 28) uint8 white-on-black images and their labels."""
-    with gzip.open(folder / "t10k-images-idx3-ubyte.gz") as fh:
-        images = np.frombuffer(fh.read(), np.uint8, offset=16).reshape(-1, 28, 28)
-    with gzip.open(folder / "t10k-labels-idx1-ubyte.gz") as fh:
-        labels = np.frombuffer(fh.read(), np.uint8, offset=8)
-    return images, labels
+    return read_mnist(folder, "t10k")
 
 
 def cell_image(digit: np.ndarray, rng: np.random.Generator) -> np.ndarray:

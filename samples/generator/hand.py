@@ -13,6 +13,16 @@ import cv2
 import numpy as np
 
 
+def read_mnist(folder: Path, split: str = "t10k") -> tuple[np.ndarray, np.ndarray]:
+    """MNIST's IDX files in `folder`: (N, 28, 28) uint8 white-on-black images and their labels.
+    `t10k` is the test split: for reporting only, never for training or tuning."""
+    with gzip.open(folder / f"{split}-images-idx3-ubyte.gz") as fh:
+        images = np.frombuffer(fh.read(), np.uint8, offset=16).reshape(-1, 28, 28)
+    with gzip.open(folder / f"{split}-labels-idx1-ubyte.gz") as fh:
+        labels = np.frombuffer(fh.read(), np.uint8, offset=8)
+    return images, labels
+
+
 class DigitHand:
     """Real handwritten digits by label: each call draws another writer's digit."""
 
@@ -22,12 +32,8 @@ class DigitHand:
 
     @classmethod
     def mnist(cls, folder: Path, split: str = "t10k") -> DigitHand:
-        """From MNIST's IDX files in `folder` (`t10k-*`: the test split, for reporting only)."""
-        with gzip.open(folder / f"{split}-images-idx3-ubyte.gz") as fh:
-            images = np.frombuffer(fh.read(), np.uint8, offset=16).reshape(-1, 28, 28)
-        with gzip.open(folder / f"{split}-labels-idx1-ubyte.gz") as fh:
-            labels = np.frombuffer(fh.read(), np.uint8, offset=8)
-        return cls(images, labels)
+        """From MNIST's IDX files in `folder` (see `read_mnist`)."""
+        return cls(*read_mnist(folder, split))
 
     def alpha(self, digit: str, height: float, rng: np.random.Generator) -> np.ndarray:
         """One handwritten `digit` as ink alpha (float 0-1) cropped to its ink, `height` px tall,
