@@ -65,7 +65,8 @@ class Postgres:
 
 
 def _as_postgres(args: list[str], cwd: Path) -> subprocess.CompletedProcess:
-    prefix = ["runuser", "-u", USER, "--"] if os.geteuid() == 0 else []
+    runuser = shutil.which("runuser") or "/usr/sbin/runuser"  # sbin is not on every PATH
+    prefix = [runuser, "-u", USER, "--"] if os.geteuid() == 0 else []
     return subprocess.run(prefix + args, cwd=cwd, capture_output=True, text=True, timeout=120)
 
 
