@@ -153,12 +153,6 @@ def ink_box(img: np.ndarray) -> tuple[int, int, int, int] | None:
     return int(stats[:, 0].min()), int(stats[:, 1].min()), int(x1), int(y1)
 
 
-def frame_ink(img: np.ndarray) -> np.ndarray | None:
-    """The crop re-framed around its ink (see `frame_ink_span`); None if blank."""
-    framed = frame_ink_span(img)
-    return None if framed is None else framed[0]
-
-
 def frame_ink_span(img: np.ndarray) -> tuple[np.ndarray, tuple[int, int]] | None:
     """Re-frame a crop around its ink so the ink fills INK_HEIGHT of the height, and where the ink's
     left and right edges are in it (px); None if blank.
@@ -221,7 +215,7 @@ class CTCRecognizer:
     Args:
         run: normalised batch (N, 3, 48, W) -> softmax probabilities (N, T, C).
         characters: class index -> character, blank at 0 and space last.
-        reframe: re-frame each crop around its ink first (see `frame_ink`); blank crops are
+        reframe: re-frame each crop around its ink first (see `frame_ink_span`); blank crops are
             then read as "" without running the model.
     """
 

@@ -34,6 +34,11 @@ CELL_W = ((62, 80), (84, 124), (140, 280))  # date cells (7 mm), digit boxes (9-
 CELL_W_P = (0.3, 0.55, 0.15)
 
 
+def _hand_font(rng: np.random.Generator):
+    """One of the handwriting fonts at 64 px (cached by `load_font`)."""
+    return load_font(str(FONT_DIR / HAND_FONTS[int(rng.integers(len(HAND_FONTS)))]), 64)
+
+
 def font_digits(per_class: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
     """Digits in Debian's handwriting fonts, as ink (float 0-1, 96 x 96): the Japanese hand's 1 with
     a flag and 7 with a hook, which MNIST's American writers seldom make (without them a flagged 1
@@ -42,7 +47,7 @@ def font_digits(per_class: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
     images, labels = [], []
     for label in range(10):
         for _ in range(per_class):
-            font = load_font(str(FONT_DIR / HAND_FONTS[int(rng.integers(len(HAND_FONTS)))]), 64)
+            font = _hand_font(rng)
             img = Image.new("L", (96, 96), 0)
             ImageDraw.Draw(img).text((20, 8), str(label), fill=255, font=font, stroke_width=int(rng.integers(0, 3)),
                                      stroke_fill=255)
@@ -166,7 +171,7 @@ def _negative_chars() -> str:
 def _glyph(rng: np.random.Generator) -> np.ndarray:
     chars = _negative_chars()
     ch = chars[int(rng.integers(len(chars)))]
-    font = load_font(str(FONT_DIR / HAND_FONTS[int(rng.integers(len(HAND_FONTS)))]), 64)
+    font = _hand_font(rng)
     img = Image.new("L", (96, 96), 0)
     ImageDraw.Draw(img).text((16, 8), ch, fill=255, font=font)
     return np.asarray(img, np.float32) / 255.0
