@@ -32,7 +32,8 @@ def split_by_surname(
     Candidates are the known surnames the name starts with that leave 1..MAX_GIVEN characters. A
     candidate whose rest is a common given name is plausible; when none is, one whose rest is any
     known given name. One plausible candidate wins; two or more are ambiguous (never guessed).
-    With none plausible, the longest surname wins.
+    With none plausible, the longest surname wins, unless the whole name is itself a surname: then
+    it is a family name whose given name was not read, and is not split.
 
     Args:
         name: the name as read, without a space ("加茂今輔").
@@ -41,8 +42,8 @@ def split_by_surname(
         common_given: the popular ones among them (高橋司 is 高橋 司, not 高 橋司).
 
     Returns:
-        NameSplit("加茂 今輔"); NameSplit(None) when no known surname starts the name or the name
-        already has a space; NameSplit(None, ambiguous=True) when two splits are plausible.
+        NameSplit("加茂 今輔"); NameSplit(None) when no known surname starts the name, the name
+        already has a space, or it is a surname alone; NameSplit(None, ambiguous=True) when two splits are plausible.
     """
     if " " in name or len(name) < 2:
         return NameSplit(None)
@@ -52,6 +53,8 @@ def split_by_surname(
     plausible = [k for k in cuts if name[k:] in common_given] or [k for k in cuts if name[k:] in given_names]
     if len(plausible) > 1:
         return NameSplit(None, ambiguous=True)
+    if not plausible and name in surnames:
+        return NameSplit(None)  # a family name alone (浜田, 高橋): the given name is missing, or under a seal
     k = plausible[0] if plausible else max(cuts)
     return NameSplit(f"{name[:k]} {name[k:]}")
 

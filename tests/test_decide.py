@@ -205,6 +205,25 @@ def test_phone_written_without_hyphens_is_valid():
     assert validate(FORM.field("phone"), "0833411234", CTX) == []
 
 
+@pytest.mark.parametrize("read,value", [
+    ("0833527328", "0833-52-7328"),  # hyphens the engines did not see: Kudamatsu's 4-digit area code
+    ("083-352-7328", "0833-52-7328"),  # hyphens in other places: the same number
+    ("0832251234", "083-225-1234"),  # Shimonoseki: a 3-digit area code
+    ("09012345678", "090-1234-5678"),
+    ("0120123456", "0120-123-456"),
+])
+def test_a_phone_number_is_grouped_as_the_numbering_plan_groups_it(read, value):
+    f = decide_field(raw("phone", read, value.replace("-", "ー")), CFG, CTX)  # the engines differ in hyphens only
+    assert (f.status, f.value, f.reasons) == (FieldStatus.accepted, value, [])
+
+
+@pytest.mark.parametrize("read", ["6833-48-4384", "0901234567", "08334152361", "0833--527328", "00-1234-5678"])
+def test_digits_that_are_no_number_in_the_numbering_plan_go_to_review(read):
+    """A misread first digit, a dropped or doubled digit: the digits make no Japanese number."""
+    f = decide_field(raw("phone", read, read), CFG, CTX)
+    assert f.status == FieldStatus.needs_review and "validator:format" in f.reasons
+
+
 def test_era_change_days_belong_to_both_eras():
     assert wareki_to_date("taisho", 15, 12, 25).isoformat() == "1926-12-25"
     assert wareki_to_date("showa", 1, 12, 25).isoformat() == "1926-12-25"

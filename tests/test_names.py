@@ -42,6 +42,15 @@ def test_names_with_a_space_unknown_surnames_and_single_characters_are_left_alon
     assert split_by_surname("加今輔太郎一", SURNAMES, GIVEN) == NameSplit(None)  # 5 characters left: no given name
 
 
+def test_a_family_name_alone_is_not_split_into_a_family_and_a_given_name():
+    """GIVEN 浜田 read for 浜田 謙 (the given name under a seal on a grey scan) WHEN split THEN not
+    浜 田: a known surname alone is a name whose given name was not read, and it goes to review."""
+    assert split_by_surname("中井", SURNAMES, GIVEN) == NameSplit(None)
+    assert split_name("浜田", "kanji") == NameSplit(None) and split_name("高橋", "kanji") == NameSplit(None)
+    f = _decide("浜田")
+    assert f.status == FieldStatus.needs_review and f.reasons == ["validator:name_split"]
+
+
 def test_the_dataset_splits_kanji_and_katakana_names():
     """GIVEN the installed japanese-personal-name-dataset WHEN names without a space are split THEN as written."""
     assert split_name("加茂今輔", "kanji").text == "加茂 今輔"
