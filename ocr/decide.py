@@ -10,14 +10,19 @@ one-digit cells, the evidence is counted cell by cell instead: every inked cell 
 reader's digit backed by at least one line engine's reading of the same cell, and the field's
 score is the digit reader's lowest probability over its cells, held to the kind's `vote` threshold.
 The two PP-OCR engines share their mistakes, so a second one agreeing adds little; a reader whose
-errors differ adds much.
+errors differ adds much. For postal codes and dates the digit reader's cells are also weighed
+together under what the field can hold (`ocr.grammar`), so a doubt between a valid value and an
+impossible one does not send a field to review.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+import numpy as np
+
 from ocr.engines import Reading
+from ocr.grammar import GRAMMAR_KINDS, NOT_A_DIGIT, grammar_reading
 from ocr.validate import CROSS_FIELD, Context, clean_text, to_value, validate, wareki_to_date
 from schemas.results import FieldResult, FieldStatus, reasons_ja
 from schemas.settings import DecisionSettings
@@ -38,6 +43,7 @@ class EngineText:
     text: str
     confidence: float
     cells: tuple[Reading | None, ...] = ()  # per writing cell, None where the cell holds no ink
+    widths: tuple[int, ...] = ()  # inked cells in each part (a date's year, month and day)
 
 
 @dataclass(frozen=True)
@@ -181,6 +187,30 @@ def cell_vote(texts: dict[str, EngineText], sure: float = 1.0) -> Vote | None:
     return Vote(backed, min(scores, default=1.0), tuple(sure_cells))
 
 
+def grammar_vote(raw: RawField, era: str | None, ctx: Context, sure: float) -> tuple[Vote, str] | None:
+    """The digit reader's vote on a field read under its grammar (`ocr.grammar`: the postal master,
+    the dates the field may hold), and the value it chooses; None when the kind has no grammar, or
+    some inked cell may be no digit at all (its "not a digit" probability above 1 - `sure`)."""
+    digit = raw.texts.get(DIGIT_READER)
+    if digit is None or not digit.cells or raw.spec.kind not in GRAMMAR_KINDS:
+        return None
+    inked = [i for i, c in enumerate(digit.cells) if c is not None]
+    cells = [digit.cells[i] for i in inked]
+    if not cells or any(len(c.probabilities) <= NOT_A_DIGIT or c.probabilities[NOT_A_DIGIT] > 1 - sure
+                        for c in cells):
+        return None
+    g = grammar_reading(raw.spec, [np.asarray(c.probabilities) for c in cells], digit.widths, era, ctx.today)
+    if g is None:
+        return None
+    others = [t.cells for name, t in raw.texts.items() if name != DIGIT_READER]
+    backed = all(any(len(o) == len(digit.cells) and o[i] is not None and o[i].text == d for o in others)
+                 for i, d in zip(inked, g.digits))
+    sure_cells: list[str | None] = [None] * len(digit.cells)
+    for i, d, p in zip(inked, g.digits, g.posteriors):
+        sure_cells[i] = d if p >= sure else None
+    return Vote(backed, min(g.posteriors), tuple(sure_cells)), g.value
+
+
 def _contradicted(line: EngineText, vote: Vote) -> bool:
     """True when the digit reader is sure of another digit than this line engine in some cell."""
     return len(line.cells) == len(vote.sure_cells) and any(
@@ -215,6 +245,12 @@ def decide_text(raw: RawField, cfg: DecisionSettings, ctx: Context) -> FieldResu
     # the digit reader's rule: every cell backed by a line engine, its own lowest probability
     digit_unread = vote is not None and UNREAD in raw.texts[DIGIT_READER].text
     vote_ok = vote is not None and vote.backed and not digit_unread and vote.score >= vote_threshold
+    # ...and the same under the field's grammar, where a cell's doubt is between a valid value and
+    # an impossible one (744-0632 is no postal code, 72月 no month): the valid one, if line-backed
+    grammar = None if vote is None or vote_ok else grammar_vote(raw, era, ctx, vote_threshold)
+    if grammar is not None and grammar[0].backed and grammar[0].score >= vote_threshold:
+        vote, vote_ok, values[DIGIT_READER] = grammar[0], True, grammar[1]
+        failures[DIGIT_READER] = validate(spec, grammar[1], ctx)
     # the value shown (and prefilled for a reviewer): the accepted one, else the line engines' common
     # reading, else the digit reader's where each cell has a line engine behind it, else the likeliest
     if vote_ok:

@@ -134,7 +134,9 @@ class DigitRecognizer:
 def reading_of(p: np.ndarray) -> Reading:
     """The Reading of one cell's class probabilities (11,)."""
     best = int(p.argmax())
+    probabilities = tuple(round(float(x), 6) for x in p)
     if best == NOT_A_DIGIT:
-        return EMPTY_READING
+        return Reading("", 0.0, (), 0.0, probabilities=probabilities)
     second = float(np.partition(p, -2)[-2])
-    return Reading(CLASSES[best], float(p[best]), (float(p[best]),), float(p[best]) - second)
+    return Reading(CLASSES[best], float(p[best]), (float(p[best]),), float(p[best]) - second,
+                   probabilities=probabilities)

@@ -46,6 +46,8 @@ class Reading:
         positions: where each decoded character peaks along the written ink, 0.0 at the ink's
             left edge and 1.0 at its right; empty when the reader does not say. A character the
             decode dropped leaves a gap twice as wide as its neighbours' spacing.
+        probabilities: a one-cell classifier's probability of each of its classes (the digit
+            reader: 0-9, then "not a digit"), also when it read nothing; empty from line readers.
     """
 
     text: str
@@ -53,6 +55,7 @@ class Reading:
     char_confidences: tuple[float, ...]
     margin: float
     positions: tuple[float, ...] = ()
+    probabilities: tuple[float, ...] = ()
 
 
 EMPTY_READING = Reading("", 0.0, (), 0.0)

@@ -66,18 +66,21 @@ def _join(cells: list[_Cell], readings: dict[int, Reading], idx: list[int], sep:
     """One engine's text of a field from its cells, parts (date parts, family and given name)
     separated by `sep`; each cell's own reading kept (None for a cell without ink)."""
     parts: dict[str, str] = {}
+    widths: dict[str, int] = {}
     confs: list[float] = []
     per_cell: list[Reading | None] = []
     for i, cell in zip(idx, cells):
+        widths.setdefault(cell.group, 0)
         if cell.crop is None:
             parts.setdefault(cell.group, "")
             per_cell.append(None)
             continue
         r = readings[i]
         parts[cell.group] = parts.get(cell.group, "") + (r.text or UNREAD)
+        widths[cell.group] += 1
         confs.append(r.confidence if r.text else 0.0)
         per_cell.append(r)
-    return EngineText(sep.join(parts.values()), min(confs, default=1.0), tuple(per_cell))
+    return EngineText(sep.join(parts.values()), min(confs, default=1.0), tuple(per_cell), tuple(widths.values()))
 
 
 def read_page(

@@ -177,6 +177,24 @@ def check_seal(flat: np.ndarray, reference: np.ndarray, cell: Box, dpi: float) -
     if clear_of_writing(flat, reference, cell, seal, dpi):
         erased = erase_seal(flat, seal, dpi)
         # a given name wholly under the seal would leave the family name alone: keep the seal then
-        if len(split_at_gap(remove_box_lines(crop_box(erased, cell.inset(CELL_INSET_MM), dpi), dpi), dpi)) == 2:
+        if _family_and_given(split_at_gap(remove_box_lines(crop_box(erased, cell.inset(CELL_INSET_MM), dpi), dpi), dpi)):
             return erased, None
     return flat, SEAL_REASON
+
+
+MIN_PART_WIDTH = 1.5  # writing heights: a part this narrow is one character
+
+
+def _family_and_given(parts: list[np.ndarray]) -> bool:
+    """True when what is left beside an erased seal is plainly a family and a given name: two parts,
+    each wider than one character. A surname of two characters alone (浜田, its given name 謙 under
+    the seal) also splits in two at the gap between its characters, but into single characters; so
+    does a name of one character each (林 茂), which then goes to review too, at the cost of one field."""
+    if len(parts) != 2:
+        return False
+    for part in parts:
+        ink = part < INK_LEVEL
+        cols, rows = np.flatnonzero(ink.any(axis=0)), np.flatnonzero(ink.any(axis=1))
+        if cols.size == 0 or cols[-1] - cols[0] + 1 < MIN_PART_WIDTH * (rows[-1] - rows[0] + 1):
+            return False
+    return True

