@@ -34,13 +34,18 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    from flows.home import close_home, owner_only
     from schemas.settings import Settings
 
+    owner_only()  # residents' data: what this process and its children create is owner-only
     args = build_parser().parse_args(argv)
     if getattr(args, "format", "unset") is None:
         args.format = ["png"]
+    settings = Settings()
+    if settings.home.is_dir():  # made earlier with looser modes: closed before anything is read or written
+        close_home(settings.home)
     try:
-        return args.func(args, Settings())
+        return args.func(args, settings)
     except UsageError as exc:
         print(f"madoguchi: 指定に誤りがあります (bad arguments): {exc}", file=sys.stderr)
         return EXIT_USAGE
