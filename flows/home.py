@@ -6,6 +6,8 @@ to others even when it was made earlier with looser modes."""
 from __future__ import annotations
 
 import os
+import shutil
+from contextlib import suppress
 from pathlib import Path
 
 UMASK = 0o077  # group and others get nothing: files 0600, folders 0700
@@ -30,3 +32,19 @@ def write_private(path: Path, text: str) -> None:
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     with os.fdopen(fd, "w", encoding="utf-8") as f:
         f.write(text)
+
+
+def make_private(path: Path) -> Path:
+    """Take group and other access off a file that came with its own mode (a scanner's, a copy's)."""
+    with suppress(OSError):  # a network share that does not keep modes: its own mount options decide
+        path.chmod(0o600)
+    return path
+
+
+def copy_private(src: Path, dest: Path) -> Path:
+    """Copy a file's bytes and time stamps but not its mode: the copy is 0600 (shutil.copy2 would
+    carry a world-readable sample's 0644 into the data root)."""
+    shutil.copyfile(src, dest)
+    st = src.stat()
+    os.utime(dest, ns=(st.st_atime_ns, st.st_mtime_ns))
+    return make_private(dest)
