@@ -21,7 +21,8 @@ def owner_only() -> None:
 def close_home(home: Path) -> Path:
     """Create the data root owner-only, or take group and other access off an existing one."""
     home.mkdir(mode=0o700, parents=True, exist_ok=True)
-    if home.stat().st_mode & 0o077:
+    st = home.stat()
+    if st.st_mode & 0o077 and st.st_uid == os.getuid():  # another account's root is its owner's to close
         home.chmod(0o700)
     return home
 
