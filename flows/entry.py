@@ -28,9 +28,9 @@ from prefect.runtime import flow_run
 from sqlmodel import select
 
 from flows.handoff import ENTRY_DEPLOYMENT, queue_review
+from flows.home import owner_only, write_private
 from flows.verify import final_values, screenshot_uri
 from rpa.bot import Bot, Connection, Job, document_key
-from flows.home import owner_only, write_private
 from rpa.errors import NOT_THE_DOCUMENT, SYSTEM_DOWN, EntryError, EntryFailed, LoginFailed, Refused
 from schemas.db import Document, Entry, Store
 from schemas.entry import EntryMapping, load_mappings
