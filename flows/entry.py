@@ -8,7 +8,11 @@ Then:
 - refused by the core system's validation: back to `needs_review` with the message and the
   screenshot in the review form; never retried until a person has looked;
 - system errors after every retry: the entry is `failed` and the document stays ready; the run
-  stops there (the system is down) and fails visibly. The next run tries again.
+  stops there (the system is down) and fails visibly. The next run tries again;
+- a failure of this document's own (an unknown screen, a 5xx, an error of ours), `rpa.max_attempts`
+  runs in a row: back to `needs_review` with the last reason, like a refusal;
+- entered by hand (`madoguchi entry mark-manual`): never entered by a bot.
+Documents read before `rpa.enter_since` (default: the first `server up`) are not entered.
 Each document's screenshots are stored with the receipt number and shown in an artifact.
 """
 
@@ -24,9 +28,10 @@ from prefect.runtime import flow_run
 from sqlmodel import select
 
 from flows.handoff import ENTRY_DEPLOYMENT, queue_review
+from flows.home import owner_only, write_private
 from flows.verify import final_values, screenshot_uri
 from rpa.bot import Bot, Connection, Job, document_key
-from rpa.errors import SYSTEM_DOWN, EntryError, EntryFailed, LoginFailed, Refused
+from rpa.errors import NOT_THE_DOCUMENT, SYSTEM_DOWN, EntryError, EntryFailed, LoginFailed, Refused
 from schemas.db import Document, Entry, Store
 from schemas.entry import EntryMapping, load_mappings
 from schemas.settings import Settings
@@ -34,6 +39,7 @@ from schemas.templates import load_templates
 
 DEPLOYMENT = ENTRY_DEPLOYMENT
 READY = ("accepted", "validated")
+DONE = ("entered", "manual")  # entry states no bot touches again
 MAPPINGS = Path(__file__).resolve().parent.parent / "rpa" / "mappings"
 
 
@@ -88,10 +94,31 @@ def ensure_limit(settings: Settings) -> None:
                 pass
 
 
+def _since_file(settings: Settings) -> Path:
+    return settings.home / "run" / "enter_since"
+
+
+def fix_enter_since(settings: Settings) -> datetime:
+    """At the first `server up` on a data root, record the time: with `rpa.enter_since` unset, bots
+    enter only documents read from then on, never a backlog clerks may have typed by hand."""
+    f = _since_file(settings)
+    if not f.exists():
+        write_private(f, datetime.now(UTC).isoformat() + "\n")
+    return datetime.fromisoformat(f.read_text(encoding="utf-8").strip())
+
+
+def enter_since(settings: Settings) -> datetime | None:
+    """The setting, else the first `server up`'s time; None (every document) when neither exists."""
+    if settings.rpa.enter_since is not None:
+        return settings.rpa.enter_since
+    f = _since_file(settings)
+    return datetime.fromisoformat(f.read_text(encoding="utf-8").strip()) if f.exists() else None
+
+
 def ready(store: Store, settings: Settings, ids: list[int] | None = None) -> list[Document]:
     """Documents to enter, oldest first: every field accepted or validated by a reviewer, and read
-    on or after `rpa.enter_since` when that is set."""
-    since = settings.rpa.enter_since
+    on or after `enter_since`."""
+    since = enter_since(settings)
     docs = sorted((d for status in READY for d in store.documents(status)), key=lambda d: d.id)
     return [d for d in docs if (ids is None or d.id in ids)
             and (since is None or d.created_at.replace(tzinfo=d.created_at.tzinfo or UTC) >= since)]
@@ -103,7 +130,7 @@ def _begin(store: Store, doc: Document, system: str, run_id: str | None) -> Entr
     with store.session() as s, s.begin():
         d = s.get(Document, doc.id)
         e = s.exec(select(Entry).where(Entry.document_id == doc.id, Entry.system == system)).first()
-        if d.status not in READY or (e is not None and e.state == "entered"):
+        if d.status not in READY or (e is not None and e.state in DONE):
             return None
         e = e or Entry(document_id=doc.id, system=system, key=document_key(doc.sha256))
         e.state, e.flow_run_id, e.updated_at = "pending", run_id, datetime.now(UTC)
@@ -150,15 +177,56 @@ def _artifact(doc: Document, e: Entry, title: str) -> None:
     create_markdown_artifact("\n".join(lines), key=f"entry-document-{doc.id}", description=f"入力 {name}")
 
 
-def _hand_back(store: Store, doc: Document, entry_row: Entry, mapping: EntryMapping, labels: list[str],
+def _hand_back(store: Store, doc: Document, entry_row: Entry, mapping: EntryMapping | None, labels: list[str],
                message: str, evidence: list[Path], settings: Settings, log, attempts: int = 1) -> None:
     """The core system will not take the record as it is: back to review, asking about the fields
-    it named (by their labels on its screen), with its message and screenshots."""
-    fields = sorted({f for f in map(mapping.source_of, labels) if f})
+    it named (by their labels on its screen; every field when it named none), with its message and
+    screenshots. A person has looked once it comes back validated: its failures count from zero."""
+    fields = sorted({f for f in map(mapping.source_of, labels) if f}) if mapping else []
     _finish(store, entry_row, "refused", doc_status="needs_review", attempts=attempts, evidence=evidence,
-            message=message, fields=json.dumps(fields))
-    log.warning("document %s not taken by the core system (%s); back to review", doc.id, ", ".join(labels))
+            message=message, fields=json.dumps(fields), failures=0)
+    log.warning("document %s not taken by the core system (%s); back to review", doc.id,
+                ", ".join(labels) or "no field named")
     queue_review(store, doc, settings, log)
+
+
+def _failed_here(store: Store, doc: Document, e: Entry, mapping: EntryMapping | None, reason: str,
+                 evidence: list[Path], settings: Settings, log, attempts: int = 1) -> str:
+    """A failure of this document's own: it waits for the next run, or, after `rpa.max_attempts`
+    such runs, goes back to review with the reason (retrying it every 5 minutes would never end)."""
+    failures, most = e.failures + 1, settings.rpa.max_attempts
+    if failures < most:
+        _finish(store, e, "failed", attempts=attempts, evidence=evidence, failures=failures,
+                message=f"{reason}。次の入力実行で再試行します（この書類の失敗 {failures}/{most} 回）")
+        return "failed"
+    log.warning("document %s failed %d entry runs for reasons of its own; back to review", doc.id, failures)
+    _hand_back(store, doc, e, mapping, [], f"{failures}回の入力実行で入力できなかったため、確認に戻しました。"
+               f"最後の理由: {reason}", evidence, settings, log, attempts=attempts)
+    return "refused"
+
+
+def mark_manual(store: Store, settings: Settings, ids: list[int], who: str = "") -> dict[int, str]:
+    """Record documents clerks entered into the core system by hand, so no bot ever enters them;
+    returns each id's outcome: marked, already (marked before), entered (by a bot: left as it is),
+    pending (a bot is at it now: try again after the run), missing."""
+    out = {}
+    for doc_id in ids:
+        with store.session() as s, s.begin():
+            d = s.get(Document, doc_id)
+            e = s.exec(select(Entry).where(Entry.document_id == doc_id, Entry.system == settings.rpa.system)).first()
+            if d is None or (e is not None and e.state in ("manual", "entered", "pending")):
+                out[doc_id] = "missing" if d is None else {"manual": "already"}.get(e.state, e.state)
+                continue
+            now = datetime.now(UTC)
+            e = e or Entry(document_id=doc_id, system=settings.rpa.system, key=document_key(d.sha256))
+            e.state, e.updated_at, e.entered_at, e.failures = "manual", now, now, 0
+            e.message = "職員が手で入力しました" + (f"（記録: {who}）" if who else "")
+            s.add(e)
+            if d.status != "rejected":  # an unreadable scan stays counted as such in the ledger
+                d.status, d.updated_at = "entered", now
+                s.add(d)
+            out[doc_id] = "marked"
+    return out
 
 
 def _enter_one(bot: Bot, job: Job, store: Store, doc: Document, e: Entry, settings: Settings,
@@ -178,16 +246,18 @@ def _enter_one(bot: Bot, job: Job, store: Store, doc: Document, e: Entry, settin
             _hand_back(store, doc, e, job.mapping, err.last.labels, message, err.evidence, settings, log,
                        attempts=err.attempts)
             return "refused", None
-        _finish(store, e, "failed", attempts=err.attempts, evidence=err.evidence, message=err.message_ja)
-        return "failed", err if err.last.kind in SYSTEM_DOWN else None
+        if err.last.kind in NOT_THE_DOCUMENT:  # the system, not this document: not counted against it
+            _finish(store, e, "failed", attempts=err.attempts, evidence=err.evidence, message=err.message_ja)
+            return "failed", err if err.last.kind in SYSTEM_DOWN else None
+        return _failed_here(store, doc, e, job.mapping, f"{err.last.message_ja}（{err.attempts}回試行）",
+                            err.evidence, settings, log, err.attempts), None
     except LoginFailed as err:
         _finish(store, e, "failed", attempts=1, message=err.message_ja)
         return "failed", err
     except Exception as err:  # a bug of ours or a screen we do not know: this document waits, the others go on
         log.exception("document %s: unexpected error while entering", doc.id)
-        _finish(store, e, "failed", attempts=1, message=f"入力中に想定外のエラーが起きました（{type(err).__name__}）。"
-                "ログを確認してください。次の入力実行で再試行します")
-        return "failed", None
+        return _failed_here(store, doc, e, job.mapping, f"入力中に想定外のエラーが起きました（{type(err).__name__}）。"
+                            "ログを確認してください", [], settings, log), None
     _finish(store, e, "entered", doc_status="entered", attempts=out.attempts, evidence=out.evidence,
             receipt=out.receipt, created=out.created, message="")
     return ("entered" if out.created else "already_there"), None
@@ -196,6 +266,7 @@ def _enter_one(bot: Bot, job: Job, store: Store, doc: Document, e: Entry, settin
 @flow(name="entry", flow_run_name="基幹システム入力")
 def entry(document_ids: list[int] | None = None, limit: int | None = None) -> dict:
     """Enter ready documents (all, or these ids) into the core system; returns counts by outcome."""
+    owner_only()  # the screenshots; also when its worker was started by hand, not by `server up`
     log = get_run_logger()
     settings = Settings()
     store = Store(settings.db_url)
@@ -225,8 +296,9 @@ def entry(document_ids: list[int] | None = None, limit: int | None = None) -> di
                     continue
                 mapping = maps.get(doc.form)
                 if mapping is None:
-                    _finish(store, e, "failed", message=f"様式「{doc.form}」の入力画面の対応表がありません")
-                    counts["failed"] += 1
+                    outcome = _failed_here(store, doc, e, None, f"様式「{doc.form}」の入力画面の対応表がありません",
+                                           [], settings, log)
+                    counts[outcome] += 1
                     continue
                 job = Job(e.key, templates[doc.form], mapping, final_values(store, doc),
                           settings.evidence_dir / doc.sha256[:16])

@@ -11,12 +11,12 @@ from __future__ import annotations
 
 import logging
 import os
-import shutil
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from flows.home import copy_private, make_private
 from flows.pipeline import Reader, place_in_quarantine, sha256_of
 from schemas.db import Store
 from schemas.results import DocumentResult, DocumentStatus
@@ -100,10 +100,10 @@ def _move(src: Path, dest: Path) -> Path:
         if exc.errno != 18:  # EXDEV: another file system
             raise
         tmp = dest.with_name(dest.name + ".part")
-        shutil.copy2(src, tmp)
+        copy_private(src, tmp)
         os.replace(tmp, dest)
         src.unlink()
-    return dest
+    return make_private(dest)  # a scanner's file keeps the mode it was written with
 
 
 def form_hint(path: Path, inbox: Path, forms: set[str]) -> str | None:

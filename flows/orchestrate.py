@@ -20,6 +20,7 @@ from prefect.task_runners import ThreadPoolTaskRunner
 
 from flows.batch import JST, BatchFile, read_one, resolve_folder, select_files
 from flows.handoff import queue_review
+from flows.home import owner_only
 from flows.intake import Folders, Settling, finish, form_hint, recover
 from flows.intake import claim as claim_file
 from flows.pipeline import Reader
@@ -85,6 +86,7 @@ def _queue_review(sha256: str) -> None:
 @flow(name="process_document", flow_run_name=_run_name)
 def process_document(path: str, form_id: str | None = None) -> dict:
     """Read one file already claimed into processing/, record it and file it."""
+    owner_only()
     result = read_document(path, form_id)
     _tag_run(result)
     place = file_document(path, result)
@@ -100,6 +102,7 @@ def reconcile(settle_seconds: float | None = None, linger_seconds: float | None 
     for `linger_seconds` after the last one: the models stay loaded, so a scan dropped meanwhile
     is read in seconds instead of waiting for a new process to load them (about 15 s). Models are
     loaded only when there is a file: a run on an empty inbox costs about a second."""
+    owner_only()  # also when its worker was started by hand, not by `server up`
     log = get_run_logger()
     settings = Settings()
     folders = Folders.from_settings(settings).ensure()
@@ -165,6 +168,7 @@ def batch(folder: str | None = None, forms: list[str] | None = None, since: date
     inclusive, Japan time; last_days: the last N days up to today instead; concurrency: documents
     read at once (1: on 2 cores each engine already uses both; 2 measured
     slower, 14.0 against 19.3 documents a minute, see README)."""
+    owner_only()
     log = get_run_logger()
     reader = _reader()
     settings = reader.settings

@@ -19,6 +19,7 @@ import cv2
 import numpy as np
 from sqlalchemy.exc import IntegrityError
 
+from flows.home import copy_private
 from ocr.decide import RawField, decide_fields
 from ocr.engines import Recognizer
 from ocr.readers import load_engines
@@ -193,5 +194,5 @@ def place_in_quarantine(path: Path, digest: str, error: DocumentError, folder: P
     if move:
         os.replace(path, dest)
     else:
-        shutil.copy2(path, dest)
+        copy_private(path, dest)
     return dest

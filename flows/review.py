@@ -23,6 +23,7 @@ from pydantic import Field, create_model
 
 from flows.handoff import REVIEW_TAG as TAG
 from flows.handoff import start_entry, start_review
+from flows.home import owner_only
 from flows.verify import (
     NOT_TICKED,
     REJECT_REASONS,
@@ -94,6 +95,7 @@ def _set_tags(add: list[str], remove: list[str]) -> None:
 @flow(name="review_document", flow_run_name=_run_name)
 def review_document(document_id: int, timeout_seconds: int | None = None) -> dict:
     """Ask a person about one document's doubtful fields; record the answer."""
+    owner_only()  # also when its worker was started by hand, not by `server up`
     log = get_run_logger()
     settings = Settings()
     store = Store(settings.db_url)

@@ -20,6 +20,11 @@ SYSTEM_KINDS_JA = {
     "uncertain": "登録を押した後の応答がなく、登録されたか確かめられません。次の入力実行で照合キーを検索してから入力します",
 }
 SYSTEM_DOWN = {"connection", "maintenance", "timeout"}  # the system, not the document: stop the run
+# Not held against the document either: a lost answer or an expired session is the system's, and
+# "uncertain" (登録 pressed, no answer) is settled by the key's search in the next run. The rest
+# (a 5xx after every retry, an unknown screen) may be the document's, and count towards
+# rpa.max_attempts, after which a person looks at it.
+NOT_THE_DOCUMENT = SYSTEM_DOWN | {"no_response", "session_expired", "uncertain"}
 
 
 class EntryError(Exception):

@@ -9,7 +9,8 @@ import json
 from datetime import UTC, datetime
 from pathlib import Path
 
-from sqlalchemy import Column, Text
+from sqlalchemy import Column, Text, inspect, text
+from sqlalchemy.exc import DBAPIError
 from sqlmodel import Field, Session, SQLModel, create_engine, select
 
 from schemas.results import DocumentError, DocumentResult
@@ -105,16 +106,45 @@ class Entry(SQLModel, table=True):
     document_id: int = Field(foreign_key="document.id", index=True)
     system: str = Field(index=True)
     key: str = Field(index=True, unique=True, max_length=64)
-    state: str = Field(default="pending", index=True)  # pending | entered | refused | failed
+    state: str = Field(default="pending", index=True)  # pending | entered | manual | refused | failed
     receipt: str | None = None  # the core system's 受付番号
     created: bool = False  # this entry made the record (False: found already there by its key)
     attempts: int = 0
+    failures: int = 0  # entry runs that failed for this document's own reasons since a person last looked
     message: str = Field(default="", sa_column=Column(Text))  # Japanese, for a clerk: why refused or failed
     fields: str = "[]"  # JSON list of our field names the core system refused
     evidence: str = Field(default="[]", sa_column=Column(Text))  # JSON list of screenshot paths, oldest first
     flow_run_id: str | None = None
     updated_at: datetime = Field(default_factory=_now)
     entered_at: datetime | None = None
+
+
+class Purge(SQLModel, table=True):
+    """A document's files deleted under the retention setting (scan, field images, screenshots). The
+    document, its fields, corrections and entry stay: the audit trail outlives the images."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    document_id: int = Field(foreign_key="document.id", index=True, unique=True)
+    files: str = Field(default="[]", sa_column=Column(Text))  # JSON list of the paths deleted
+    purged_at: datetime = Field(default_factory=_now)
+
+
+# Columns added to a table after databases were made with it: create_all makes missing tables, not
+# missing columns. table -> column -> its SQL type and default, the same in SQLite and PostgreSQL.
+ADDED_COLUMNS = {"entry": {"failures": "INTEGER NOT NULL DEFAULT 0"}}
+
+
+def _add_columns(engine) -> None:
+    for table, columns in ADDED_COLUMNS.items():
+        for name, ddl in columns.items():
+            if name in {c["name"] for c in inspect(engine).get_columns(table)}:
+                continue
+            try:
+                with engine.begin() as conn:
+                    conn.execute(text(f"ALTER TABLE {table} ADD COLUMN {name} {ddl}"))
+            except DBAPIError:  # another process added it meanwhile
+                if name not in {c["name"] for c in inspect(engine).get_columns(table)}:
+                    raise
 
 
 class Store:
@@ -126,6 +156,7 @@ class Store:
             Path(url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
         self.engine = create_engine(url, connect_args=args)
         SQLModel.metadata.create_all(self.engine)
+        _add_columns(self.engine)
 
     def find(self, sha256: str) -> Document | None:
         with Session(self.engine) as s:

@@ -105,12 +105,22 @@ class RpaSettings(BaseModel):
     mappings_dir: Path | None = Field(None, description="folder of <form>.yaml screen mappings; default: "
                                       "rpa/mappings/<system>/")
     enter_since: datetime | None = Field(None, description="bots enter only documents read at or after this time "
-                                         "(ISO, with time zone); set it when switching bots on where clerks "
-                                         "typed earlier documents by hand, or they would be entered again")
+                                         "(ISO, with time zone); default: the time of the first `server up` on "
+                                         "this data root (kept in run/enter_since), so documents read before the "
+                                         "service ran, which clerks may have typed by hand, are never entered")
+    max_attempts: int = Field(5, ge=1, description="entry runs that may fail on one document for a reason of its "
+                              "own (an unknown screen, a 5xx, an error of ours) before it goes back to review with "
+                              "the reason; failures because the system is down are not counted")
 
     @property
     def limit_name(self) -> str:
         return f"{self.system}-bots"
+
+
+class RetentionSettings(BaseModel):
+    days: int | None = Field(None, ge=1, description="scans, field images and screenshots of documents entered into "
+                             "the core system this many days ago are deleted (their database rows stay); "
+                             "default: never")
 
 
 class DbSettings(BaseModel):
@@ -128,6 +138,7 @@ class Settings(BaseSettings):
     server: ServerSettings = ServerSettings()
     db: DbSettings = DbSettings()
     rpa: RpaSettings = RpaSettings()
+    retention: RetentionSettings = RetentionSettings()
 
     @property
     def quarantine_dir(self) -> Path:

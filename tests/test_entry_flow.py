@@ -190,3 +190,114 @@ def test_documents_read_before_the_bots_were_switched_on_are_left_alone(env, mon
     assert [d.id for d in ready(store, settings)] == [doc]
     monkeypatch.setenv("MADOGUCHI_RPA__ENTER_SINCE", (datetime.now(UTC) + timedelta(minutes=1)).isoformat())
     assert ready(store, Settings()) == []
+
+
+def test_a_document_failing_for_its_own_reasons_goes_back_to_review_after_max_attempts(env, monkeypatch):
+    """GIVEN MADOGUCHI_RPA__MAX_ATTEMPTS=2 and a data-entry screen that answers this document with a
+    500 on every attempt WHEN two entry runs fail on it THEN after the first it waits for the next
+    run, after the second it is back in review with the reason and every field asked; once a
+    reviewer confirms it, it is entered once."""
+    from flows.entry import entry
+    from flows.verify import record_validated
+    from tests.core_system import control
+
+    monkeypatch.setenv("MADOGUCHI_RPA__MAX_ATTEMPTS", "2")
+    settings, store, core = env
+    template = load_templates(settings.ocr.forms_dir)["child_allowance"]
+    doc_id = save_ready(store, template, truth("child_allowance"), "stubborn.jpg", "f" * 64)
+    faults = [{"path": "/entry/jidou_teate", "status": 500}] * 2  # both attempts of a run (RETRIES=1)
+
+    control(settings.rpa.url, fail=faults)
+    assert entry(return_state=True).is_failed()
+    e = store.entry(doc_id, settings.rpa.system)
+    assert (store.document(doc_id).status, e.state, e.failures) == ("accepted", "failed", 1)
+    assert "基幹システムでエラーが発生しました" in e.message and "1/2" in e.message
+
+    control(settings.rpa.url, fail=faults)
+    assert entry()["refused"] == 1
+    e = store.entry(doc_id, settings.rpa.system)
+    doc = store.document(doc_id)
+    assert (doc.status, e.state, e.failures, json.loads(e.fields)) == ("needs_review", "refused", 0, [])
+    assert "2回の入力実行で入力できなかったため、確認に戻しました" in e.message
+    assert "基幹システムでエラーが発生しました" in e.message
+    items = items_for(store, doc, template, settings.home / "views")
+    assert [it.spec.name for it in items] == [f.name for f in template.fields]
+    assert core.records() == []
+
+    review = store.review_for_run(doc.id, "run-of-a-reviewer", len(items))
+    record_validated(store, review, doc, items, {it.spec.name: it.value for it in items}, "窓口 一郎", 5.0, 1,
+                     source="core_system")
+    assert entry()["entered"] == 1
+    assert len(core.records()) == 1
+
+
+def test_a_system_that_is_down_never_counts_against_a_document(env, monkeypatch):
+    """GIVEN MAX_ATTEMPTS=1 and a core system that refuses connections WHEN entry runs twice THEN the
+    document stays ready: the system's failures are not the document's."""
+    from flows.entry import entry
+
+    monkeypatch.setenv("MADOGUCHI_RPA__MAX_ATTEMPTS", "1")
+    monkeypatch.setenv("MADOGUCHI_RPA__URL", f"http://127.0.0.1:{free_port()}")
+    settings, store, _ = env
+    doc_id = save_ready(store, load_templates(settings.ocr.forms_dir)["child_allowance"], truth("child_allowance"),
+                        "patient.jpg", "5" * 64)
+    for _ in range(2):
+        assert entry(return_state=True).is_failed()
+    e = store.entry(doc_id, settings.rpa.system)
+    assert (store.document(doc_id).status, e.state, e.failures) == ("accepted", "failed", 0)
+
+
+def test_documents_clerks_entered_by_hand_are_never_entered_by_a_bot(env, capsys):
+    """GIVEN two ready documents WHEN clerks mark one as entered by hand (`entry mark-manual`) THEN
+    the command says so in Japanese, the entry run enters only the other, and it stays left alone
+    even when a late review validates it again."""
+    import os
+
+    from flows import cli
+    from flows.entry import entry
+    from schemas.db import Document
+
+    settings, store, core = env
+    templates = load_templates(settings.ocr.forms_dir)
+    by_hand = save_ready(store, templates["child_allowance"], truth("child_allowance"), "hand.jpg", "6" * 64)
+    by_bot = save_ready(store, templates["long_term_care"], truth("long_term_care"), "bot.jpg", "4" * 64)
+    mask = os.umask(0o022)
+    try:
+        assert cli.main(["entry", "mark-manual", str(by_hand), "--who", "窓口 花子"]) == 0
+        assert cli.main(["entry", "mark-manual", "999"]) == 1
+    finally:
+        os.umask(mask)
+    out = capsys.readouterr().out
+    assert "手入力済みとして記録しました" in out and "この番号の書類はありません" in out
+    e = store.entry(by_hand, settings.rpa.system)
+    assert (e.state, store.document(by_hand).status) == ("manual", "entered") and "窓口 花子" in e.message
+
+    assert entry()["entered"] == 1
+    assert [r["procedure"] for r in core.records()] == ["kaigo_nintei"]
+    with store.session() as s, s.begin():  # a review answered late sets it validated again
+        s.get(Document, by_hand).status = "validated"
+    assert entry(document_ids=[by_hand]) == {"entered": 0, "already_there": 0, "refused": 0, "failed": 0,
+                                             "waiting": 0}
+    assert len(core.records()) == 1
+
+
+def test_enter_since_is_fixed_at_the_first_server_up_when_unset(env, monkeypatch):
+    """GIVEN MADOGUCHI_RPA__ENTER_SINCE unset and a document read before the service first started
+    WHEN `server up` fixes the time (run/enter_since, owner-only) THEN that document is never ready,
+    one read afterwards is, a later `server up` does not move the time, and the setting overrides it."""
+    import stat
+
+    from flows.entry import fix_enter_since, ready
+
+    settings, store, _ = env
+    templates = load_templates(settings.ocr.forms_dir)
+    before = save_ready(store, templates["child_allowance"], truth("child_allowance"), "backlog.jpg", "3" * 64)
+    assert [d.id for d in ready(store, settings)] == [before], "no server up yet: nothing is fixed"
+    first = fix_enter_since(settings)
+    after = save_ready(store, templates["long_term_care"], truth("long_term_care"), "new.jpg", "2" * 64)
+    assert [d.id for d in ready(store, settings)] == [after]
+    assert fix_enter_since(settings) == first
+    f = settings.home / "run" / "enter_since"
+    assert stat.S_IMODE(f.stat().st_mode) & 0o077 == 0
+    monkeypatch.setenv("MADOGUCHI_RPA__ENTER_SINCE", "2020-01-01T00:00:00+09:00")
+    assert [d.id for d in ready(store, Settings())] == [before, after]

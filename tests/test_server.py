@@ -7,6 +7,7 @@ import json
 import os
 import shutil
 import signal
+import stat
 import subprocess
 import time
 import urllib.request
@@ -77,6 +78,18 @@ def test_up_starts_everything_and_a_dropped_scan_reaches_done(running):
             break
         time.sleep(1)
     assert states == ["COMPLETED"]
+
+
+def test_everything_under_the_data_root_is_owner_only(running):
+    """GIVEN the stack that read a scan (server, worker and its flow run, watcher, stand-in, Prefect's
+    own database and logs) THEN nothing under the data root is open to group or others
+    (`find HOME -perm /g=rwx,o=rwx` prints nothing), and the time bots enter from is fixed."""
+    home = running.home
+    assert any((home / "prefect").iterdir()) and any((home / "done").iterdir()) and (home / "madoguchi.db").exists()
+    loose = [f"{oct(stat.S_IMODE(p.lstat().st_mode))} {p.relative_to(home)}" for p in [home, *home.rglob("*")]
+             if not p.is_symlink() and stat.S_IMODE(p.lstat().st_mode) & 0o077]
+    assert loose == []
+    assert (home / "run" / "enter_since").exists()
 
 
 def test_killing_the_worker_mid_document_loses_nothing(running):

@@ -1,17 +1,17 @@
 """The `madoguchi` command line, one module per command group: `forms` (forms and samples),
 `process` (process, evaluate), `service` (server, watch, drop, batch), `review` (review,
-calibrate, correct), `entry`, and `bench` (the benchmarks and the ledger). `common` holds the
-exit codes, UsageError and the file collection they share; `summary` prints a batch for the
-terminal. Library code raises; only this package turns errors into exit codes. It may import
-everything else under flows/ and below; nothing imports it (the console script and `python -m
-flows.cli` call `main`)."""
+calibrate, correct), `entry`, `data` (purge, backup) and `bench` (the benchmarks and the ledger).
+`common` holds the exit codes, UsageError and the file collection they share; `summary` prints a
+batch for the terminal. Library code raises; only this package turns errors into exit codes. It
+may import everything else under flows/ and below; nothing imports it (the console script and
+`python -m flows.cli` call `main`)."""
 
 from __future__ import annotations
 
 import argparse
 import sys
 
-from flows.cli import bench, entry, forms, process, review, service
+from flows.cli import bench, data, entry, forms, process, review, service
 from flows.cli.common import EXIT_FAILED, EXIT_INSTALL, EXIT_OK, EXIT_USAGE, UsageError, collect
 
 __all__ = ["EXIT_FAILED", "EXIT_INSTALL", "EXIT_OK", "EXIT_USAGE", "UsageError", "build_parser", "collect", "main"]
@@ -21,7 +21,7 @@ COMMANDS = (
     forms.add_forms, forms.add_samples, process.add_process, process.add_evaluate, bench.add_digits,
     bench.add_bench, bench.add_bench_prefect, bench.add_report, service.add_server, service.add_drop,
     service.add_batch, review.add_review, review.add_correct, review.add_calibrate, service.add_watch,
-    entry.add_entry, bench.add_bench_entry,
+    entry.add_entry, bench.add_bench_entry, data.add_purge, data.add_backup,
 )
 
 
@@ -34,13 +34,18 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    from flows.home import close_home, owner_only
     from schemas.settings import Settings
 
+    owner_only()  # residents' data: what this process and its children create is owner-only
     args = build_parser().parse_args(argv)
     if getattr(args, "format", "unset") is None:
         args.format = ["png"]
+    settings = Settings()
+    if settings.home.is_dir():  # made earlier with looser modes: closed before anything is read or written
+        close_home(settings.home)
     try:
-        return args.func(args, Settings())
+        return args.func(args, settings)
     except UsageError as exc:
         print(f"madoguchi: 指定に誤りがあります (bad arguments): {exc}", file=sys.stderr)
         return EXIT_USAGE

@@ -5,12 +5,12 @@ and by anyone checking the watched folder by hand; knows nothing of Prefect."""
 from __future__ import annotations
 
 import os
-import shutil
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+from flows.home import copy_private
 from flows.intake import Folders
 from flows.pipeline import sha256_of
 from schemas.db import Store
@@ -33,7 +33,7 @@ def drop(files: list[Path], inbox: Path) -> list[Dropped]:
             dest = inbox / f"{f.stem}-{n}{f.suffix}"
             n += 1
         tmp = dest.with_name(dest.name + ".part")
-        shutil.copy2(f, tmp)
+        copy_private(f, tmp)
         os.replace(tmp, dest)
         out.append(Dropped(dest.name, sha256_of(dest)))
     return out

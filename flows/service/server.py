@@ -15,6 +15,7 @@ import urllib.request
 from datetime import timedelta
 from pathlib import Path
 
+from flows.home import UMASK, close_home, owner_only
 from schemas.settings import Settings
 
 POOL = "madoguchi"
@@ -60,6 +61,7 @@ def ensure_zombie_automation(settings: Settings) -> None:
 
 
 def _paths(settings: Settings) -> tuple[Path, Path, Path]:
+    close_home(settings.home)
     run, logs, prefect_home = settings.home / "run", settings.home / "logs", settings.home / "prefect"
     for p in (run, logs, prefect_home):
         p.mkdir(parents=True, exist_ok=True)
@@ -125,17 +127,22 @@ def healthy(settings: Settings) -> bool:
 
 def _start(name: str, args: list[str], env: dict[str, str], run: Path, logs: Path) -> int:
     with open(logs / f"{name}.log", "ab") as log:
+        # its own process group (`down` stops its children too); owner-only files in it and in the
+        # processes it starts (the worker's flow runs, Prefect's database and logs)
         proc = subprocess.Popen(args, env=env, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-                                start_new_session=True)  # its own process group: `down` stops its children too
+                                start_new_session=True, umask=UMASK)
     (run / f"{name}.pid").write_text(str(proc.pid))
     return proc.pid
 
 
 def up(settings: Settings, repo: Path, *, timeout: float = 90.0) -> dict[str, int]:
     """Start what is not running yet; return the pids."""
+    from flows.entry import fix_enter_since
     from flows.intake import Folders
 
+    owner_only()  # our own logs and pid files, and `prefect deploy` below
     run, logs, _ = _paths(settings)
+    fix_enter_since(settings)
     Folders.from_settings(settings).ensure()  # the inbox is there for the clerk before anything watches it
     env = environment(settings, repo)
     pids = {}
