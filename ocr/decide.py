@@ -31,6 +31,7 @@ from schemas.templates import ERAS, FieldKind, FieldSpec
 TICK_KINDS = (FieldKind.checkbox, FieldKind.choice)
 UNREAD = "?"  # stands for an inked cell an engine returned nothing for
 DIGIT_READER = "digit"  # the engine name of ocr.digit_reader.DigitRecognizer
+POSTAL_FIELD, TOWN_CHECK = "postal_code", "address_matches_postal_code"  # the address checks this field
 # validator failures that mean the applicant wrote an impossible value, not that we misread it
 APPLICANT_SIDE = {"postal_code_exists", "address_matches_postal_code", "date_invalid", "date_plausible",
                   "date_past", "date_recent", "date_future"}
@@ -170,24 +171,37 @@ class Vote:
     sure_cells: tuple[str | None, ...]
 
 
-def cell_vote(texts: dict[str, EngineText], sure: float = 1.0) -> Vote | None:
-    """The digit reader's vote on a field, or None when it did not read this field cell by cell."""
+def cell_vote(texts: dict[str, EngineText], sure: float = 1.0, invalid: frozenset[str] = frozenset()) -> Vote | None:
+    """The digit reader's vote on a field, or None when it did not read this field cell by cell.
+    Line engines in `invalid` read no valid value, so they may back a cell but not stand against one."""
     digit = texts.get(DIGIT_READER)
     if digit is None or not digit.cells:
         return None
-    others = [t.cells for name, t in texts.items() if name != DIGIT_READER]
+    others = [(t.cells, name not in invalid) for name, t in texts.items() if name != DIGIT_READER]
     backed, scores, sure_cells = True, [], []
     for i, d in enumerate(digit.cells):
         sure_cells.append(d.text if d is not None and d.text and d.confidence >= sure else None)
         if d is None:
             continue
         scores.append(d.confidence if d.text else 0.0)
-        backed &= bool(d.text) and any(len(o) == len(digit.cells) and o[i] is not None and o[i].text == d.text
-                                       for o in others)
+        backed &= bool(d.text) and _backed(i, d.text, others, len(digit.cells))
     return Vote(backed, min(scores, default=1.0), tuple(sure_cells))
 
 
-def grammar_vote(raw: RawField, era: str | None, ctx: Context, sure: float) -> tuple[Vote, str] | None:
+OPPOSED = 0.5  # a line engine reading another digit in a cell this surely stands against the vote there
+
+
+def _backed(i: int, digit: str, others: list[tuple[tuple[Reading | None, ...], bool]], n: int) -> bool:
+    """True when some line engine read `digit` in cell i, and none whose whole reading is a valid
+    value read another digit there with probability OPPOSED or more (one engine's hurried 1 against
+    the other's fair 7 is no backing; a 6 where every phone number has its leading 0 stands for nothing)."""
+    there = [(o[i], may) for o, may in others if len(o) == n and o[i] is not None and o[i].text]
+    return any(c.text == digit for c, _ in there) and not any(
+        may and c.text != digit and c.confidence >= OPPOSED for c, may in there)
+
+
+def grammar_vote(raw: RawField, era: str | None, ctx: Context, sure: float,
+                 invalid: frozenset[str] = frozenset()) -> tuple[Vote, str] | None:
     """The digit reader's vote on a field read under its grammar (`ocr.grammar`: the postal master,
     the dates the field may hold), and the value it chooses; None when the kind has no grammar, or
     some inked cell may be no digit at all (its "not a digit" probability above 1 - `sure`)."""
@@ -202,9 +216,8 @@ def grammar_vote(raw: RawField, era: str | None, ctx: Context, sure: float) -> t
     g = grammar_reading(raw.spec, [np.asarray(c.probabilities) for c in cells], digit.widths, era, ctx.today)
     if g is None:
         return None
-    others = [t.cells for name, t in raw.texts.items() if name != DIGIT_READER]
-    backed = all(any(len(o) == len(digit.cells) and o[i] is not None and o[i].text == d for o in others)
-                 for i, d in zip(inked, g.digits))
+    others = [(t.cells, name not in invalid) for name, t in raw.texts.items() if name != DIGIT_READER]
+    backed = all(_backed(i, d, others, len(digit.cells)) for i, d in zip(inked, g.digits))
     sure_cells: list[str | None] = [None] * len(digit.cells)
     for i, d, p in zip(inked, g.digits, g.posteriors):
         sure_cells[i] = d if p >= sure else None
@@ -233,7 +246,8 @@ def decide_text(raw: RawField, cfg: DecisionSettings, ctx: Context) -> FieldResu
             return _result(spec, None, FieldStatus.needs_review, 0.0, ["empty_required"], readings)
         return _result(spec, None, FieldStatus.accepted, 1.0, [], readings)
     vote_threshold = cfg.vote_thresholds.get(spec.kind.value, 0.99)
-    vote = cell_vote(raw.texts, sure=vote_threshold)
+    invalid = frozenset(e for e, f in failures.items() if f)  # engines whose reading is no valid value
+    vote = cell_vote(raw.texts, sure=vote_threshold, invalid=invalid)
     lines = [e for e in raw.texts if e != DIGIT_READER]
     # the line engines' own rule: all agree, nothing unread, each one's lowest character probability
     line_unread = any(UNREAD in raw.texts[e].text for e in lines)
@@ -247,7 +261,7 @@ def decide_text(raw: RawField, cfg: DecisionSettings, ctx: Context) -> FieldResu
     vote_ok = vote is not None and vote.backed and not digit_unread and vote.score >= vote_threshold
     # ...and the same under the field's grammar, where a cell's doubt is between a valid value and
     # an impossible one (744-0632 is no postal code, 72月 no month): the valid one, if line-backed
-    grammar = None if vote is None or vote_ok else grammar_vote(raw, era, ctx, vote_threshold)
+    grammar = None if vote is None or vote_ok else grammar_vote(raw, era, ctx, vote_threshold, invalid)
     if grammar is not None and grammar[0].backed and grammar[0].score >= vote_threshold:
         vote, vote_ok, values[DIGIT_READER] = grammar[0], True, grammar[1]
         failures[DIGIT_READER] = validate(spec, grammar[1], ctx)
@@ -301,4 +315,10 @@ def decide_fields(raws: list[RawField], cfg: DecisionSettings, ctx: Context) -> 
     ctx2 = Context(today=ctx.today, values=accepted)
     for r in cross:
         out[r.spec.name] = decide_field(r, cfg, ctx2)
+        mismatch = f"validator:{TOWN_CHECK}"
+        code = out.get(POSTAL_FIELD)
+        if mismatch in out[r.spec.name].reasons and code is not None and code.status == FieldStatus.accepted:
+            # the address written is another town's: the postal code read may be the wrong one
+            out[POSTAL_FIELD] = code.model_copy(update={"status": FieldStatus.needs_review, "reasons": [mismatch],
+                                                        "reasons_ja": reasons_ja([mismatch])})
     return {r.spec.name: out[r.spec.name] for r in raws}

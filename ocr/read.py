@@ -160,17 +160,19 @@ def char_windows(crop: np.ndarray, reading: Reading) -> list[np.ndarray] | None:
     return [crop[:, max(0, a) : max(a + 1, b)] for a, b in zip(cuts, cuts[1:])]
 
 
-def _by_char(reading: Reading) -> EngineText:
-    """A line reading as one cell per character; a hyphen is no cell of a digit (None)."""
-    cells = tuple(None if ch == "-" else Reading(ch, c, (c,), reading.margin)
-                  for ch, c in zip(reading.text, reading.char_confidences))
+def _by_digit(reading: Reading) -> EngineText:
+    """A line reading as one cell per digit (hyphens are no cells), so readings that differ only in
+    the hyphens they saw are compared digit by digit."""
+    cells = tuple(Reading(ch, c, (c,), reading.margin)
+                  for ch, c in zip(reading.text, reading.char_confidences) if ch != "-")
     return EngineText(reading.text, reading.confidence, cells)
 
 
 def _spell_free_digits(layouts, cells, by_field, per_engine, engines) -> dict[str, dict[str, EngineText]]:
-    """For free-written digit fields the line engines read alike in shape (same length, hyphens in the
-    same places), the digit reader's reading of each digit, cut where the first line engine put it;
-    and each line engine's reading split per character to match. Field -> engine -> EngineText."""
+    """For free-written digit fields whose digits the line engines count alike (the hyphens they saw
+    may differ), the digit reader's reading of each digit, cut where the line engine that saw the
+    most hyphens put it; and each line engine's reading split per digit to match.
+    Field -> engine -> EngineText."""
     digit = next((e for e in engines if getattr(e, "cells_only", False)), None)
     lines = [e for e in engines if not getattr(e, "cells_only", False)]
     if digit is None or not lines:
@@ -181,19 +183,22 @@ def _spell_free_digits(layouts, cells, by_field, per_engine, engines) -> dict[st
         if fl.spec.kind not in FREE_DIGIT_KINDS or len(idx) != 1 or cells[idx[0]].crop is None:
             continue
         readings = [per_engine[e.name].get(idx[0]) for e in lines]
-        shapes = {tuple(ch == "-" for ch in r.text) for r in readings if r is not None}
-        if len(shapes) != 1 or not all(r and set(r.text) <= set("0123456789-") for r in readings):
+        if not all(r and r.text and set(r.text) <= set("0123456789-") for r in readings):
             continue
-        windows = char_windows(cells[idx[0]].crop, readings[0])
+        if len({len(r.text.replace("-", "")) for r in readings}) != 1:
+            continue
+        cutter = max(readings, key=lambda r: r.text.count("-"))  # its hyphens keep the digits apart
+        windows = char_windows(cells[idx[0]].crop, cutter)
         if windows is not None:
-            plans.append((name, readings, windows))
-    crops = [w for _, r, ws in plans for ch, w in zip(r[0].text, ws) if ch != "-"]
+            plans.append((name, readings, cutter, windows))
+    crops = [w for _, _, cutter, ws in plans for ch, w in zip(cutter.text, ws) if ch != "-"]
     read = iter(digit.recognize(crops, charset="0123456789") if crops else [])
     out: dict[str, dict[str, EngineText]] = {}
-    for name, readings, _ in plans:
-        per_char = tuple(None if ch == "-" else next(read) for ch in readings[0].text)
-        text = "".join("-" if r is None else (r.text or UNREAD) for r in per_char)
-        confs = [r.confidence if r.text else 0.0 for r in per_char if r is not None]
-        out[name] = {e.name: _by_char(r) for e, r in zip(lines, readings)}
-        out[name][digit.name] = EngineText(text, min(confs, default=1.0), per_char)
+    for name, readings, cutter, _ in plans:
+        per_digit = tuple(next(read) for ch in cutter.text if ch != "-")
+        spelled = iter(per_digit)
+        text = "".join("-" if ch == "-" else (next(spelled).text or UNREAD) for ch in cutter.text)
+        out[name] = {e.name: _by_digit(r) for e, r in zip(lines, readings)}
+        out[name][digit.name] = EngineText(text, min((r.confidence if r.text else 0.0 for r in per_digit), default=1.0),
+                                           per_digit)
     return out

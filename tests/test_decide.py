@@ -110,8 +110,11 @@ def test_address_checked_against_postal_code_read_on_the_same_page():
             raw("address", "山口県下松市中央町1番2号", "山口県下松市中央町1番2号")]
     assert decide_fields(raws, CFG, CTX)["address"].status == FieldStatus.accepted
     raws[1] = raw("address", "山口県下松市東豊井12番地", "山口県下松市東豊井12番地")
-    out = decide_fields(raws, CFG, CTX)["address"]
-    assert out.status == FieldStatus.invalid and out.reasons == ["validator:address_matches_postal_code"]
+    out = decide_fields(raws, CFG, CTX)
+    assert out["address"].status == FieldStatus.invalid and out["address"].reasons == ["validator:address_matches_postal_code"]
+    # the code read may be the wrong one as well: 794-0072 (Imabari) read surely for 744-0072 (Kudamatsu)
+    assert out["postal_code"].status == FieldStatus.needs_review
+    assert out["postal_code"].reasons_ja == ["住所が郵便番号の地域と一致しません"]
 
 
 def test_a_digit_read_as_kana_after_banchi_is_never_accepted():
@@ -305,6 +308,33 @@ def test_unsure_digit_reader_or_not_a_digit_goes_to_review():
     assert low.status == FieldStatus.needs_review and low.reasons == ["low_confidence"]
     unread = decide_field(voted("postal_code", "744002?", "7440025", "7440025"), CFG, CTX)
     assert unread.status == FieldStatus.needs_review and "unread_ink" in unread.reasons
+
+
+def test_a_line_engine_sure_of_another_digit_stands_against_the_vote():
+    """
+    GIVEN the digit reader sure of 7440075, paddle backing every cell, and rapid reading the sixth
+          cell as 1 (744-0015, also a real code): (a) at 0.6, (b) at 0.3
+    WHEN deciding
+    THEN (a) review: one engine's fair 1 against the others' 7 is no backing; (b) accepted
+    """
+    texts = {"paddle": cells("7440075", 0.6), "rapid": cells("7440015", 0.6), "digit": cells("7440075", 0.999)}
+    f = decide_field(RawField(FORM.field("postal_code"), texts, {}, True), CFG, CTX)
+    assert f.status == FieldStatus.needs_review and "engines_disagree" in f.reasons
+    texts["rapid"] = EngineText("7440015", 0.3, cells("74400", 0.6).cells + cells("1", 0.3).cells + cells("5", 0.6).cells)
+    f = decide_field(RawField(FORM.field("postal_code"), texts, {}, True), CFG, CTX)
+    assert (f.status, f.value) == (FieldStatus.accepted, "744-0075")
+
+
+def test_a_reading_that_is_no_valid_value_stands_against_nothing():
+    """
+    GIVEN a phone number the digit reader and paddle read as 0833-41-9932, and rapid surely as
+          6833-41-9932 (no number starts with 6)
+    WHEN deciding
+    THEN accepted: rapid's 6 may not oppose, and every digit is backed by paddle
+    """
+    texts = {"paddle": cells("0833419932", 0.6), "rapid": cells("6833419932", 0.9), "digit": cells("0833419932", 0.999)}
+    f = decide_field(RawField(FORM.field("phone"), texts, {}, True), CFG, CTX)
+    assert (f.status, f.value) == (FieldStatus.accepted, "0833-41-9932")
 
 
 def test_vote_skips_cells_without_ink_and_keeps_the_validators():
