@@ -7,6 +7,7 @@ digits of a free-written phone number cut apart where the line engines placed th
 
 from __future__ import annotations
 
+import math
 from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -141,8 +142,9 @@ FREE_DIGIT_KINDS = (FieldKind.phone,)  # written freely in one box: digits and h
 def char_windows(crop: np.ndarray, reading: Reading) -> list[np.ndarray] | None:
     """One crop per character of a line reading; None when the reading does not say where its
     characters are. Each cut starts midway between two neighbouring characters' peaks and moves to
-    the emptiest ink column within about half a character of there: CTC peaks sit anywhere on their
-    character, often on its right half, so the midpoint alone cuts through digits."""
+    the emptiest ink column within about half a character of there, but not past either peak: CTC
+    peaks sit anywhere on their character, often on its right half, so the midpoint alone cuts
+    through digits."""
     box = ink_box(to_bgr(crop))
     if box is None or not reading.text or len(reading.positions) != len(reading.text):
         return None
@@ -153,8 +155,9 @@ def char_windows(crop: np.ndarray, reading: Reading) -> list[np.ndarray] | None:
     reach = 0.5 * (x1 - x0) / len(xs)
     cuts = [x0]
     for a, b in zip(xs, xs[1:]):
-        lo = max(cuts[-1] + 1, round((a + b) / 2 - reach))
-        hi = min(x1 - 1, round((a + b) / 2 + reach))
+        # never beyond either peak: a thin 1 close after a 4 would otherwise go to the 4, its window empty
+        lo = max(cuts[-1] + 1, round((a + b) / 2 - reach), math.floor(a) + 1)
+        hi = min(x1 - 1, round((a + b) / 2 + reach), math.ceil(b) - 1)
         cuts.append(lo + int(np.argmin(profile[lo : hi + 1])) if hi >= lo else max(cuts[-1] + 1, round((a + b) / 2)))
     cuts.append(x1)
     return [crop[:, max(0, a) : max(a + 1, b)] for a, b in zip(cuts, cuts[1:])]

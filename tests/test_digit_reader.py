@@ -147,3 +147,25 @@ def test_a_free_written_number_is_cut_in_the_gaps_between_the_characters_the_lin
         inked = np.flatnonzero((w < 128).any(axis=0))
         assert inked.size == 20 and np.all(np.diff(inked) == 1)  # one whole character, nothing else
     assert char_windows(crop, Reading("12", 0.9, (0.9, 0.9), 0.5)) is None  # no positions: no cut
+
+
+def test_a_thin_one_close_after_its_neighbour_keeps_a_window_of_its_own():
+    """
+    GIVEN 4, then a thin 1 touching it, then a wide gap and a hyphen ("41-", as in 0833-41-6060),
+          the line engine's peaks on the right half of the 4 and on the 1
+    WHEN cut into windows
+    THEN the 1's window holds the 1: the cut between 4 and 1 stays left of the 1's peak, though the
+         emptiest column within half a character lies in the wide gap after it
+    """
+    from ocr.engines import Reading
+    from ocr.read import char_windows
+
+    crop = np.full((40, 100), 255, np.uint8)
+    crop[10:30, 10:32] = 0  # the 4
+    crop[24:26, 32:33] = 0  # its stroke touching the 1
+    crop[10:30, 33:36] = 0  # the 1
+    crop[19:21, 60:75] = 0  # the hyphen
+    peaks = tuple((x - 10) / 65 for x in (25, 34, 67))
+    four, one, hyphen = char_windows(crop, Reading("41-", 0.9, (0.9,) * 3, 0.5, peaks))
+    assert (one[10:30] < 128).all(axis=0).sum() == 3  # the whole 1
+    assert (four < 128).any(axis=0).sum() == 22
