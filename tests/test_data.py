@@ -220,7 +220,7 @@ def test_a_backup_while_another_process_keeps_writing_is_one_committed_state(dat
     """GIVEN a writer committing a row at a time without pause WHEN backups are taken meanwhile THEN
     each copy is whole (integrity check) and holds the committed rows of some moment: at least the
     20 from before, never a row more than the writer had committed when the copy finished."""
-    from flows.backup import backup
+    from flows.service.backup import backup
 
     settings, db = database
     started, stop, committed = threading.Event(), threading.Event(), [0]

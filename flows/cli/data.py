@@ -49,7 +49,7 @@ def cmd_purge(args, settings) -> int:
 
 
 def cmd_backup(args, settings) -> int:
-    from flows.backup import NotSqlite, backup
+    from flows.service.backup import NotSqlite, backup
 
     out = Path(args.out)
     try:
