@@ -7,7 +7,7 @@ from functools import lru_cache
 from pathlib import Path
 
 import numpy as np
-from PIL import Image, ImageDraw, ImageFont
+from PIL import Image, ImageDraw, ImageFont, ImageOps
 
 from ocr.layout import Rect, Text, corner_marks, layout_form, page_texts
 from schemas.templates import Box, FormTemplate
@@ -50,7 +50,10 @@ def load_font(path: str, px: int) -> ImageFont.FreeTypeFont:
 
 
 def render_page(template: FormTemplate, dpi: float = 150, font: Path = PRINT_FONT) -> np.ndarray:
-    """The blank form as a grayscale uint8 image (white paper, black print) at `dpi`."""
+    """The blank form as a grayscale uint8 image (white paper, black print) at `dpi`: the city's own
+    print when the template names a `reference`, else drawn from the template."""
+    if template.reference is not None:
+        return reference_page(template.reference, template.page_size, dpi).copy()
     w_mm, h_mm = template.page_size
     img = Image.new("L", (round(mm_to_px(w_mm, dpi)), round(mm_to_px(h_mm, dpi))), 255)
     draw = ImageDraw.Draw(img)
@@ -70,8 +73,41 @@ def render_page(template: FormTemplate, dpi: float = 150, font: Path = PRINT_FON
     return np.asarray(img)
 
 
+PAPER_LEVEL = 200  # on a scanned blank, lighter than this (after flattening the paper) is paper
+
+
+@lru_cache(maxsize=16)
+def reference_page(path: Path, page_size: tuple[float, float], dpi: float) -> np.ndarray:
+    """A city's blank form (page one of a PDF, or a scan) as `render_page` draws one: grayscale at
+    `dpi`, stretched to the template's page size, the paper made white and its specks dropped."""
+    from ocr.pages import normalise_background
+
+    w, h = round(mm_to_px(page_size[0], dpi)), round(mm_to_px(page_size[1], dpi))
+    if path.suffix.lower() == ".pdf":
+        from pdf2image import convert_from_path
+
+        img = convert_from_path(str(path), dpi=dpi, first_page=1, last_page=1, grayscale=True)[0]
+    else:
+        with Image.open(path) as im:
+            img = ImageOps.exif_transpose(im).convert("L")
+    gray = np.asarray(img.resize((w, h), Image.Resampling.LANCZOS) if img.size != (w, h) else img)
+    flat = normalise_background(np.ascontiguousarray(gray), dpi)
+    out = np.where(flat < PAPER_LEVEL, flat, 255).astype(np.uint8)
+    out.setflags(write=False)  # cached: callers get copies
+    return out
+
+
 def render_pdf(template: FormTemplate, out: Path, font: Path = PRINT_FONT) -> Path:
-    """Write the blank form as a vector PDF for printing."""
+    """Write the blank form as a vector PDF for printing; a template with a `reference` prints that
+    (a PDF as it is, a scan as one page of the template's size)."""
+    if template.reference is not None:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        if template.reference.suffix.lower() == ".pdf":
+            out.write_bytes(template.reference.read_bytes())
+        else:
+            page = Image.fromarray(reference_page(template.reference, template.page_size, 300.0))
+            page.save(out, "PDF", resolution=300.0)
+        return out
     from reportlab.lib.units import mm
     from reportlab.pdfbase import pdfmetrics
     from reportlab.pdfbase.ttfonts import TTFont

@@ -161,6 +161,10 @@ class FormTemplate(BaseModel):
     label_width: float = Field(32.0, description="mm reserved left of each box for its label")
     texts: tuple[StaticText, ...] = ()
     fields: tuple[FieldSpec, ...]
+    reference: Path | None = Field(
+        None, description="the blank form as the city prints it, a PDF or a scan kept beside the YAML (a "
+        "name relative to it); identification, registration and the print's ink then use it, not "
+        "Madoguchi's own rendering of the template")
 
     @model_validator(mode="after")
     def _unique_names(self) -> FormTemplate:
@@ -183,9 +187,15 @@ class FormTemplate(BaseModel):
 
 
 def load_template(path: Path) -> FormTemplate:
-    """Read and validate one template YAML file."""
+    """Read and validate one template YAML file; a `reference` is found beside it."""
     with open(path, encoding="utf-8") as fh:
-        return FormTemplate.model_validate(yaml.safe_load(fh))
+        data = yaml.safe_load(fh)
+    if isinstance(data, dict) and data.get("reference"):
+        reference = (path.parent / str(data["reference"])).resolve()
+        if not reference.is_file():
+            raise ValueError(f"{path.name}: reference {data['reference']!r} not found beside it ({reference})")
+        data["reference"] = reference
+    return FormTemplate.model_validate(data)
 
 
 def load_templates(directory: Path = FORMS_DIR) -> dict[str, FormTemplate]:
