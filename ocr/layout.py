@@ -125,7 +125,10 @@ def layout_field(spec: FieldSpec, label_width: float) -> FieldLayout:
             sw = 2.0 + size * len(spec.suffix)
             area = Box(x=b.x, y=b.y, w=b.w - sw, h=b.h)
             texts.append(Text(spec.suffix, area.x + area.w + 1.0, b.y + (b.h - size) / 2, size))
-        if spec.char_boxes:
+        if spec.cells:  # where the paper has them
+            cells = spec.cells
+            rects.extend(Rect(c, 0.2) for c in cells)
+        elif spec.char_boxes:
             cells = tuple(area.split(spec.char_boxes))
             rects.extend(Rect(c, 0.2) for c in cells)
         else:

@@ -111,6 +111,9 @@ class FieldSpec(BaseModel):
     kind: FieldKind
     box: Box = Field(description="writing area in mm; the label is printed to its left")
     char_boxes: int | None = Field(None, ge=1, description="one printed box per character")
+    cells: tuple[Box, ...] = Field((), description="the character boxes where the paper has them, in mm, "
+                                   "when they are not evenly spaced across `box` (a postal code as 3 + 4 "
+                                   "boxes around a printed hyphen); `char_boxes` is then their count")
     required: bool = False
     exact_length: bool = Field(True, description="digits: every character box must be filled (not for counts)")
     options: tuple[Option, ...] = ()
@@ -128,8 +131,22 @@ class FieldSpec(BaseModel):
             raise ValueError(f"unknown era {bad}; use {sorted(ERAS)}")
         return v
 
+    @model_validator(mode="before")
+    @classmethod
+    def _count_cells(cls, data: object) -> object:
+        if isinstance(data, dict) and data.get("cells") and data.get("char_boxes") is None:
+            return {**data, "char_boxes": len(data["cells"])}
+        return data
+
     @model_validator(mode="after")
     def _kind_needs(self) -> FieldSpec:
+        if self.cells:
+            if self.char_boxes != len(self.cells):
+                raise ValueError(f"{self.name}: char_boxes {self.char_boxes} but {len(self.cells)} cells given")
+            b, tol = self.box, 0.5
+            for c in self.cells:
+                if c.x < b.x - tol or c.y < b.y - tol or c.x + c.w > b.x + b.w + tol or c.y + c.h > b.y + b.h + tol:
+                    raise ValueError(f"{self.name}: cell {[c.x, c.y, c.w, c.h]} lies outside its box")
         if self.kind == FieldKind.choice and len(self.options) < 2:
             raise ValueError(f"{self.name}: a choice needs at least two options")
         if self.kind == FieldKind.wareki_date and not self.eras:

@@ -21,7 +21,9 @@ DPI = 200
 # notice at the foot, no corner marks; the boxes measured in mm on the printed copy
 FIELDS = [
     {"name": "name", "label": "氏名", "kind": "name_kanji", "box": [55, 62, 120, 14], "required": True},
-    {"name": "postal_code", "label": "郵便番号", "kind": "postal_code", "char_boxes": 7, "box": [55, 84, 70, 12],
+    # 〒 3 boxes, a printed hyphen, 4 boxes: not evenly spaced across the box
+    {"name": "postal_code", "label": "郵便番号", "kind": "postal_code", "box": [55, 84, 76, 12],
+     "cells": [[55 + 9 * i, 84, 9, 12] for i in range(3)] + [[95 + 9 * i, 84, 9, 12] for i in range(4)],
      "required": True, "validators": ["postal_code_exists"]},
     {"name": "phone", "label": "電話番号", "kind": "phone", "box": [55, 104, 90, 12], "required": True},
 ]
@@ -44,10 +46,12 @@ def _city_blank(path: Path) -> Path:
     for f in FIELDS:
         x, y, bw, bh = f["box"]
         d.text((px(22), px(y + bh / 2 - 2.5)), f["label"], font=load_font(str(PRINT_FONT), px(4.5)), fill=0)
+        if "cells" in f:  # boxes of their own, a printed hyphen between the groups
+            for cx, cy, cw, ch in f["cells"]:
+                d.rectangle([px(cx), px(cy), px(cx + cw), px(cy + ch)], outline=0, width=px(0.25))
+            d.line([px(85), px(y + bh / 2), px(92), px(y + bh / 2)], fill=0, width=px(0.5))
+            continue
         d.rectangle([px(x), px(y), px(x + bw), px(y + bh)], outline=0, width=px(0.25))
-        for i in range(1, f.get("char_boxes", 0)):
-            cx = x + i * bw / f["char_boxes"]
-            d.line([px(cx), px(y), px(cx), px(y + bh)], fill=0, width=px(0.2))
     for i, line in enumerate(["※ 被災した建物の写真を添付してください。", "※ 代理人が申請する場合は委任状が必要です。"]):
         d.text((px(20), px(250 + 7 * i)), line, font=load_font(str(PRINT_FONT), px(3.8)), fill=0)
     img.save(path, dpi=(DPI, DPI))
@@ -94,6 +98,22 @@ def test_forms_render_writes_the_city_blank(forms: Path, tmp_path: Path) -> None
     template = load_template(forms / "disaster_certificate.yaml")
     out = render_pdf(template, tmp_path / "blank.pdf")
     assert out.read_bytes().startswith(b"%PDF")
+
+
+def test_cells_given_where_the_paper_has_them_are_the_fields_cells(forms: Path) -> None:
+    """GIVEN a postal code as 3 + 4 boxes around a printed hyphen WHEN laid out THEN its 7 cells are
+    those boxes, not 7 even slices of the field's box; a count that disagrees is refused."""
+    from ocr.layout import layout_form
+    from schemas.templates import FieldSpec
+
+    template = load_template(forms / "disaster_certificate.yaml")
+    cells = layout_form(template)["postal_code"].cells
+    assert template.field("postal_code").char_boxes == 7
+    assert [c.x for c in cells] == [55, 64, 73, 95, 104, 113, 122]
+    with pytest.raises(ValueError, match="char_boxes"):
+        FieldSpec(**{**FIELDS[1], "char_boxes": 6})
+    with pytest.raises(ValueError, match="outside"):
+        FieldSpec(**{**FIELDS[1], "cells": FIELDS[1]["cells"][:-1] + [[140, 84, 9, 12]]})
 
 
 def test_a_missing_reference_is_named(tmp_path: Path) -> None:
