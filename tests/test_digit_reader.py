@@ -169,3 +169,42 @@ def test_a_thin_one_close_after_its_neighbour_keeps_a_window_of_its_own():
     four, one, hyphen = char_windows(crop, Reading("41-", 0.9, (0.9,) * 3, 0.5, peaks))
     assert (one[10:30] < 128).all(axis=0).sum() == 3  # the whole 1
     assert (four < 128).any(axis=0).sum() == 22
+
+
+@pytest.mark.slow
+def test_a_free_phone_is_spelled_digit_by_digit_when_the_line_engines_saw_different_hyphens(engines):
+    """
+    GIVEN 0833-41-1234 written in one box, one line engine reading it with its hyphens and the
+          other without them (the same ten digits)
+    WHEN the digit reader spells it
+    THEN it reads ten windows, cut where the engine that saw the hyphens placed its characters, and
+         each line engine's reading comes back as ten digit cells to vote with
+    """
+    from ocr.engines import Reading, ink_box
+    from ocr.layout import layout_form
+    from ocr.read import _Cell, _spell_free_digits
+    from schemas.templates import load_templates
+
+    text = "0833-41-1234"
+    font = ImageFont.truetype(str(KLEE), 70)
+    img = Image.new("L", (1000, 140), 255)
+    ImageDraw.Draw(img).text((30, 25), text, font=font, fill=30)
+    crop = np.asarray(img)
+    x0, _, x1, _ = ink_box(cv2.cvtColor(crop, cv2.COLOR_GRAY2BGR))
+    centres, x = [], 30.0
+    for ch in text:  # where each character's middle falls, along the ink
+        w = font.getlength(ch)
+        centres.append((x + w / 2 - x0) / (x1 - x0))
+        x += w
+    digits = [p for ch, p in zip(text, centres) if ch != "-"]
+    with_hyphens = Reading(text, 0.9, (0.9,) * len(text), 0.5, tuple(centres))
+    without = Reading(text.replace("-", ""), 0.9, (0.9,) * 10, 0.5, tuple(digits))
+    layouts = {"phone": layout_form(load_templates()["child_allowance"])["phone"]}
+    by_engine = {e.name: e for e in engines}
+    out = _spell_free_digits(layouts, [_Cell("phone", "", crop)], {"phone": [0]},
+                             {"paddle": {0: without}, "rapid": {0: with_hyphens}, "digit": {}},
+                             [by_engine["paddle"], by_engine["rapid"], by_engine["digit"]])
+    spelled = out["phone"]
+    assert len(spelled["digit"].cells) == len(spelled["paddle"].cells) == len(spelled["rapid"].cells) == 10
+    assert "".join(c.text for c in spelled["digit"].cells) == "0833411234"
+    assert spelled["digit"].text == text  # shaped like the reading it was cut by
