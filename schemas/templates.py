@@ -141,6 +141,8 @@ class FieldSpec(BaseModel):
     @model_validator(mode="after")
     def _kind_needs(self) -> FieldSpec:
         if self.cells:
+            if self.kind in (FieldKind.wareki_date, FieldKind.choice, FieldKind.checkbox):
+                raise ValueError(f"{self.name}: a {self.kind.value} lays out its own boxes; cells are for characters")
             if self.char_boxes != len(self.cells):
                 raise ValueError(f"{self.name}: char_boxes {self.char_boxes} but {len(self.cells)} cells given")
             b, tol = self.box, 0.5

@@ -114,6 +114,8 @@ def test_cells_given_where_the_paper_has_them_are_the_fields_cells(forms: Path) 
         FieldSpec(**{**FIELDS[1], "char_boxes": 6})
     with pytest.raises(ValueError, match="outside"):
         FieldSpec(**{**FIELDS[1], "cells": FIELDS[1]["cells"][:-1] + [[140, 84, 9, 12]]})
+    with pytest.raises(ValueError, match="lays out its own boxes"):
+        FieldSpec(**{**FIELDS[1], "kind": "wareki_date", "eras": ["reiwa"]})
 
 
 def test_a_missing_reference_is_named(tmp_path: Path) -> None:
