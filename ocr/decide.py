@@ -177,7 +177,7 @@ def cell_vote(texts: dict[str, EngineText], sure: float = 1.0, invalid: frozense
     digit = texts.get(DIGIT_READER)
     if digit is None or not digit.cells:
         return None
-    others = [(t.cells, name not in invalid) for name, t in texts.items() if name != DIGIT_READER]
+    others = _line_cells(texts, invalid)
     backed, scores, sure_cells = True, [], []
     for i, d in enumerate(digit.cells):
         sure_cells.append(d.text if d is not None and d.text and d.confidence >= sure else None)
@@ -186,6 +186,11 @@ def cell_vote(texts: dict[str, EngineText], sure: float = 1.0, invalid: frozense
         scores.append(d.confidence if d.text else 0.0)
         backed &= bool(d.text) and _backed(i, d.text, others, len(digit.cells))
     return Vote(backed, min(scores, default=1.0), tuple(sure_cells))
+
+
+def _line_cells(texts: dict[str, EngineText], invalid: frozenset[str]) -> list[tuple[tuple[Reading | None, ...], bool]]:
+    """Each line engine's cells, and whether it may stand against the vote (its reading is valid)."""
+    return [(t.cells, name not in invalid) for name, t in texts.items() if name != DIGIT_READER]
 
 
 OPPOSED = 0.5  # a line engine reading another digit in a cell this surely stands against the vote there
@@ -216,7 +221,7 @@ def grammar_vote(raw: RawField, era: str | None, ctx: Context, sure: float,
     g = grammar_reading(raw.spec, [np.asarray(c.probabilities) for c in cells], digit.widths, era, ctx.today)
     if g is None:
         return None
-    others = [(t.cells, name not in invalid) for name, t in raw.texts.items() if name != DIGIT_READER]
+    others = _line_cells(raw.texts, invalid)
     backed = all(_backed(i, d, others, len(digit.cells)) for i, d in zip(inked, g.digits))
     sure_cells: list[str | None] = [None] * len(digit.cells)
     for i, d, p in zip(inked, g.digits, g.posteriors):

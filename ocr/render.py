@@ -7,9 +7,11 @@ from functools import lru_cache
 from pathlib import Path
 
 import numpy as np
+from pdf2image import convert_from_path
 from PIL import Image, ImageDraw, ImageFont, ImageOps
 
 from ocr.layout import Rect, Text, corner_marks, layout_form, page_texts
+from ocr.pages import normalise_background
 from schemas.templates import Box, FormTemplate
 
 PRINT_FONT = Path("/usr/share/fonts/opentype/ipaexfont-gothic/ipaexg.ttf")  # Debian fonts-ipaexfont-gothic
@@ -80,12 +82,8 @@ PAPER_LEVEL = 200  # on a scanned blank, lighter than this (after flattening the
 def reference_page(path: Path, page_size: tuple[float, float], dpi: float) -> np.ndarray:
     """A city's blank form (page one of a PDF, or a scan) as `render_page` draws one: grayscale at
     `dpi`, stretched to the template's page size, the paper made white and its specks dropped."""
-    from ocr.pages import normalise_background
-
     w, h = round(mm_to_px(page_size[0], dpi)), round(mm_to_px(page_size[1], dpi))
     if path.suffix.lower() == ".pdf":
-        from pdf2image import convert_from_path
-
         img = convert_from_path(str(path), dpi=dpi, first_page=1, last_page=1, grayscale=True)[0]
     else:
         with Image.open(path) as im:

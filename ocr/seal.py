@@ -17,6 +17,7 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
+from ocr.engines import ink_box, to_bgr
 from ocr.fields import CELL_INSET_MM, INK_LEVEL, TICK_TOLERANCE_MM, crop_box, remove_box_lines, split_at_gap
 from ocr.render import box_px, mm_to_px
 from schemas.templates import Box
@@ -193,8 +194,7 @@ def _family_and_given(parts: list[np.ndarray]) -> bool:
     if len(parts) != 2:
         return False
     for part in parts:
-        ink = part < INK_LEVEL
-        cols, rows = np.flatnonzero(ink.any(axis=0)), np.flatnonzero(ink.any(axis=1))
-        if cols.size == 0 or cols[-1] - cols[0] + 1 < MIN_PART_WIDTH * (rows[-1] - rows[0] + 1):
+        box = ink_box(to_bgr(part))  # the engines' own measure of the ink, specks left out
+        if box is None or box[2] - box[0] < MIN_PART_WIDTH * (box[3] - box[1]):
             return False
     return True
