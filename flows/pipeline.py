@@ -24,10 +24,11 @@ from ocr.decide import RawField, decide_fields
 from ocr.engines import Recognizer
 from ocr.readers import load_engines
 from ocr.errors import MadoguchiError, PopplerMissingError
-from ocr.fields import FLAT_DPI, blank_page, field_view, flatten, page_view
+from ocr.fields import FLAT_DPI, blank_page, field_view, flatten, page_image_name, page_view
 from ocr.pages import load_pages
 from ocr.read import read_page
-from ocr.registration import Registration, identify_and_register
+from ocr.paging import candidates, register_pages
+from ocr.registration import Registration
 from ocr.validate import VALIDATORS, Context
 from schemas.db import Store
 from schemas.results import DocumentError, DocumentResult, DocumentStatus, FieldStatus
@@ -64,10 +65,22 @@ class Timer:
 class PageReading:
     """What was read from a file before any decision."""
 
-    pages: int
-    registration: Registration
+    pages: int  # in the file
+    registrations: tuple[Registration, ...]  # one per page of the form
     raws: list[RawField]
-    flat: np.ndarray  # the first page in template coordinates at READ_DPI: where views are cut from
+    flats: tuple[np.ndarray, ...]  # each page of the form in its coordinates at READ_DPI: views are cut from these
+
+    @property
+    def registration(self) -> Registration:
+        return self.registrations[0]
+
+    @property
+    def flat(self) -> np.ndarray:
+        return self.flats[0]
+
+    @property
+    def form_pages(self) -> int:
+        return len(self.registrations)
 
 
 class Reader:
@@ -76,6 +89,7 @@ class Reader:
     def __init__(self, settings: Settings, engines: list[Recognizer] | None = None, store: Store | None = None):
         self.settings = settings
         self.templates = load_templates(settings.ocr.forms_dir)
+        self.pages = candidates(self.templates)  # every page of every form, what a first page may be
         unknown = {v for t in self.templates.values() for f in t.fields for v in f.validators} - set(VALIDATORS)
         if unknown:
             raise ValueError(f"templates name unknown validators: {sorted(unknown)}")
@@ -89,19 +103,23 @@ class Reader:
         self.model_load_seconds = time.perf_counter() - t0
 
     def read_raw(self, path: Path, *, form_id: str | None = None, timer: Timer | None = None) -> PageReading:
-        """Load, register, crop and read the first page; raises MadoguchiError for a bad file."""
+        """Load, register, crop and read each page of the form; raises MadoguchiError for a bad file."""
         timer = timer or Timer()
         cfg = self.settings.ocr
         with timer.stage("load"):
             pages = load_pages(path, pdf_dpi=cfg.pdf_dpi, max_pages=cfg.max_pages)
         with timer.stage("register"):
-            reg = identify_and_register(pages[0], self.templates, form_id=form_id, reference_dpi=cfg.reference_dpi)
-        with timer.stage("crop"):
-            flat = flatten(pages[0], reg, dpi=READ_DPI)
-            reference = blank_page(reg.template, READ_DPI)
-        with timer.stage("read"):
-            raws = read_page(flat, reference, reg.template, self.engines, READ_DPI)
-        return PageReading(len(pages), reg, raws, flat)
+            pool = self.pages if form_id is None else candidates(self.templates, form_id)
+            regs = register_pages(pages, self.templates, form_id=form_id, reference_dpi=cfg.reference_dpi, pool=pool)
+        raws: list[RawField] = []
+        flats = []
+        for page, reg in zip(pages, regs):
+            with timer.stage("crop"):
+                flats.append(flatten(page, reg, dpi=READ_DPI))
+                reference = blank_page(reg.template, READ_DPI)
+            with timer.stage("read"):
+                raws += read_page(flats[-1], reference, reg.template, self.engines, READ_DPI)
+        return PageReading(len(pages), tuple(regs), raws, tuple(flats))
 
     def read(self, path: Path, *, form_id: str | None = None, today: date | None = None) -> DocumentResult:
         """Read and decide one file; raises MadoguchiError for a file that cannot be read."""
@@ -110,20 +128,26 @@ class Reader:
     def _read(self, path: Path, *, form_id: str | None, today: date | None) -> tuple[DocumentResult, PageReading]:
         timer = Timer()
         pr = self.read_raw(path, form_id=form_id, timer=timer)
-        reg, template, pages = pr.registration, pr.registration.template, pr.pages
+        reg, template, pages, read = pr.registration, pr.registration.template, pr.pages, pr.form_pages
         with timer.stage("decide"):
             ctx = Context(today=today or date.today(), values={})
             fields = decide_fields(pr.raws, self.settings.decision, ctx)
-        # a second page may be a second application: a person must look, never accept past it
-        doubtful = pages > 1 or any(f.status != FieldStatus.accepted for f in fields.values())
+        # a page after the form's last may be a second application: a person must look, never accept past it
+        doubtful = pages > read or any(f.status != FieldStatus.accepted for f in fields.values())
         errors = []
-        if pages > 1:
-            errors.append(DocumentError(code="extra_pages", message=f"{pages - 1} page(s) after the first were not read",
-                                        message_ja="2ページ目以降は読み取っていません。別の書類なら分けてスキャンしてください。"))
+        if pages > read:
+            errors.append(DocumentError(
+                code="extra_pages", message=f"{pages - read} page(s) after the form's {read} were not read",
+                message_ja=f"{read + 1}ページ目以降は読み取っていません。別の書類なら分けてスキャンしてください。"))
+        # a form of several pages: its weakest page's score, and each page's as score_p1, score_p2...
+        registration: dict[str, float | bool] = {"score": round(min(r.score for r in pr.registrations), 4),
+                                                 "upside_down": reg.upside_down}
+        if read > 1:
+            registration |= {f"score_p{n}": round(r.score, 4) for n, r in enumerate(pr.registrations, start=1)}
         return DocumentResult(
             source=str(path), sha256="", form=template.id, form_title=template.title, pages=pages,
             fields=fields, status=DocumentStatus.needs_review if doubtful else DocumentStatus.accepted,
-            errors=errors, registration={"score": round(reg.score, 4), "upside_down": reg.upside_down},
+            errors=errors, registration=registration,
             timings={k: round(v, 4) for k, v in timer.seconds.items()},
         ), pr
 
@@ -170,15 +194,18 @@ def views_dir(settings: Settings, digest: str) -> Path:
 
 
 def save_views(pr: PageReading, result: DocumentResult, folder: Path) -> None:
-    """Write `<field>.png` for every field a person must look at, and `page.jpg`."""
+    """Write `<field>.png` for every field a person must look at, and a small picture of each
+    page of the form (`page.jpg`, then `page-2.jpg`...)."""
     doubtful = [f for f, r in result.fields.items() if r.status != FieldStatus.accepted]
     if not doubtful:
         return
     folder.mkdir(parents=True, exist_ok=True)
-    specs = {f.name: f for f in pr.registration.template.fields}
+    specs = {f.name: f for r in pr.registrations for f in r.template.fields}
     for name in doubtful:
-        cv2.imwrite(str(folder / f"{name}.png"), field_view(pr.flat, specs[name].box, READ_DPI))
-    cv2.imwrite(str(folder / "page.jpg"), page_view(pr.flat, READ_DPI), [cv2.IMWRITE_JPEG_QUALITY, 80])
+        spec = specs[name]
+        cv2.imwrite(str(folder / f"{name}.png"), field_view(pr.flats[spec.page - 1], spec.box, READ_DPI))
+    for n, flat in enumerate(pr.flats, start=1):
+        cv2.imwrite(str(folder / page_image_name(n)), page_view(flat, READ_DPI), [cv2.IMWRITE_JPEG_QUALITY, 80])
 
 
 def place_in_quarantine(path: Path, digest: str, error: DocumentError, folder: Path, *, move: bool) -> Path:

@@ -19,7 +19,7 @@ from pathlib import Path
 import cv2
 from sqlmodel import select
 
-from ocr.fields import PAGE_VIEW_DPI
+from ocr.fields import PAGE_VIEW_DPI, page_image_name
 from ocr.render import box_px
 from ocr.validate import Context, clean_text, to_value, validate, wareki_to_date
 from schemas.db import Correction, Document, Entry, FieldValue, Review, Store
@@ -173,13 +173,16 @@ def _data_uri(path: Path, mime: str) -> str:
     return f"data:{mime};base64,{base64.b64encode(path.read_bytes()).decode()}"
 
 
-def page_with_outlines(folder: Path, items: list[Item]) -> str | None:
-    """The small page image with each asked field outlined and numbered, as a data URI."""
-    page = folder / "page.jpg"
-    if not page.exists():
+def page_with_outlines(folder: Path, items: list[Item], page: int = 1) -> str | None:
+    """The small image of page `page` with each asked field on it outlined and numbered (numbers
+    count through all pages), as a data URI."""
+    path = folder / page_image_name(page)
+    if not path.exists():
         return None
-    img = cv2.cvtColor(cv2.imread(str(page), cv2.IMREAD_GRAYSCALE), cv2.COLOR_GRAY2BGR)
+    img = cv2.cvtColor(cv2.imread(str(path), cv2.IMREAD_GRAYSCALE), cv2.COLOR_GRAY2BGR)
     for n, it in enumerate(items, start=1):
+        if it.spec.page != page:
+            continue
         x0, y0, x1, y1 = box_px(it.spec.box.inset(-1.0), PAGE_VIEW_DPI, img.shape)
         cv2.rectangle(img, (x0, y0), (x1, y1), (0, 0, 220), 2)
         cv2.putText(img, str(n), (max(0, x0 - 14), y0 + 12), cv2.FONT_HERSHEY_SIMPLEX, 0.45, (0, 0, 220), 1)
@@ -229,9 +232,11 @@ def markdown(doc: Document, template: FormTemplate, items: list[Item], problems:
         if it.current is not None:
             lines.append(f"- 確認済みの値: 「{shown(it.spec, it.value)}」")
         lines.append("")
-    page = page_with_outlines(items[0].image.parent, items) if items else None
-    if page:
-        lines += ["### 用紙全体（赤枠が確認する項目）", "", f"![用紙全体]({page})", ""]
+    for page in sorted({it.spec.page for it in items}):
+        uri = page_with_outlines(items[0].image.parent, items, page)
+        if uri:
+            where = f"（{page}枚目）" if template.pages > 1 else ""
+            lines += [f"### 用紙全体{where}（赤枠が確認する項目）", "", f"![用紙全体{where}]({uri})", ""]
     return "\n".join(lines)
 
 

@@ -123,6 +123,47 @@ class UnknownFormError(MadoguchiError):
     )
 
 
+class _PagesError(MadoguchiError):
+    """A form of several pages whose pages are not all there, in order."""
+
+    def __init__(self, form_title: str, expected: int, found: int, *, source: Path | str | None = None,
+                 page: int | None = None) -> None:
+        self.form_title = form_title
+        self.expected = expected  # pages of the form; for PageOrderError, the page expected here
+        self.found = found  # pages in the file; for PageOrderError, the page of the form found here
+        super().__init__(source=source, page=page)
+
+    def _facts(self) -> dict[str, object]:
+        return {"title": self.form_title, "expected": self.expected, "found": self.found}
+
+
+class MissingPageError(_PagesError):
+    code = "missing_page"
+    message_en = "{title} has {expected} pages but the file holds {found}; scan all its pages into one file"
+    message_ja_template = (
+        "「{title}」は{expected}枚の申請書ですが、ファイルには{found}枚しかありません。"
+        "全ページをまとめて1つのファイルに再スキャンしてください。"
+    )
+
+
+class WrongPageError(_PagesError):
+    code = "wrong_page"
+    message_en = "this page is not page {expected} of {title}; another paper may be mixed in"
+    message_ja_template = (
+        "「{title}」の{expected}枚目として認識できませんでした。別の書類が混ざっていないか確認し、"
+        "全ページを順番どおりに再スキャンしてください。"
+    )
+
+
+class PageOrderError(_PagesError):
+    code = "page_order"
+    message_en = "page {found} of {title} is where page {expected} should be; put the pages in order"
+    message_ja_template = (
+        "「{title}」のページの順番が違います（{expected}枚目の位置に{found}枚目があります）。"
+        "1枚目から順番どおりに並べて再スキャンしてください。"
+    )
+
+
 class PopplerMissingError(MadoguchiError):
     code = "poppler_missing"
     message_en = "poppler (pdfinfo/pdftoppm) is not installed; install poppler-utils"

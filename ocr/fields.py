@@ -221,6 +221,11 @@ def field_view(flat_page: np.ndarray, box: Box, dpi: float, view_dpi: float = VI
     return _resample(crop, view_dpi / dpi)
 
 
+def page_image_name(page: int) -> str:
+    """The file name of the small picture of a document's page `page` (from 1) among its views."""
+    return "page.jpg" if page <= 1 else f"page-{page}.jpg"
+
+
 def page_view(flat_page: np.ndarray, dpi: float, view_dpi: float = PAGE_VIEW_DPI) -> np.ndarray:
     """The whole registered page, small: where on the form a field is."""
     return _resample(flat_page, view_dpi / dpi)

@@ -153,8 +153,12 @@ def corner_marks(template: FormTemplate) -> list[Rect]:
 
 
 def page_texts(template: FormTemplate) -> list[Text]:
-    """The title and static texts of a form."""
-    w, _ = template.page_size
+    """The title and static texts of a form; each page of a form of several says which it is."""
+    w, h = template.page_size
     size = 6.5
     title = Text(template.title, (w - size * len(template.title)) / 2, 14.0, size)
-    return [title, *(Text(t.text, t.x, t.y, t.size) for t in template.texts)]
+    texts = [title, *(Text(t.text, t.x, t.y, t.size) for t in template.texts)]
+    if template.sheet:
+        mark = f"{template.sheet} / {template.pages}"
+        texts.append(Text(mark, (w - 2.0 * len(mark)) / 2, h - 12.0, 4.0))
+    return texts

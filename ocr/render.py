@@ -53,9 +53,12 @@ def load_font(path: str, px: int) -> ImageFont.FreeTypeFont:
 
 def render_page(template: FormTemplate, dpi: float = 150, font: Path = PRINT_FONT) -> np.ndarray:
     """The blank form as a grayscale uint8 image (white paper, black print) at `dpi`: the city's own
-    print when the template names a `reference`, else drawn from the template."""
+    print when the template names a `reference`, else drawn from the template. A form of several
+    pages is rendered one page at a time (`template.page_of(n)`)."""
+    if template.pages > 1 and not template.sheet:
+        raise ValueError(f"{template.id} has {template.pages} pages: render template.page_of(n)")
     if template.reference is not None:
-        return reference_page(template.reference, template.page_size, dpi).copy()
+        return reference_page(template.reference, template.page_size, dpi, template.sheet or 1).copy()
     w_mm, h_mm = template.page_size
     img = Image.new("L", (round(mm_to_px(w_mm, dpi)), round(mm_to_px(h_mm, dpi))), 255)
     draw = ImageDraw.Draw(img)
@@ -79,14 +82,21 @@ PAPER_LEVEL = 200  # on a scanned blank, lighter than this (after flattening the
 
 
 @lru_cache(maxsize=16)
-def reference_page(path: Path, page_size: tuple[float, float], dpi: float) -> np.ndarray:
-    """A city's blank form (page one of a PDF, or a scan) as `render_page` draws one: grayscale at
-    `dpi`, stretched to the template's page size, the paper made white and its specks dropped."""
+def reference_page(path: Path, page_size: tuple[float, float], dpi: float, page: int = 1) -> np.ndarray:
+    """A city's blank form (page `page` of a PDF or a multi-page TIFF, or a scan) as `render_page`
+    draws one: grayscale at `dpi`, stretched to the template's page size, the paper made white and
+    its specks dropped."""
     w, h = round(mm_to_px(page_size[0], dpi)), round(mm_to_px(page_size[1], dpi))
     if path.suffix.lower() == ".pdf":
-        img = convert_from_path(str(path), dpi=dpi, first_page=1, last_page=1, grayscale=True)[0]
+        pages = convert_from_path(str(path), dpi=dpi, first_page=page, last_page=page, grayscale=True)
+        if not pages:
+            raise ValueError(f"{path.name} has no page {page}")
+        img = pages[0]
     else:
         with Image.open(path) as im:
+            if page > getattr(im, "n_frames", 1):
+                raise ValueError(f"{path.name} has no page {page}")
+            im.seek(page - 1)
             img = ImageOps.exif_transpose(im).convert("L")
     gray = np.asarray(img.resize((w, h), Image.Resampling.LANCZOS) if img.size != (w, h) else img)
     flat = normalise_background(np.ascontiguousarray(gray), dpi)
@@ -103,8 +113,9 @@ def render_pdf(template: FormTemplate, out: Path, font: Path = PRINT_FONT) -> Pa
         if template.reference.suffix.lower() == ".pdf":
             out.write_bytes(template.reference.read_bytes())
         else:
-            page = Image.fromarray(reference_page(template.reference, template.page_size, 300.0))
-            page.save(out, "PDF", resolution=300.0)
+            pages = [Image.fromarray(reference_page(template.reference, template.page_size, 300.0, n))
+                     for n in range(1, template.pages + 1)]
+            pages[0].save(out, "PDF", resolution=300.0, save_all=True, append_images=pages[1:])
         return out
     from reportlab.lib.units import mm
     from reportlab.pdfbase import pdfmetrics
@@ -117,15 +128,16 @@ def render_pdf(template: FormTemplate, out: Path, font: Path = PRINT_FONT) -> Pa
     w_mm, h_mm = template.page_size
     c = canvas.Canvas(str(out), pagesize=(w_mm * mm, h_mm * mm))
     c.setTitle(template.title)
-    rects, texts = primitives(template)
-    for r in rects:
-        b = r.box
-        c.setLineWidth(r.width * mm)
-        c.rect(b.x * mm, (h_mm - b.y - b.h) * mm, b.w * mm, b.h * mm, fill=1 if r.fill else 0)
-    for t in texts:
-        c.setFont("MadoguchiPrint", t.size * mm)
-        # PIL draws from the top of the text box, reportlab from the baseline (~0.88 of the em)
-        c.drawString(t.x * mm, (h_mm - t.y - t.size * 0.88) * mm, t.text)
-    c.showPage()
+    for page in template.page_forms():
+        rects, texts = primitives(page)
+        for r in rects:
+            b = r.box
+            c.setLineWidth(r.width * mm)
+            c.rect(b.x * mm, (h_mm - b.y - b.h) * mm, b.w * mm, b.h * mm, fill=1 if r.fill else 0)
+        for t in texts:
+            c.setFont("MadoguchiPrint", t.size * mm)
+            # PIL draws from the top of the text box, reportlab from the baseline (~0.88 of the em)
+            c.drawString(t.x * mm, (h_mm - t.y - t.size * 0.88) * mm, t.text)
+        c.showPage()
     c.save()
     return out

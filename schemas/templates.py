@@ -122,6 +122,7 @@ class FieldSpec(BaseModel):
     validators: tuple[str, ...] = ()
     threshold: float | None = Field(None, ge=0.0, le=1.0, description="overrides the kind's default")
     hint: str = Field("", description="small print under the label, e.g. 数字ははっきりと")
+    page: int = Field(1, ge=1, description="the page of the form the field is on (1: the first)")
 
     @field_validator("eras")
     @classmethod
@@ -167,6 +168,7 @@ class StaticText(BaseModel):
     x: float
     y: float
     size: float = Field(3.5, description="character height in mm")
+    page: int = Field(1, ge=1, description="the page it is printed on")
 
 
 class FormTemplate(BaseModel):
@@ -184,6 +186,10 @@ class FormTemplate(BaseModel):
         None, description="the blank form as the city prints it, a PDF or a scan kept beside the YAML (a "
         "name relative to it); identification, registration and the print's ink then use it, not "
         "Madoguchi's own rendering of the template")
+    pages: int = Field(1, ge=1, description="pages of the form (front and back are two); every field and "
+                       "text says its `page`, and a reference PDF has one page per page of the form")
+    sheet: int = Field(0, ge=0, description="set by `page_of`, not in YAML: which page of the form this "
+                       "one-page view is (0: the whole form)")
 
     @model_validator(mode="after")
     def _unique_names(self) -> FormTemplate:
@@ -196,7 +202,31 @@ class FormTemplate(BaseModel):
             b = f.box
             if b.x < 0 or b.y < 0 or b.x + b.w > w or b.y + b.h > h:
                 raise ValueError(f"{f.name}: box lies outside the page")
+        for what, page in [*((f.name, f.page) for f in self.fields), *((t.text, t.page) for t in self.texts)]:
+            if page > self.pages:
+                raise ValueError(f"{what}: page {page}, but the form has {self.pages} page(s) (set `pages`)")
         return self
+
+    def page_of(self, n: int) -> FormTemplate:
+        """Page `n` (from 1) of the form as a one-page form of its own: what a scanned page is
+        identified, registered and read against. A one-page form is its own page 1."""
+        if not 1 <= n <= self.pages:
+            raise ValueError(f"{self.id} has {self.pages} page(s), not {n}")
+        if self.pages == 1 or self.sheet == n:
+            return self
+        if self.sheet:
+            raise ValueError(f"{self.id}: this is page {self.sheet} alone, not the whole form")
+        return self.model_copy(update={
+            "sheet": n,
+            "fields": tuple(f for f in self.fields if f.page == n),
+            "texts": tuple(t for t in self.texts if t.page == n),
+        })
+
+    def page_forms(self) -> list[FormTemplate]:
+        """Every page of the form, in order, each as `page_of` gives it (a page alone: itself)."""
+        if self.sheet:
+            return [self]
+        return [self.page_of(n) for n in range(1, self.pages + 1)]
 
     def field(self, name: str) -> FieldSpec:
         for f in self.fields:

@@ -28,7 +28,8 @@ from samples.generator.values import fill_values, to_wareki
 from schemas.templates import Box, FieldKind, FormTemplate
 
 __all__ = [
-    "DRAW_DPI", "FORMATS", "ScanParams", "apply_scan", "draw_filled", "fill_values", "generate", "scan", "scan_params",
+    "DRAW_DPI", "FORMATS", "ScanParams", "apply_scan", "draw_filled", "draw_form", "fill_values", "generate", "scan",
+    "scan_params",
 ]
 
 FORMATS = ("png", "jpg", "pdf", "tif")
@@ -282,27 +283,41 @@ def _field(page: np.ndarray, fl: FieldLayout, value: object, pen: Pen, rng: np.r
     _ink(page, glyphs, pen, rng)
 
 
+def draw_form(
+    template: FormTemplate, values: dict[str, object], rng: np.random.Generator, dpi: float = DRAW_DPI,
+    *, digits: DigitHand | None = None, seal: np.random.Generator | None = None,
+) -> list[np.ndarray]:
+    """Every page of the printed form filled in by hand: RGB uint8 at `dpi`, one writer (font,
+    ink, pen) per document.
+
+    With `digits`, every digit is a real handwritten one; with `seal`, a red 印 is pressed over the
+    end of the first name written."""
+    pen = replace(_pen(rng, dpi), digits=digits)
+    out = []
+    for page_form in template.page_forms():
+        blank = render_page(page_form, dpi)
+        page = np.repeat(blank[..., None], 3, axis=2)
+        layouts = layout_form(page_form)
+        for name, fl in layouts.items():
+            _field(page, fl, values.get(name), pen, rng, dpi)
+        names = [fl.spec for n, fl in layouts.items() if fl.spec.kind == FieldKind.name_kanji and values.get(n)]
+        if seal is not None and names:
+            family = str(values[names[0].name]).split(" ")[0]
+            seal_over_writing(page, blank, names[0].box, family, dpi, rng=seal,
+                              diameter_mm=seal.uniform(10.0, 14.0), overlap_mm=seal.uniform(-4.0, 4.0))
+            seal = None  # one seal per document
+        out.append(page)
+    return out
+
+
 def draw_filled(
     template: FormTemplate, values: dict[str, object], rng: np.random.Generator, dpi: float = DRAW_DPI,
     *, digits: DigitHand | None = None, seal: np.random.Generator | None = None,
 ) -> np.ndarray:
-    """The printed form filled in by hand: RGB uint8 at `dpi`, one writer (font, ink, pen) per document.
-
-    With `digits`, every digit is a real handwritten one; with `seal`, a red 印 is pressed over the
-    end of the first name written."""
-    blank = render_page(template, dpi)
-    page = np.repeat(blank[..., None], 3, axis=2)
-    pen = replace(_pen(rng, dpi), digits=digits)
-    layouts = layout_form(template)
-    for name, fl in layouts.items():
-        _field(page, fl, values.get(name), pen, rng, dpi)
-    if seal is not None:
-        names = [fl.spec for n, fl in layouts.items() if fl.spec.kind == FieldKind.name_kanji and values.get(n)]
-        if names:
-            family = str(values[names[0].name]).split(" ")[0]
-            seal_over_writing(page, blank, names[0].box, family, dpi, rng=seal,
-                              diameter_mm=seal.uniform(10.0, 14.0), overlap_mm=seal.uniform(-4.0, 4.0))
-    return page
+    """A form of one page (or one page of a form, `page_of`) filled in by hand: see `draw_form`."""
+    if template.pages > 1 and not template.sheet:
+        raise ValueError(f"{template.id} has {template.pages} pages: use draw_form")
+    return draw_form(template, values, rng, dpi, digits=digits, seal=seal)[0]
 
 
 def _png(img: np.ndarray, dpi: int) -> bytes:
@@ -318,6 +333,20 @@ def _png(img: np.ndarray, dpi: int) -> bytes:
     chunk = struct.pack(">I", 9) + body + struct.pack(">I", zlib.crc32(body))
     end_ihdr = 8 + 8 + 13 + 4  # signature, IHDR length+type, IHDR data, CRC
     return data[:end_ihdr] + chunk + data[end_ihdr:]
+
+
+def _save_pages(imgs: Sequence[np.ndarray], path: Path, dpi: int) -> None:
+    """Write the pages of one document into one file (PDF or TIFF when there are several)."""
+    if len(imgs) == 1:
+        _save(imgs[0], path, dpi)
+        return
+    first, *rest = (Image.fromarray(i) for i in imgs)
+    if path.suffix == ".pdf":
+        first.save(path, "PDF", resolution=float(dpi), save_all=True, append_images=rest)
+    elif path.suffix == ".tif":
+        first.save(path, compression="tiff_lzw", dpi=(dpi, dpi), save_all=True, append_images=rest)
+    else:
+        raise ValueError(f"{path.name}: a file of several pages is a PDF or a TIFF")
 
 
 def _save(img: np.ndarray, path: Path, dpi: int) -> None:
@@ -377,19 +406,24 @@ def generate(
         r_values, r_draw, r_scan, r_seal = (np.random.default_rng(s) for s in seq.spawn(4))
         values = fill_values(template, r_values)
         sealed = seal_rate > 0 and r_seal.random() < seal_rate
-        page = draw_filled(template, values, r_draw, DRAW_DPI, digits=digits, seal=r_seal if sealed else None)
+        pages = draw_form(template, values, r_draw, DRAW_DPI, digits=digits, seal=r_seal if sealed else None)
         choices = [200, 300, 400, int(r_scan.integers(200, 401))]
         dpi_out = dpi or int(r_scan.choice(choices, p=[0.35, 0.35, 0.1, 0.2]))
-        if r_scan.random() < grey_rate:
-            page = cv2.cvtColor(page, cv2.COLOR_RGB2GRAY)
-        params = scan_params(r_scan, dpi_out=dpi_out, upside_down=bool(r_scan.random() < upside_down_rate))
-        img = apply_scan(page, params)
+        grey = r_scan.random() < grey_rate
+        params = [scan_params(r_scan, dpi_out=dpi_out, upside_down=bool(r_scan.random() < upside_down_rate))]
+        for r_page in map(np.random.default_rng, seq.spawn(len(pages) - 1)):  # each sheet lies its own way
+            params.append(scan_params(r_page, dpi_out=dpi_out, upside_down=params[0].upside_down))
+        imgs = [apply_scan(cv2.cvtColor(pg, cv2.COLOR_RGB2GRAY) if grey else pg, pp) for pg, pp in zip(pages, params)]
         stem = f"{template.id}-s{seed}-{i:03d}"
-        for ext in formats:
+        # PNG and JPEG hold one page: a form of several is written as a PDF instead
+        exts = formats if len(pages) == 1 else list(dict.fromkeys("pdf" if e in ("png", "jpg") else e for e in formats))
+        for ext in exts:
             path = out_dir / f"{stem}.{ext}"
-            _save(img, path, dpi_out)
+            _save_pages(imgs, path, dpi_out)
             written.append(path)
-        truth = {"form": template.id, "fields": values, "scan": asdict(params), "seal": sealed,
+        truth = {"form": template.id, "fields": values, "scan": asdict(params[0]), "seal": sealed,
                  "real_digits": digits is not None}
+        if len(pages) > 1:
+            truth["scans"] = [asdict(pp) for pp in params]
         (out_dir / f"{stem}.truth.json").write_text(json.dumps(truth, ensure_ascii=False, indent=1), encoding="utf-8")
     return written
