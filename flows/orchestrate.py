@@ -27,7 +27,7 @@ from flows.pipeline import Reader
 from flows.reports.batch import write_batch_report
 from flows.review import reopen_reviews
 from schemas.db import Store
-from schemas.results import STATUS_JA, DocumentResult, DocumentStatus
+from schemas.results import STATUS_JA, DocumentResult, DocumentStatus, FieldStatus
 from schemas.settings import Settings
 from schemas.templates import load_templates
 
@@ -48,10 +48,12 @@ def _artifact_markdown(result: DocumentResult) -> str:
     if result.errors:
         lines += [f"- {e.message_ja}" for e in result.errors] + [""]
     if result.fields:
-        lines += ["| 項目 | 値 | 状態 | 確信度 | 理由 |", "|---|---|---|---|---|"]
+        # what a resident wrote is shown only where a reviewer must look at it: the UI is not the database
+        lines += ["| 項目 | 読取値（確認する項目のみ） | 状態 | 確信度 | 理由 |", "|---|---|---|---|---|"]
         for f in result.fields.values():
-            lines.append(f"| {f.label} | {f.value if f.value is not None else ''} | "
-                         f"{STATUS_JA.get(f.status.value, f.status.value)} | {f.confidence:.2f} | {'、'.join(f.reasons_ja)} |")
+            value = "" if f.value is None or f.status == FieldStatus.accepted else str(f.value)
+            lines.append(f"| {f.label} | {value} | {STATUS_JA.get(f.status.value, f.status.value)} | "
+                         f"{f.confidence:.2f} | {'、'.join(f.reasons_ja)} |")
     return "\n".join(lines)
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import shutil
 import threading
 import time
@@ -92,6 +93,8 @@ def test_reconcile_files_each_drop_once_and_waits_for_a_file_still_being_written
     assert {"pregnancy_notification", "needs_review"} <= set(by_name["受付-ninshin.jpg"].tags)
     text = "\n".join(a.data for a in artifacts if a.type == "markdown")
     assert "要介護・要支援認定申請書" in text and "ファイルが壊れているか" in text
+    kaigo = json.loads((SAMPLES / "scans" / "long_term_care-400dpi.truth.json").read_text(encoding="utf-8"))["fields"]
+    assert kaigo["name"] not in text and kaigo["insured_number"] not in text  # accepted: no reviewer needs them
 
 
 def test_batch_reads_a_folder_in_place_and_its_report_matches_the_database(prefect_server, reader, monkeypatch,

@@ -124,6 +124,37 @@ def test_killing_the_worker_mid_document_loses_nothing(running):
     assert "CRASHED" in states, states
 
 
+def _secrets_of(truth_file) -> set[str]:
+    """What a resident wrote that must not reach a log: names, readings, numbers, addresses (dates
+    are left out: a log's own timestamps would match them; so are options' names, e.g. `male`)."""
+    fields = json.loads(truth_file.read_text(encoding="utf-8"))["fields"]
+    found = set()
+    for v in fields.values():
+        if isinstance(v, str) and len(v) >= 4 and not v.isalpha() and not (v[:4].isdigit() and v[4:5] == "-"):
+            found |= {v, v.replace(" ", "").replace("-", "")}
+    return found
+
+
+def test_no_log_carries_what_a_resident_wrote(running):
+    """GIVEN the two scans read above (one by a worker killed mid-document) WHEN every log under the
+    data root (server, worker with its flow runs, watcher, stand-in) and the log lines in Prefect's
+    database are searched THEN no name, reading, number or address from the forms is there."""
+    import sqlite3
+
+    home = running.home
+    secrets = _secrets_of(SAMPLES / "scans" / "long_term_care-400dpi.truth.json")
+    secrets |= _secrets_of(SAMPLES / "scans" / "pregnancy_notification-300dpi.truth.json")
+    texts = {str(p): p.read_text(encoding="utf-8", errors="replace") for p in home.rglob("*.log")}
+    db = sqlite3.connect(f"file:{home / 'prefect' / 'prefect.db'}?mode=ro", uri=True)
+    try:
+        texts["prefect.db log"] = "\n".join(m for (m,) in db.execute("SELECT message FROM log"))
+    finally:
+        db.close()
+    assert len(texts) >= 5 and "受付" in "".join(texts.values())  # the logs are there and were searched
+    leaks = sorted({(where, v) for where, text in texts.items() for v in secrets if v in text})
+    assert leaks == []
+
+
 def test_the_ui_flow_runs_page_shows_the_runs(running, browser):
     """GIVEN the runs above WHEN a person opens the Prefect UI's runs page THEN they are listed (a
     screenshot is kept in var/test-artifacts/ to look at)."""
