@@ -8,6 +8,7 @@ from __future__ import annotations
 import hashlib
 import os
 import shutil
+import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -25,7 +26,7 @@ from ocr.engines import Recognizer
 from ocr.readers import load_engines
 from ocr.errors import MadoguchiError, PopplerMissingError
 from ocr.fields import FLAT_DPI, blank_page, field_view, flatten, page_view
-from ocr.pages import load_pages
+from ocr.pages import PageImage, load_pages
 from ocr.read import read_page
 from ocr.registration import Registration, identify_and_register
 from ocr.validate import VALIDATORS, Context
@@ -83,25 +84,47 @@ class Reader:
         if missing:
             raise PopplerMissingError(f"{', '.join(missing)} not found (apt-get install poppler-utils)")
         settings.home.mkdir(parents=True, exist_ok=True)
-        self.store = store if store is not None else Store(settings.db_url)
+        self._store, self._store_lock = store, threading.Lock()
         t0 = time.perf_counter()
         self.engines = engines if engines is not None else load_engines(settings.ocr.engines, settings.ocr.threads)
         self.model_load_seconds = time.perf_counter() - t0
 
-    def read_raw(self, path: Path, *, form_id: str | None = None, timer: Timer | None = None) -> PageReading:
-        """Load, register, crop and read the first page; raises MadoguchiError for a bad file."""
-        timer = timer or Timer()
+    @property
+    def store(self) -> Store:
+        """The database, opened when first needed: reading without recording (`forms check`) never
+        opens it."""
+        with self._store_lock:
+            if self._store is None:
+                self._store = Store(self.settings.db_url)
+            return self._store
+
+    def load(self, path: Path, *, timer: Timer | None = None) -> list[PageImage]:
+        """The file's pages; raises MadoguchiError for a bad file."""
         cfg = self.settings.ocr
-        with timer.stage("load"):
-            pages = load_pages(path, pdf_dpi=cfg.pdf_dpi, max_pages=cfg.max_pages)
-        with timer.stage("register"):
-            reg = identify_and_register(pages[0], self.templates, form_id=form_id, reference_dpi=cfg.reference_dpi)
+        with (timer or Timer()).stage("load"):
+            return load_pages(path, pdf_dpi=cfg.pdf_dpi, max_pages=cfg.max_pages)
+
+    def register(self, page: PageImage, *, form_id: str | None = None, timer: Timer | None = None) -> Registration:
+        """Identify the page among the forms and register it, or register it to `form_id` alone."""
+        with (timer or Timer()).stage("register"):
+            return identify_and_register(page, self.templates, form_id=form_id,
+                                         reference_dpi=self.settings.ocr.reference_dpi)
+
+    def read_registered(self, pages: list[PageImage], reg: Registration, *, timer: Timer | None = None) -> PageReading:
+        """Flatten, crop and read the first page as registered."""
+        timer = timer or Timer()
         with timer.stage("crop"):
             flat = flatten(pages[0], reg, dpi=READ_DPI)
             reference = blank_page(reg.template, READ_DPI)
         with timer.stage("read"):
             raws = read_page(flat, reference, reg.template, self.engines, READ_DPI)
         return PageReading(len(pages), reg, raws, flat)
+
+    def read_raw(self, path: Path, *, form_id: str | None = None, timer: Timer | None = None) -> PageReading:
+        """Load, register, crop and read the first page; raises MadoguchiError for a bad file."""
+        timer = timer or Timer()
+        pages = self.load(path, timer=timer)
+        return self.read_registered(pages, self.register(pages[0], form_id=form_id, timer=timer), timer=timer)
 
     def read(self, path: Path, *, form_id: str | None = None, today: date | None = None) -> DocumentResult:
         """Read and decide one file; raises MadoguchiError for a file that cannot be read."""
@@ -110,6 +133,12 @@ class Reader:
     def _read(self, path: Path, *, form_id: str | None, today: date | None) -> tuple[DocumentResult, PageReading]:
         timer = Timer()
         pr = self.read_raw(path, form_id=form_id, timer=timer)
+        return self.decide(path, pr, today=today, timer=timer), pr
+
+    def decide(self, path: Path, pr: PageReading, *, today: date | None = None,
+               timer: Timer | None = None) -> DocumentResult:
+        """Decide every field of a page read from `path`; nothing is recorded."""
+        timer = timer or Timer()
         reg, template, pages = pr.registration, pr.registration.template, pr.pages
         with timer.stage("decide"):
             ctx = Context(today=today or date.today(), values={})
@@ -125,7 +154,7 @@ class Reader:
             fields=fields, status=DocumentStatus.needs_review if doubtful else DocumentStatus.accepted,
             errors=errors, registration={"score": round(reg.score, 4), "upside_down": reg.upside_down},
             timings={k: round(v, 4) for k, v in timer.seconds.items()},
-        ), pr
+        )
 
     def process(self, path: Path, *, form_id: str | None = None, today: date | None = None,
                 quarantine: bool = True) -> DocumentResult:
