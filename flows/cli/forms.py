@@ -85,9 +85,12 @@ def cmd_forms_check(args, settings) -> int:
             f"picture={c.picture}",
         ]), flush=True)
         if ident is None:
-            print(f"  注意: 識別だけでは様式を決められませんでした ({c.not_identified})", file=sys.stderr)
+            note = f"識別だけでは様式を決められませんでした ({c.not_identified})"
         elif ident.template.id != args.form_id:
-            print(f"  注意: 識別では {ident.template.id} と判定されます。様式が正しいか確かめてください。", file=sys.stderr)
+            note = f"識別では {ident.template.id} と判定されます。様式が正しいか確かめてください。"
+        else:
+            continue
+        print(f"  注意: {note}", file=sys.stderr)
     return EXIT_FAILED if failed else EXIT_OK
 
 
