@@ -8,6 +8,7 @@ from __future__ import annotations
 import hashlib
 import os
 import shutil
+import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -25,7 +26,7 @@ from ocr.engines import Recognizer
 from ocr.readers import load_engines
 from ocr.errors import MadoguchiError, PopplerMissingError
 from ocr.fields import FLAT_DPI, blank_page, field_view, flatten, page_image_name, page_view
-from ocr.pages import load_pages
+from ocr.pages import PageImage, load_pages
 from ocr.read import read_page
 from ocr.paging import candidates, register_pages
 from ocr.registration import Registration
@@ -97,20 +98,39 @@ class Reader:
         if missing:
             raise PopplerMissingError(f"{', '.join(missing)} not found (apt-get install poppler-utils)")
         settings.home.mkdir(parents=True, exist_ok=True)
-        self.store = store if store is not None else Store(settings.db_url)
+        self._store, self._store_lock = store, threading.Lock()
         t0 = time.perf_counter()
         self.engines = engines if engines is not None else load_engines(settings.ocr.engines, settings.ocr.threads)
         self.model_load_seconds = time.perf_counter() - t0
 
-    def read_raw(self, path: Path, *, form_id: str | None = None, timer: Timer | None = None) -> PageReading:
-        """Load, register, crop and read each page of the form; raises MadoguchiError for a bad file."""
-        timer = timer or Timer()
+    @property
+    def store(self) -> Store:
+        """The database, opened when first needed: reading without recording (`forms check`) never
+        opens it."""
+        with self._store_lock:
+            if self._store is None:
+                self._store = Store(self.settings.db_url)
+            return self._store
+
+    def load(self, path: Path, *, timer: Timer | None = None) -> list[PageImage]:
+        """The file's pages; raises MadoguchiError for a bad file."""
         cfg = self.settings.ocr
-        with timer.stage("load"):
-            pages = load_pages(path, pdf_dpi=cfg.pdf_dpi, max_pages=cfg.max_pages)
-        with timer.stage("register"):
+        with (timer or Timer()).stage("load"):
+            return load_pages(path, pdf_dpi=cfg.pdf_dpi, max_pages=cfg.max_pages)
+
+    def register(self, pages: list[PageImage], *, form_id: str | None = None,
+                 timer: Timer | None = None) -> list[Registration]:
+        """Identify the form from the first page among every form (or register to `form_id` alone),
+        and register each of its pages (see `ocr.paging.register_pages`)."""
+        with (timer or Timer()).stage("register"):
             pool = self.pages if form_id is None else candidates(self.templates, form_id)
-            regs = register_pages(pages, self.templates, form_id=form_id, reference_dpi=cfg.reference_dpi, pool=pool)
+            return register_pages(pages, self.templates, form_id=form_id,
+                                  reference_dpi=self.settings.ocr.reference_dpi, pool=pool)
+
+    def read_registered(self, pages: list[PageImage], regs: list[Registration], *,
+                        timer: Timer | None = None) -> PageReading:
+        """Flatten, crop and read each page of the form as registered."""
+        timer = timer or Timer()
         raws: list[RawField] = []
         flats = []
         for page, reg in zip(pages, regs):
@@ -121,6 +141,12 @@ class Reader:
                 raws += read_page(flats[-1], reference, reg.template, self.engines, READ_DPI)
         return PageReading(len(pages), tuple(regs), raws, tuple(flats))
 
+    def read_raw(self, path: Path, *, form_id: str | None = None, timer: Timer | None = None) -> PageReading:
+        """Load, register, crop and read each page of the form; raises MadoguchiError for a bad file."""
+        timer = timer or Timer()
+        pages = self.load(path, timer=timer)
+        return self.read_registered(pages, self.register(pages, form_id=form_id, timer=timer), timer=timer)
+
     def read(self, path: Path, *, form_id: str | None = None, today: date | None = None) -> DocumentResult:
         """Read and decide one file; raises MadoguchiError for a file that cannot be read."""
         return self._read(path, form_id=form_id, today=today)[0]
@@ -128,6 +154,12 @@ class Reader:
     def _read(self, path: Path, *, form_id: str | None, today: date | None) -> tuple[DocumentResult, PageReading]:
         timer = Timer()
         pr = self.read_raw(path, form_id=form_id, timer=timer)
+        return self.decide(path, pr, today=today, timer=timer), pr
+
+    def decide(self, path: Path, pr: PageReading, *, today: date | None = None,
+               timer: Timer | None = None) -> DocumentResult:
+        """Decide every field of a page read from `path`; nothing is recorded."""
+        timer = timer or Timer()
         reg, template, pages, read = pr.registration, pr.registration.template, pr.pages, pr.form_pages
         with timer.stage("decide"):
             ctx = Context(today=today or date.today(), values={})
@@ -149,7 +181,7 @@ class Reader:
             fields=fields, status=DocumentStatus.needs_review if doubtful else DocumentStatus.accepted,
             errors=errors, registration=registration,
             timings={k: round(v, 4) for k, v in timer.seconds.items()},
-        ), pr
+        )
 
     def process(self, path: Path, *, form_id: str | None = None, today: date | None = None,
                 quarantine: bool = True) -> DocumentResult:

@@ -164,6 +164,24 @@ class PageOrderError(_PagesError):
     )
 
 
+class WrongFormError(MadoguchiError):
+    code = "wrong_form"
+    message_en = "the page does not register to {asked}; identification finds {found}"
+    message_ja_template = (
+        "指定の様式（{asked}）として位置合わせできませんでした。識別では {found} と判定されます。"
+        "様式の指定か、スキャンした用紙を確かめてください。"
+    )
+
+    def __init__(self, asked: str, found: str, detail: str = "", *, source: Path | str | None = None,
+                 page: int | None = None) -> None:
+        self.asked = asked
+        self.found = found
+        super().__init__(detail, source=source, page=page)
+
+    def _facts(self) -> dict[str, object]:
+        return {"asked": self.asked, "found": self.found}
+
+
 class PopplerMissingError(MadoguchiError):
     code = "poppler_missing"
     message_en = "poppler (pdfinfo/pdftoppm) is not installed; install poppler-utils"

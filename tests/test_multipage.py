@@ -186,3 +186,19 @@ def test_pages_missing_out_of_order_or_from_another_paper_are_refused(reader, te
     result = reader.read(three)
     assert result.status == DocumentStatus.needs_review
     assert [e.code for e in result.errors] == ["extra_pages"] and "3ページ目以降" in result.errors[0].message_ja
+
+
+@pytest.mark.slow
+def test_forms_check_draws_every_page(reader, template: FormTemplate, tmp_path: Path) -> None:
+    """GIVEN a two-page scan WHEN checked against its form THEN each page gets its picture, the
+    weakest page's score is reported, and nothing is recorded."""
+    from flows.check import check_scan
+
+    path, _ = _pages(template, 31, tmp_path, [1, 2])
+    c = check_scan(reader, path, "care_plan_request", tmp_path / "out" / "care-check.png")
+    assert [p.name for p in c.pictures] == ["care-check.png", "care-check-p2.png"]
+    sizes = {Image.open(p).size for p in c.pictures}
+    assert sizes == {(2480, 3508)}  # A4 at 300 dpi, each page
+    assert c.score == min(r.score for r in c.registrations) > 0.8
+    assert [r.template.sheet for r in c.registrations] == [1, 2]
+    assert not (reader.settings.home / "madoguchi.db").exists()

@@ -6,7 +6,8 @@ from __future__ import annotations
 from pathlib import Path
 
 EXIT_OK = 0
-EXIT_FAILED = 1  # the batch ran, but some file hit an unexpected error (see the log); it was left in place
+EXIT_FAILED = 1  # the run went on, but some file failed: in `process` an unexpected error (see the log; the
+#                 file was left in place), in `forms check` a scan that could not be read
 EXIT_USAGE = 2  # bad arguments
 EXIT_INSTALL = 3  # broken installation: poppler, fonts or models missing
 

@@ -1,11 +1,12 @@
-"""`madoguchi forms list|render` and `madoguchi samples generate`: the form templates, printed
-blank or filled in by the sample generator."""
+"""`madoguchi forms list|render|check` and `madoguchi samples generate`: the form templates, printed
+blank, checked against real scans, or filled in by the sample generator."""
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 
-from flows.cli.common import EXIT_OK, all_forms, form_template
+from flows.cli.common import EXIT_FAILED, EXIT_OK, all_forms, collect, form_template
 
 
 def add_forms(sub) -> None:
@@ -15,6 +16,13 @@ def add_forms(sub) -> None:
     r.add_argument("form_id")
     r.add_argument("--out", required=True)
     r.set_defaults(func=cmd_forms_render)
+    c = forms.add_parser("check", help="draw each field's boxes and reading on scans registered to a form: "
+                                       "DIR/<scan>-check.png, one line per scan")
+    c.add_argument("form_id")
+    c.add_argument("scans", nargs="+", help="scans of the form, files or folders")
+    c.add_argument("--out", required=True, help="folder for the pictures")
+    c.add_argument("--no-grid", action="store_true", help="no 10 mm grid on the pictures")
+    c.set_defaults(func=cmd_forms_check)
 
 
 def add_samples(sub) -> None:
@@ -41,6 +49,60 @@ def cmd_forms_render(args, settings) -> int:
     out = render_pdf(form_template(settings, args.form_id), Path(args.out))
     print(out)
     return EXIT_OK
+
+
+def cmd_forms_check(args, settings) -> int:
+    """One line per scan, tab-separated: the scan, then key=value (form, score, identified, second,
+    upside_down, accepted, review, picture), or error=code and the Japanese message."""
+    from flows.check import check_scan
+    from ocr.paging import page_key
+    from flows.pipeline import Reader
+    from ocr.errors import MadoguchiError, PopplerMissingError
+
+    form_template(settings, args.form_id)  # an unknown id is a usage error before the models load
+    files = collect([Path(p) for p in args.scans])
+    out = Path(args.out)
+    reader = Reader(settings)  # as `process` reads; check records nothing, so the database is never opened
+    failed, used = 0, set()
+    for path in files:
+        name = _picture_name(path.stem, used)
+        try:
+            c = check_scan(reader, path, args.form_id, out / name, grid=not args.no_grid)
+        except PopplerMissingError:
+            raise  # a broken installation, not a bad scan
+        except MadoguchiError as exc:
+            print(f"{path}\terror={exc.code}\t{exc.message_ja}", flush=True)
+            failed += 1
+            continue
+        ident = c.identified
+        found = page_key(ident.template) if ident is not None else None
+        second = ident.second_best if ident is not None else None
+        statuses = [f.status.value for f in c.result.fields.values()]
+        print("\t".join([
+            str(path), f"form={args.form_id}", f"score={c.score:.4f}",
+            f"identified={found}:{ident.score:.4f}" if ident is not None else "identified=-",
+            f"second={second[0]}:{second[1]:.4f}" if second else "second=-",
+            f"upside_down={'yes' if c.registration.upside_down else 'no'}",
+            f"accepted={statuses.count('accepted')}", f"review={len(statuses) - statuses.count('accepted')}",
+            f"picture={','.join(map(str, c.pictures))}",
+        ]), flush=True)
+        if ident is None:
+            note = f"識別だけでは様式を決められませんでした ({c.not_identified})"
+        elif found != args.form_id:
+            note = f"識別では {found} と判定されます。様式が正しいか確かめてください。"
+        else:
+            continue
+        print(f"  注意: {note}", file=sys.stderr)
+    return EXIT_FAILED if failed else EXIT_OK
+
+
+def _picture_name(stem: str, used: set[str]) -> str:
+    """`<stem>-check.png`, numbered when two scans of this run share a stem."""
+    name, n = f"{stem}-check.png", 2
+    while name in used:
+        name, n = f"{stem}-{n}-check.png", n + 1
+    used.add(name)
+    return name
 
 
 def cmd_samples_generate(args, settings) -> int:
