@@ -173,7 +173,7 @@ def build_disaster_xlsx(path: Path) -> None:
         s.frame(r, 9, r, COLS)
     _date(s, d1)
     for c, label, width in ((10, "火災", 3), (16, "風水害", 4), (23, "地震", 3), (29, "その他（　　　　　）", 10)):
-        s.text(d2, c, d2, c + 1, "□", size=14, h="right")  # the tick square, a printed glyph
+        s.text(d2, c, d2, c + 1, "□", size=16, h="right")  # the tick square, a printed glyph
         s.text(d2, c + 2, d2, c + 1 + width, label, size=12, h="left")
 
     r = ROW["必要枚数"]
