@@ -199,6 +199,9 @@ def income(rng: np.random.Generator, boxes: int | None) -> int:
     return v // 1000 * 1000 if rng.random() < 0.7 else v
 
 
+KINSHIP = ("長男", "長女", "次男", "次女", "三男", "三女")
+
+
 def digits(rng: np.random.Generator, n: int) -> str:
     return "".join(str(d) for d in rng.integers(0, 10, n))
 
@@ -276,10 +279,18 @@ class _Filler:
         if kind == FieldKind.postal_code:
             return self.town.postal_code
         if kind == FieldKind.text:
-            return address(rng, self.town) if "address" in spec.name else self._pick(HOSPITALS["default"])
+            if "address" in spec.name or "place" in spec.name:
+                return address(rng, self.town)
+            if "relationship" in spec.name:  # 続柄 written out, as the city's own forms ask it
+                return self._pick(KINSHIP)
+            return self._pick(HOSPITALS["default"])
         if kind == FieldKind.phone:
             return phone_number(rng, 0.3 if self._age(self.main.birth) >= 65 else 0.65)
         if kind == FieldKind.wareki_date:
+            if "date_recent" in spec.validators:  # the day the form was filled in (請求日, 申請日)
+                return self.applied.isoformat()
+            if "birth" not in spec.name:  # a day of the recent past: 被災日, 転入日
+                return (self.applied - timedelta(days=int(rng.integers(1, 90)))).isoformat()
             return birth_date(rng, spec, (0, 90), self.applied).isoformat()
         if kind == FieldKind.checkbox:
             return bool(rng.random() < 0.35)
