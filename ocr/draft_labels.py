@@ -151,9 +151,14 @@ def _same_boxes(found: Sequence[Box], laid_out: Sequence[Box]) -> bool:
         for a, b in zip(sorted(found, key=lambda b: b.x), sorted(laid_out, key=lambda b: b.x)))
 
 
+def _tenth(b: Box) -> Box:
+    """A box to 0.1 mm, as the YAML gives it."""
+    return Box(x=round(b.x, 1), y=round(b.y, 1), w=round(b.w, 1), h=round(b.h, 1))
+
+
 def _spec_fields(c: Candidate, name: str, kind: FieldKind) -> tuple[dict, list[str]]:
     """What the field's YAML holds, and what the person should check about it."""
-    d: dict = {"name": name, "label": c.label, "kind": kind, "box": c.box}
+    d: dict = {"name": name, "label": c.label, "kind": kind, "box": _tenth(c.box)}
     notes: list[str] = []
     if c.suffix:  # before the boxes are compared with the template's split: it narrows the writing area
         d["suffix"] = c.suffix
@@ -170,14 +175,14 @@ def _spec_fields(c: Candidate, name: str, kind: FieldKind) -> tuple[dict, list[s
                          "年 月 日): a date written in one box is not read yet (issue 12)")
     elif kind == FieldKind.choice:
         names = _option_names([text for text, _ in c.options])
-        d["options"] = [Option(name=n, label=text or n, box=b) for n, (text, b) in zip(names, c.options)]
+        d["options"] = [Option(name=n, label=text or n, box=_tenth(b)) for n, (text, b) in zip(names, c.options)]
     elif c.cells and kind != FieldKind.checkbox:
         if kind == FieldKind.postal_code and len(c.cells) != 7:
             kind = d["kind"] = FieldKind.digits
             notes.append(f"{len(c.cells)} boxes: not a postal code's 7, so digits")
         d["char_boxes"] = len(c.cells)
         if not _same_boxes(c.cells, layout_field(FieldSpec(**d), 1.0).cells):
-            d["cells"] = c.cells
+            d["cells"] = tuple(_tenth(b) for b in c.cells)
             notes.append("its character boxes are not evenly spaced: each is given (cells)")
     if kind == FieldKind.postal_code:
         d["validators"] = ["postal_code_exists"]
@@ -190,7 +195,7 @@ def _field_spec(c: Candidate, name: str, kind: FieldKind) -> tuple[FieldSpec, li
         return FieldSpec(**d), notes
     except ValidationError as exc:
         reason = exc.errors()[0]["msg"]
-        plain = {"name": name, "label": c.label, "kind": FieldKind.text, "box": c.box}
+        plain = {"name": name, "label": c.label, "kind": FieldKind.text, "box": _tenth(c.box)}
         return FieldSpec(**plain), [*notes, f"proposed as {kind.value} but refused ({reason}): made text"]
 
 
