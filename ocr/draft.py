@@ -115,7 +115,7 @@ def _line_runs(mask: np.ndarray, length: int) -> np.ndarray:
 
 def _squares(ink: np.ndarray) -> list[tuple[int, int, int, int]]:
     """(x0, y0, x1, y1) px of every hollow square of ink with a side of TICK_SIDE_MM."""
-    n, _, stats, _ = cv2.connectedComponentsWithStats(ink, connectivity=8)
+    _, _, stats, _ = cv2.connectedComponentsWithStats(ink, connectivity=8)
     lo, hi = (_px(mm) for mm in TICK_SIDE_MM)
     out = []
     for x, y, w, h, area in stats[1:]:

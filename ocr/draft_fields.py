@@ -161,7 +161,8 @@ def _runs(holes: Sequence[Hole], texts: Sequence[TextLine]) -> list[list[Hole]]:
     """Rows of two or more equal, empty, character-sized holes side by side."""
     def cell_shaped(h: Hole) -> bool:
         b = h.box
-        return h.empty and CELL_W_MM[0] <= b.w <= CELL_W_MM[1] and CELL_H_MM[0] <= b.h <= CELL_H_MM[1] and b.w <= 1.4 * b.h
+        return (h.empty and CELL_W_MM[0] <= b.w <= CELL_W_MM[1] and CELL_H_MM[0] <= b.h <= CELL_H_MM[1]
+                and b.w <= 1.4 * b.h)
 
     runs: list[list[Hole]] = []
     for c in sorted(filter(cell_shaped, holes), key=lambda h: h.box.x):
@@ -249,8 +250,8 @@ def candidates(holes: Sequence[Hole], texts: Sequence[TextLine]) -> list[Candida
         lines = in_reading_order(kids["texts"])
         area = h.box.inset(TABLE_INSET_MM) if h.table else _grow(h.box)
         if is_date(" ".join(t.text for t in lines)):
-            out.append(Candidate(area, anchor, FieldKind.wareki_date, lines=lines,
-                                  cells=tuple(_grow(c.box) for r in kids["runs"] for c in r)))
+            out.append(Candidate(area, anchor, FieldKind.wareki_date, lines=lines, context=context,
+                                 cells=tuple(_grow(c.box) for r in kids["runs"] for c in r)))
         elif kids["ticks"]:
             out.append(_choice(area, anchor, kids["ticks"], texts))
             out[-1].lines = lines
@@ -261,8 +262,8 @@ def candidates(holes: Sequence[Hole], texts: Sequence[TextLine]) -> list[Candida
             for b in kids["boxes"]:
                 visit(boxes.index(b), anchor if alone else b.box, context + lines)
         else:
-            out.append(Candidate(area, anchor, hole=h, lines=lines, context=context, notes=list(
-                [f"a table's cell without a box of its own: the box is the cell, {TABLE_INSET_MM:g} mm inside its rules"] if h.table else [])))
+            note = f"a table's cell without a box of its own: the box is the cell, {TABLE_INSET_MM:g} mm inside its rules"
+            out.append(Candidate(area, anchor, hole=h, lines=lines, context=context, notes=[note] if h.table else []))
 
     top = tree.of(None)
     for b in top["boxes"]:

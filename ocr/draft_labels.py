@@ -12,7 +12,9 @@ from collections.abc import Sequence
 
 from pydantic import ValidationError
 
-from ocr.draft_fields import Candidate, Hole, Proposal, TextLine, candidates, inside, is_date, printed_eras, union, v_overlap
+from ocr.draft_fields import (
+    Candidate, Hole, Proposal, TextLine, candidates, inside, is_date, printed_eras, union, v_overlap,
+)
 from ocr.layout import layout_field
 from schemas.templates import Box, FieldKind, FieldSpec, Option
 
