@@ -38,3 +38,29 @@ def load_rapid_rec(threads: int) -> tuple[RunBatch, list[str]]:
         return np.asarray(session(batch), dtype=np.float32)
 
     return run, characters
+
+
+FindLines = Callable[[np.ndarray], np.ndarray]
+
+
+def load_rapid_det(threads: int) -> FindLines:
+    """Load the text detector bundled beside the recogniser (PP-OCRv6 small det); return a function
+    from a BGR page to the quadrilaterals (N, 4, 2), px, of its printed text lines."""
+    from rapidocr import RapidOCR
+
+    engine = RapidOCR(
+        params={
+            "Global.use_rec": False,
+            "Global.use_cls": False,
+            "Global.log_level": "warning",
+            "EngineConfig.onnxruntime.intra_op_num_threads": threads,
+            "EngineConfig.onnxruntime.inter_op_num_threads": 1,
+        }
+    )
+
+    def find(page: np.ndarray) -> np.ndarray:
+        out = engine(page, use_det=True, use_cls=False, use_rec=False)
+        boxes = getattr(out, "boxes", None)
+        return np.zeros((0, 4, 2), np.float32) if boxes is None else np.asarray(boxes, np.float32).reshape(-1, 4, 2)
+
+    return find

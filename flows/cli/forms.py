@@ -1,12 +1,14 @@
-"""`madoguchi forms list|render|check` and `madoguchi samples generate`: the form templates, printed
-blank, checked against real scans, or filled in by the sample generator."""
+"""`madoguchi forms list|render|draft|check` and `madoguchi samples generate`: the form templates,
+printed blank, proposed from a city's blank, checked against real scans, or filled in by the sample
+generator."""
 
 from __future__ import annotations
 
+import re
 import sys
 from pathlib import Path
 
-from flows.cli.common import EXIT_FAILED, EXIT_OK, all_forms, collect, form_template
+from flows.cli.common import EXIT_FAILED, EXIT_OK, UsageError, all_forms, collect, form_template
 
 
 def add_forms(sub) -> None:
@@ -16,6 +18,16 @@ def add_forms(sub) -> None:
     r.add_argument("form_id")
     r.add_argument("--out", required=True)
     r.set_defaults(func=cmd_forms_render)
+    d = forms.add_parser("draft", help="propose a template from a city's blank form: YAML on stdout, "
+                         "and a picture of the blank with every proposed box numbered")
+    d.add_argument("blank", help="the blank form: a PDF (page one) or a scan")
+    d.add_argument("--id", required=True, dest="form_id", help="the form's id: lower case, digits, _")
+    d.add_argument("--title", required=True, help="the form's Japanese title")
+    d.add_argument("--picture", help="where to write the numbered picture (default: ID-draft.png here)")
+    d.add_argument("--engine", choices=["rapid", "paddle"], default="rapid", help="reads the printed labels")
+    d.add_argument("--page-size", nargs=2, type=float, metavar=("W", "H"),
+                   help="the paper in mm (default: from the file; A4 for a scan without a dpi)")
+    d.set_defaults(func=cmd_forms_draft)
     c = forms.add_parser("check", help="draw each field's boxes and reading on scans registered to a form: "
                                        "DIR/<scan>-check.png, one line per scan")
     c.add_argument("form_id")
@@ -51,6 +63,28 @@ def cmd_forms_render(args, settings) -> int:
     return EXIT_OK
 
 
+def cmd_forms_draft(args, settings) -> int:
+    from ocr.draft import draft_form
+    from ocr.draft_output import draft_picture, draft_yaml
+    from ocr.errors import MadoguchiError
+    from ocr.readers import load_engines
+
+    blank = Path(args.blank)
+    if not blank.is_file():
+        raise UsageError(f"no such file: {blank}")
+    if not re.fullmatch(r"[a-z][a-z0-9_]*", args.form_id):
+        raise UsageError(f"--id {args.form_id!r}: lower case letters, digits and _, starting with a letter")
+    picture = Path(args.picture or f"{args.form_id}-draft.png")
+    try:
+        draft = draft_form(blank, load_engines([args.engine], settings.ocr.threads)[0],
+                           page_size=tuple(args.page_size) if args.page_size else None)
+    except MadoguchiError as exc:
+        raise UsageError(str(exc)) from exc
+    text = draft_yaml(draft, args.form_id, args.title, blank.name, picture.name)
+    draft_picture(draft).save(picture)
+    sys.stdout.write(text)
+    print(f"{len(draft.proposals)} fields proposed; numbered on {picture}", file=sys.stderr)
+    return EXIT_OK
 def cmd_forms_check(args, settings) -> int:
     """One line per scan, tab-separated: the scan, then key=value (form, score, identified, second,
     upside_down, accepted, review, picture), or error=code and the Japanese message."""
