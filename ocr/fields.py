@@ -63,9 +63,10 @@ def crop_box(flat_page: np.ndarray, box: Box, dpi: float) -> np.ndarray:
 
 
 def field_cells(layout: FieldLayout) -> tuple[Box, ...]:
-    """The writing cells of a field in reading order; a wareki date gives year, month, day cells."""
-    if layout.cells:
-        return layout.cells
+    """The writing cells of a field in reading order; a wareki date gives year, month, day cells, a
+    field written freely in parts its parts."""
+    if layout.cells or layout.parts:
+        return layout.cells or layout.parts
     return tuple(c for part in ("year", "month", "day") for c in layout.date_parts.get(part, ()))
 
 
