@@ -160,6 +160,65 @@ def test_the_print_inside_a_loosely_measured_part_is_not_writing(forms: Path) ->
     assert is_empty(crop_free(blank, blank, loose, 300), 300)
 
 
+KLEE = "/usr/share/fonts/truetype/klee/KleeOne-Regular.ttf"
+
+
+def _written(text: str) -> tuple[np.ndarray, tuple[float, ...]]:
+    """A part's crop with `text` written in it, and where each character's middle falls along the ink."""
+    from PIL import ImageFont
+
+    font = ImageFont.truetype(KLEE, 90)
+    img = Image.new("L", (200, 140), 255)
+    ImageDraw.Draw(img).text((20, 10), text, font=font, fill=30)
+    crop = np.asarray(img)
+    cols = np.flatnonzero((crop < 128).any(axis=0))
+    x0, x1, x, centres = cols[0], cols[-1] + 1, 20.0, []
+    for ch in text:
+        w = font.getlength(ch)
+        centres.append((x + w / 2 - x0) / (x1 - x0))
+        x += w
+    return crop, tuple(centres)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("month_reads, doubt, spelled", [
+    (("11", "11"), None, "8|11|5"),  # counted alike: spelled digit by digit
+    (("1", "11"), "engines_disagree", None),  # counted apart: one saw a digit the other did not
+    (("1", "1"), "char_count_doubt", "8|?|5"),  # both dropped one: the window holds no one digit
+])
+def test_a_part_whose_digits_are_not_counted_alike_goes_to_review(forms: Path, engines, month_reads, doubt, spelled):
+    """
+    GIVEN 11 written freely as a date's month, the line engines reading it as in `month_reads`
+    WHEN the digit reader is given the part's digits
+    THEN counted alike they are spelled digit by digit (widths 1, 2, 1 for the grammar); counted
+         apart, or both reading one digit where the window holds two, the field is flagged for review
+    """
+    from ocr.engines import Reading
+    from ocr.read import _Cell, _spell_free_digits
+
+    layouts = {"application_date": layout_form(load_template(forms / "certificates.yaml"))["application_date"]}
+    crops = [_written(t) for t in ("8", "11", "5")]
+    cells = [_Cell("application_date", part, c) for part, (c, _) in zip(("year", "month", "day"), crops)]
+
+    def reading(k: int, text: str) -> Reading:
+        pos = crops[k][1] if len(text) == len(crops[k][1]) else (0.5,)
+        return Reading(text, 0.995, (0.995,) * len(text), 0.9, pos)
+
+    per_engine = {e: {0: reading(0, "8"), 1: reading(1, m), 2: reading(2, "5")} for e, m in zip(("paddle", "rapid"),
+                                                                                                  month_reads)}
+    by_engine = {e.name: e for e in engines}
+    out, doubts = _spell_free_digits(layouts, cells, {"application_date": [0, 1, 2]}, {**per_engine, "digit": {}},
+                                     [by_engine["paddle"], by_engine["rapid"], by_engine["digit"]])
+    assert doubts.get("application_date") == ((doubt,) if doubt else None)
+    if spelled is None:
+        assert out == {}
+        return
+    digit = out["application_date"]["digit"]
+    assert digit.text == spelled
+    assert digit.widths == (1, len(month_reads[0]), 1)
+    assert len(out["application_date"]["paddle"].cells) == len(digit.cells) == 2 + len(month_reads[0])
+
+
 def _scan(template: FormTemplate, folder: Path, seed: int, values: dict | None = None, page=None) -> tuple[Path, dict]:
     values = values or fill_values(template, np.random.default_rng(seed), today=TODAY)
     page = draw_filled(template, values, np.random.default_rng(seed)) if page is None else page
@@ -226,5 +285,6 @@ def test_a_date_whose_month_cannot_be_is_never_accepted(forms: Path, tmp_path: P
     path, _ = _scan(template, tmp_path, 7, values, page)
     result = reader_of.read(path, today=TODAY)
     date_field = result.fields["application_date"]
-    assert date_field.status != "accepted", date_field
+    assert "13月" in date_field.readings["digit"]  # read as written...
+    assert date_field.status != "accepted", date_field  # ...and refused
     assert result.fields["phone"].value == values["phone"]
