@@ -249,8 +249,8 @@ def _spell_free_digits(layouts, cells, by_field, per_engine, engines) -> tuple[d
     that saw the most hyphens put it; and each line engine's reading split per digit to match.
 
     Returns field -> engine -> EngineText, and field -> reasons for review found here: for a field
-    written in parts, the line engines counting a part's digits differently, or the digit reader
-    finding no digit in a window cut for one (two digits run together, read by both as one)."""
+    written in parts, the line engines counting a part's digits differently; for a date, the digit
+    reader finding no digit in a window cut for one (two digits run together, read by both as one)."""
     digit = next((e for e in engines if getattr(e, "cells_only", False)), None)
     lines = [e for e in engines if not getattr(e, "cells_only", False)]
     if digit is None or not lines:
@@ -282,6 +282,7 @@ def _spell_free_digits(layouts, cells, by_field, per_engine, engines) -> tuple[d
         widths = tuple(len(ws) for ws in p.windows)
         out[p.field][digit.name] = EngineText(p.sep.join(texts), min((r.confidence if r.text else 0.0 for r in per_digit),
                                                                       default=1.0), tuple(per_digit), widths)
-        if layouts[p.field].parts and any(not r.text for r in per_digit):
+        # a date's 11 read as 1 is still a month; a phone number short of a digit is no number in the plan
+        if layouts[p.field].spec.kind == FieldKind.wareki_date and any(not r.text for r in per_digit):
             doubts[p.field] = ("char_count_doubt",)
     return out, doubts
