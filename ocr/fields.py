@@ -63,15 +63,31 @@ def crop_box(flat_page: np.ndarray, box: Box, dpi: float) -> np.ndarray:
 
 
 def field_cells(layout: FieldLayout) -> tuple[Box, ...]:
-    """The writing cells of a field in reading order; a wareki date gives year, month, day cells."""
-    if layout.cells:
-        return layout.cells
+    """The writing cells of a field in reading order; a wareki date gives year, month, day cells, a
+    field written freely in parts its parts."""
+    if layout.cells or layout.parts:
+        return layout.cells or layout.parts
     return tuple(c for part in ("year", "month", "day") for c in layout.date_parts.get(part, ()))
 
 
 def crop_cells(flat_page: np.ndarray, layout: FieldLayout, dpi: float) -> list[np.ndarray]:
     """One crop per writing cell (see `field_cells`), inset and with box lines removed."""
     return [remove_box_lines(crop_box(flat_page, cell.inset(CELL_INSET_MM), dpi), dpi) for cell in field_cells(layout)]
+
+
+def crop_free(flat_page: np.ndarray, reference_page: np.ndarray, box: Box, dpi: float) -> np.ndarray:
+    """A free-written part (spec.parts) cut like a cell, and the blank form's print inside it
+    whitened: a part measured loosely around 「　年」 takes a sliver of the printed 年 or a bracket,
+    which is never writing (a line engine reads it as a 1)."""
+    inner = box.inset(CELL_INSET_MM)
+    crop = crop_box(flat_page, inner, dpi)
+    ref = crop_box(reference_page, inner, dpi)
+    if ref.shape != crop.shape:
+        raise ValueError("flat_page and reference_page must have the same size (same template and dpi)")
+    r = _px(TICK_TOLERANCE_MM, dpi)
+    disc = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * r + 1, 2 * r + 1))
+    crop[cv2.dilate((ref < INK_LEVEL).astype(np.uint8), disc) > 0] = 255
+    return remove_box_lines(crop, dpi)
 
 
 def remove_box_lines(crop: np.ndarray, dpi: float) -> np.ndarray:

@@ -41,6 +41,7 @@ class FieldLayout:
     date_parts: dict[str, tuple[Box, ...]] = field(default_factory=dict)  # year/month/day -> cells
     rects: tuple[Rect, ...] = ()
     texts: tuple[Text, ...] = ()
+    parts: tuple[Box, ...] = ()  # free-written areas, one short number each (spec.parts), in order
 
 
 def _label(spec: FieldSpec, label_width: float) -> tuple[Rect, Text, list[Text]]:
@@ -80,6 +81,36 @@ def _layout_date(spec: FieldSpec) -> tuple[dict[str, Box], dict[str, tuple[Box, 
     return ticks, parts, rects, texts
 
 
+PART_UNITS = {FieldKind.wareki_date: ("年", "月", "日")}
+
+
+def _layout_parts(spec: FieldSpec) -> tuple[dict[str, Box], list[Text]]:
+    """A field written freely in parts (a city's 「令和　年　月　日」, a phone's 「(　)　－」): the eras'
+    names (printed, or where each is circled) and the units or hyphens after the parts. Printed only
+    when Madoguchi draws the blank; a `reference` form has its own print."""
+    b = spec.box
+    size = min(4.0, b.h * 0.4)
+    ty = b.y + (b.h - size) / 2
+    ticks: dict[str, Box] = {}
+    texts: list[Text] = []
+    if spec.kind == FieldKind.wareki_date:
+        if len(spec.eras) == 1:  # printed before the year, in the room left of it
+            label = ERAS[spec.eras[0]]
+            room = spec.parts[0].x - b.x - 1.0
+            s = min(size, room / len(label))
+            texts.append(Text(label, b.x + max(0.5, (room - s * len(label)) / 2 + 0.5), b.y + (b.h - s) / 2, s))
+        for opt in spec.options:  # circled: each era's name where it is printed
+            ob = opt.box
+            assert ob is not None  # checked by FieldSpec
+            s = min(size, ob.h * 0.6, ob.w / max(1, len(opt.label)) * 0.9)
+            texts.append(Text(opt.label, ob.x + (ob.w - s * len(opt.label)) / 2, ob.y + (ob.h - s) / 2, s))
+            ticks[opt.name] = ob
+    units = PART_UNITS.get(spec.kind, ("－",) * (len(spec.parts) - 1))
+    for part, unit in zip(spec.parts, units):
+        texts.append(Text(unit, part.x + part.w + 0.5, ty, size))
+    return ticks, texts
+
+
 def _layout_options(spec: FieldSpec) -> tuple[dict[str, Box], list[Rect], list[Text]]:
     b = spec.box
     ow = b.w / len(spec.options)
@@ -104,6 +135,10 @@ def layout_field(spec: FieldSpec, label_width: float) -> FieldLayout:
     ticks: dict[str, Box] = {}
     parts: dict[str, tuple[Box, ...]] = {}
     b = spec.box
+    if spec.parts:
+        ticks, t = _layout_parts(spec)
+        texts += t
+        return FieldLayout(spec, ticks=ticks, parts=spec.parts, rects=tuple(rects), texts=tuple(texts))
     if spec.kind == FieldKind.wareki_date:
         ticks, parts, r, t = _layout_date(spec)
         rects += r
@@ -133,7 +168,7 @@ def layout_field(spec: FieldSpec, label_width: float) -> FieldLayout:
             rects.extend(Rect(c, 0.2) for c in cells)
         else:
             cells = (area,)
-    return FieldLayout(spec, cells, ticks, parts, tuple(rects), tuple(texts))
+    return FieldLayout(spec, cells, ticks, parts, rects=tuple(rects), texts=tuple(texts))
 
 
 def layout_form(template: FormTemplate) -> dict[str, FieldLayout]:

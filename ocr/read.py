@@ -2,7 +2,8 @@
 
 All crops that share a character set go to each engine in one call, so engines batch them. A
 reader of single digits (`cells_only`) is given the one-character cells of digit fields, and the
-digits of a free-written phone number cut apart where the line engines placed them.
+digits of a free-written phone number, or of a field written freely in parts (a city's
+「令和　年　月　日」), cut apart where the line engines placed them.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ import numpy as np
 from ocr.charsets import charset_for
 from ocr.decide import TICK_KINDS, UNREAD, EngineText, RawField
 from ocr.engines import Reading, Recognizer, ink_box, to_bgr
-from ocr.fields import crop_cells, ink_ratio, is_empty, split_at_gap
+from ocr.fields import crop_cells, crop_free, ink_ratio, is_empty, split_at_gap
 from ocr.layout import FieldLayout, layout_form
 from ocr.seal import check_seal
 from schemas.templates import FieldKind, FormTemplate
@@ -47,8 +48,25 @@ class _Cell:
     crop: np.ndarray | None  # None: the cell holds no ink
 
 
-def _cells_of(fl: FieldLayout, flat: np.ndarray, dpi: float) -> list[_Cell]:
+DATE_PARTS = ("year", "month", "day")
+
+
+def _part_names(fl: FieldLayout) -> tuple[str, ...]:
+    return DATE_PARTS if fl.spec.kind == FieldKind.wareki_date else tuple(str(i) for i in range(len(fl.parts)))
+
+
+def _separator(fl: FieldLayout) -> str:
+    """Between a field's parts in an engine's text: a date's "YY|MM|DD", a phone's groups, a name's gap."""
+    if fl.spec.kind == FieldKind.wareki_date:
+        return "|"
+    return "-" if fl.parts else " "
+
+
+def _cells_of(fl: FieldLayout, flat: np.ndarray, reference: np.ndarray, dpi: float) -> list[_Cell]:
     name = fl.spec.name
+    if fl.parts:  # each part one short number written freely: a line engine reads it whole
+        crops = [crop_free(flat, reference, box, dpi) for box in fl.parts]
+        return [_Cell(name, part, None if is_empty(c, dpi) else c) for part, c in zip(_part_names(fl), crops)]
     if fl.spec.kind == FieldKind.wareki_date:
         out = []
         for part, boxes in fl.date_parts.items():
@@ -81,7 +99,8 @@ def _join(cells: list[_Cell], readings: dict[int, Reading], idx: list[int], sep:
         widths[cell.group] += 1
         confs.append(r.confidence if r.text else 0.0)
         per_cell.append(r)
-    return EngineText(sep.join(parts.values()), min(confs, default=1.0), tuple(per_cell), tuple(widths.values()))
+    text = sep.join(parts.values()) if confs else ""  # no ink: nothing read (not "--" for a phone in parts)
+    return EngineText(text, min(confs, default=1.0), tuple(per_cell), tuple(widths.values()))
 
 
 def read_page(
@@ -106,7 +125,7 @@ def read_page(
         if fl.spec.kind == FieldKind.name_kanji and len(fl.cells) == 1:  # where people press their seal
             page, reason = check_seal(flat, reference, fl.cells[0], dpi)
             flags[name] = (reason,) if reason else ()
-        for c in _cells_of(fl, page, dpi):
+        for c in _cells_of(fl, page, reference, dpi):
             by_field[name].append(len(cells))
             cells.append(c)
     # one recognize call per (engine, charset)
@@ -120,23 +139,28 @@ def read_page(
             mine = [i for i in idx if _reads(eng, layouts[cells[i].field])]
             if mine:
                 per_engine[eng.name].update(zip(mine, eng.recognize([cells[i].crop for i in mine], charset=charset)))
-    spelled = _spell_free_digits(layouts, cells, by_field, per_engine, engines)
+    spelled, doubts = _spell_free_digits(layouts, cells, by_field, per_engine, engines)
     raws = []
     for name, fl in layouts.items():
         ink = {k: ink_ratio(flat, reference, box, dpi) for k, box in fl.ticks.items()}
         idx = by_field.get(name, [])
         fcells = [cells[i] for i in idx]
         texts = {} if fl.spec.kind in TICK_KINDS else {
-            e.name: _join(fcells, per_engine[e.name], idx, "|" if fl.spec.kind == FieldKind.wareki_date else " ")
-            for e in engines if _reads(e, fl)
+            e.name: _join(fcells, per_engine[e.name], idx, _separator(fl)) for e in engines if _reads(e, fl)
         }
         texts.update(spelled.get(name, {}))
         raws.append(RawField(fl.spec, texts, ink, has_ink=any(c.crop is not None for c in fcells),
-                             flags=flags.get(name, ())))
+                             flags=flags.get(name, ()) + doubts.get(name, ())))
     return raws
 
 
 FREE_DIGIT_KINDS = (FieldKind.phone,)  # written freely in one box: digits and hyphens
+
+
+def free_written(fl: FieldLayout) -> bool:
+    """True when the field's digits are written freely, not one per box: a phone number in one box,
+    or any field written in parts."""
+    return bool(fl.parts) or (fl.spec.kind in FREE_DIGIT_KINDS and len(fl.cells) == 1)
 
 
 def char_windows(crop: np.ndarray, reading: Reading) -> list[np.ndarray] | None:
@@ -163,45 +187,102 @@ def char_windows(crop: np.ndarray, reading: Reading) -> list[np.ndarray] | None:
     return [crop[:, max(0, a) : max(a + 1, b)] for a, b in zip(cuts, cuts[1:])]
 
 
-def _by_digit(reading: Reading) -> EngineText:
-    """A line reading as one cell per digit (hyphens are no cells), so readings that differ only in
-    the hyphens they saw are compared digit by digit."""
-    cells = tuple(Reading(ch, c, (c,), reading.margin)
-                  for ch, c in zip(reading.text, reading.char_confidences) if ch != "-")
-    return EngineText(reading.text, reading.confidence, cells)
+def _by_digit(readings: list[Reading | None], sep: str) -> EngineText:
+    """A line engine's readings of a field's free-written crops (parts; None where a part holds no
+    ink) as one cell per digit (hyphens are no cells), so readings that differ only in the hyphens
+    they saw are compared digit by digit."""
+    inked = [r for r in readings if r is not None]
+    cells = tuple(Reading(ch, c, (c,), r.margin)
+                  for r in inked for ch, c in zip(r.text, r.char_confidences) if ch != "-")
+    widths = tuple(0 if r is None else len(r.text.replace("-", "")) for r in readings)
+    text = sep.join("" if r is None else r.text for r in readings) if inked else ""
+    return EngineText(text, min((r.confidence for r in inked), default=1.0), cells, widths)
 
 
-def _spell_free_digits(layouts, cells, by_field, per_engine, engines) -> dict[str, dict[str, EngineText]]:
-    """For free-written digit fields whose digits the line engines count alike (the hyphens they saw
-    may differ), the digit reader's reading of each digit, cut where the line engine that saw the
-    most hyphens put it; and each line engine's reading split per digit to match.
-    Field -> engine -> EngineText."""
+@dataclass(frozen=True)
+class _Plan:
+    """How a free-written field's digits are cut for the digit reader."""
+
+    field: str
+    sep: str
+    readings: list[list[Reading | None]]  # per line engine, per crop (None: the crop holds no ink)
+    cutters: list[Reading | None]  # per crop: the line reading whose positions cut it
+    windows: list[list[np.ndarray]]  # per crop, one window per character of its cutter
+
+
+def _plan(name: str, fl: FieldLayout, fcells: list[_Cell], idx: list[int], per_engine, lines) -> _Plan | str | None:
+    """The cut of one free-written field; "engines_disagree" when the line engines read every inked
+    crop as digits but count them differently in one (the digit reader would have nothing to vote on,
+    and an agreement left would be 04 against 4); None when some crop was not read as digits at all."""
+    readings = [[None if c.crop is None else per_engine[e.name].get(i) for c, i in zip(fcells, idx)] for e in lines]
+    cutters: list[Reading | None] = []
+    windows: list[list[np.ndarray]] = []
+    counted_apart = False
+    for k, cell in enumerate(fcells):
+        if cell.crop is None:
+            cutters.append(None)
+            windows.append([])
+            continue
+        rs = [r[k] for r in readings]
+        if not all(r and r.text and set(r.text) <= set("0123456789-") for r in rs):
+            return None
+        if len({len(r.text.replace("-", "")) for r in rs}) != 1:
+            counted_apart = True
+            continue
+        cutter = max(rs, key=lambda r: r.text.count("-"))  # its hyphens keep the digits apart
+        ws = char_windows(cell.crop, cutter)
+        if ws is None:
+            return None
+        cutters.append(cutter)
+        windows.append([w for ch, w in zip(cutter.text, ws) if ch != "-"])
+    if counted_apart:
+        return "engines_disagree" if fl.parts else None
+    if not any(c is not None for c in cutters):
+        return None
+    return _Plan(name, _separator(fl), readings, cutters, windows)
+
+
+def _spell_free_digits(layouts, cells, by_field, per_engine, engines) -> tuple[dict[str, dict[str, EngineText]],
+                                                                             dict[str, tuple[str, ...]]]:
+    """For free-written digit fields whose digits the line engines count alike crop by crop (the
+    hyphens they saw may differ), the digit reader's reading of each digit, cut where the line engine
+    that saw the most hyphens put it; and each line engine's reading split per digit to match.
+
+    Returns field -> engine -> EngineText, and field -> reasons for review found here: for a field
+    written in parts, the line engines counting a part's digits differently; for a date, the digit
+    reader finding no digit in a window cut for one (two digits run together, read by both as one)."""
     digit = next((e for e in engines if getattr(e, "cells_only", False)), None)
     lines = [e for e in engines if not getattr(e, "cells_only", False)]
     if digit is None or not lines:
-        return {}
-    plans = []
+        return {}, {}
+    plans: list[_Plan] = []
+    doubts: dict[str, tuple[str, ...]] = {}
     for name, fl in layouts.items():
         idx = by_field.get(name, [])
-        if fl.spec.kind not in FREE_DIGIT_KINDS or len(idx) != 1 or cells[idx[0]].crop is None:
+        if not free_written(fl) or not idx:
             continue
-        readings = [per_engine[e.name].get(idx[0]) for e in lines]
-        if not all(r and r.text and set(r.text) <= set("0123456789-") for r in readings):
-            continue
-        if len({len(r.text.replace("-", "")) for r in readings}) != 1:
-            continue
-        cutter = max(readings, key=lambda r: r.text.count("-"))  # its hyphens keep the digits apart
-        windows = char_windows(cells[idx[0]].crop, cutter)
-        if windows is not None:
-            plans.append((name, readings, cutter, windows))
-    crops = [w for _, _, cutter, ws in plans for ch, w in zip(cutter.text, ws) if ch != "-"]
+        plan = _plan(name, fl, [cells[i] for i in idx], idx, per_engine, lines)
+        if isinstance(plan, str):
+            doubts[name] = (plan,)
+        elif plan is not None:
+            plans.append(plan)
+    crops = [w for p in plans for ws in p.windows for w in ws]
     read = iter(digit.recognize(crops, charset="0123456789") if crops else [])
     out: dict[str, dict[str, EngineText]] = {}
-    for name, readings, cutter, _ in plans:
-        per_digit = tuple(next(read) for ch in cutter.text if ch != "-")
-        spelled = iter(per_digit)
-        text = "".join("-" if ch == "-" else (next(spelled).text or UNREAD) for ch in cutter.text)
-        out[name] = {e.name: _by_digit(r) for e, r in zip(lines, readings)}
-        out[name][digit.name] = EngineText(text, min((r.confidence if r.text else 0.0 for r in per_digit), default=1.0),
-                                           per_digit)
-    return out
+    for p in plans:
+        per_digit: list[Reading] = []
+        texts: list[str] = []
+        for cutter, ws in zip(p.cutters, p.windows):
+            mine = [next(read) for _ in ws]
+            per_digit += mine
+            spelled = iter(mine)
+            texts.append("" if cutter is None else
+                         "".join("-" if ch == "-" else (next(spelled).text or UNREAD) for ch in cutter.text))
+        out[p.field] = {e.name: _by_digit(r, p.sep) for e, r in zip(lines, p.readings)}
+        widths = tuple(len(ws) for ws in p.windows)
+        out[p.field][digit.name] = EngineText(p.sep.join(texts), min((r.confidence if r.text else 0.0 for r in per_digit),
+                                                                      default=1.0), tuple(per_digit), widths)
+        # a date's 11 read as 1 is still a month; a phone number short of a digit is no number in the plan
+        if layouts[p.field].spec.kind == FieldKind.wareki_date and any(not r.text for r in per_digit):
+            doubts[p.field] = ("char_count_doubt",)
+    return out, doubts

@@ -204,7 +204,7 @@ def _reference(template: FormTemplate, dpi: float) -> _Reference:
     near = _dilate(ink, _mm_px(NEAR_MM, dpi))
     writing = np.zeros_like(ink)
     for fl in layout_form(template).values():
-        for box in (*fl.cells, *fl.ticks.values(), *(c for cells in fl.date_parts.values() for c in cells)):
+        for box in (*fl.cells, *fl.parts, *fl.ticks.values(), *(c for cells in fl.date_parts.values() for c in cells)):
             x0, y0, x1, y1 = box_px(box.inset(-1.5), dpi, image.shape)
             writing[y0:y1, x0:x1] = True
     edge = _mm_px(EDGE_MM, dpi)

@@ -114,9 +114,13 @@ class FieldSpec(BaseModel):
     cells: tuple[Box, ...] = Field((), description="the character boxes where the paper has them, in mm, "
                                    "when they are not evenly spaced across `box` (a postal code as 3 + 4 "
                                    "boxes around a printed hyphen); `char_boxes` is then their count")
+    parts: tuple[Box, ...] = Field((), description="where the value is written freely, in mm, one short "
+                                   "number in each and no box per character: a wareki_date's year, month "
+                                   "and day (three), a phone number's groups (two or three)")
     required: bool = False
     exact_length: bool = Field(True, description="digits: every character box must be filled (not for counts)")
-    options: tuple[Option, ...] = ()
+    options: tuple[Option, ...] = Field((), description="a choice's options; a wareki_date with parts: where "
+                                        "each era is printed to be circled (name = era key, box given)")
     eras: tuple[str, ...] = Field((), description="wareki_date: eras printed to be circled")
     suffix: str = Field("", description="printed after the writing area, e.g. 円 or 人")
     validators: tuple[str, ...] = ()
@@ -136,7 +140,11 @@ class FieldSpec(BaseModel):
     @classmethod
     def _count_cells(cls, data: object) -> object:
         if isinstance(data, dict) and data.get("cells") and data.get("char_boxes") is None:
-            return {**data, "char_boxes": len(data["cells"])}
+            data = {**data, "char_boxes": len(data["cells"])}
+        if (isinstance(data, dict) and data.get("kind") == FieldKind.wareki_date and data.get("parts")
+                and data.get("options") and not data.get("eras")):
+            # a city's date circles one of the eras it prints: the options name them
+            data = {**data, "eras": [o["name"] if isinstance(o, dict) else o.name for o in data["options"]]}
         return data
 
     @model_validator(mode="after")
@@ -146,10 +154,12 @@ class FieldSpec(BaseModel):
                 raise ValueError(f"{self.name}: a {self.kind.value} lays out its own boxes; cells are for characters")
             if self.char_boxes != len(self.cells):
                 raise ValueError(f"{self.name}: char_boxes {self.char_boxes} but {len(self.cells)} cells given")
-            b, tol = self.box, 0.5
             for c in self.cells:
-                if c.x < b.x - tol or c.y < b.y - tol or c.x + c.w > b.x + b.w + tol or c.y + c.h > b.y + b.h + tol:
-                    raise ValueError(f"{self.name}: cell {[c.x, c.y, c.w, c.h]} lies outside its box")
+                self._inside("cell", c)
+        if self.parts:
+            self._check_parts()
+        elif self.options and self.kind == FieldKind.wareki_date:
+            raise ValueError(f"{self.name}: a wareki_date lays out its own era boxes; options are for one with parts")
         if self.kind == FieldKind.choice and len(self.options) < 2:
             raise ValueError(f"{self.name}: a choice needs at least two options")
         if self.kind == FieldKind.wareki_date and not self.eras:
@@ -157,6 +167,46 @@ class FieldSpec(BaseModel):
         if self.kind == FieldKind.postal_code and self.char_boxes not in (None, 7):
             raise ValueError(f"{self.name}: a postal code has 7 character boxes")
         return self
+
+    def _inside(self, what: str, c: Box, tol: float = 0.5) -> None:
+        b = self.box
+        if c.x < b.x - tol or c.y < b.y - tol or c.x + c.w > b.x + b.w + tol or c.y + c.h > b.y + b.h + tol:
+            raise ValueError(f"{self.name}: {what} {[c.x, c.y, c.w, c.h]} lies outside its box")
+
+    def _check_parts(self) -> None:
+        """Free-written parts: a date's year, month and day, or a phone number's two or three groups,
+        inside the box and apart; a date's circled eras each where the paper prints it."""
+        counts = {FieldKind.wareki_date: (3,), FieldKind.phone: (2, 3)}
+        if self.kind not in counts:
+            raise ValueError(f"{self.name}: parts are for a wareki_date (year, month, day) or a phone (2 or 3 "
+                             f"groups); a {self.kind.value} is written in its box or its cells")
+        if self.char_boxes or self.cells:
+            raise ValueError(f"{self.name}: parts are written freely; give parts or char_boxes/cells, not both")
+        if len(self.parts) not in counts[self.kind]:
+            want = " or ".join(map(str, counts[self.kind]))
+            raise ValueError(f"{self.name}: a {self.kind.value} has {want} parts, {len(self.parts)} given")
+        for p in self.parts:
+            self._inside("part", p)
+        boxes = list(self.parts) + [o.box for o in self.options if o.box is not None]
+        for i, a in enumerate(boxes):
+            for c in boxes[i + 1 :]:
+                if a.x < c.x + c.w and c.x < a.x + a.w and a.y < c.y + c.h and c.y < a.y + a.h:
+                    raise ValueError(f"{self.name}: parts and era boxes overlap: {[a.x, a.y, a.w, a.h]} "
+                                     f"and {[c.x, c.y, c.w, c.h]}")
+        if self.kind != FieldKind.wareki_date:
+            if self.options:
+                raise ValueError(f"{self.name}: options are a choice's or a date's circled eras, not a phone's")
+            return
+        if len(self.eras) == 1:
+            if self.options:
+                raise ValueError(f"{self.name}: one era is printed, not circled; options are for two or more")
+            return
+        named = [o.name for o in self.options]
+        if sorted(named) != sorted(self.eras) or any(o.box is None for o in self.options):
+            raise ValueError(f"{self.name}: eras {list(self.eras)} are circled on the paper: give options with "
+                             f"each era's name and box (where it is printed), got {named}")
+        for o in self.options:
+            self._inside(f"era {o.name}", o.box)  # type: ignore[arg-type]
 
 
 class StaticText(BaseModel):

@@ -201,10 +201,11 @@ def test_a_free_phone_is_spelled_digit_by_digit_when_the_line_engines_saw_differ
     without = Reading(text.replace("-", ""), 0.9, (0.9,) * 10, 0.5, tuple(digits))
     layouts = {"phone": layout_form(load_templates()["child_allowance"])["phone"]}
     by_engine = {e.name: e for e in engines}
-    out = _spell_free_digits(layouts, [_Cell("phone", "", crop)], {"phone": [0]},
+    out, doubts = _spell_free_digits(layouts, [_Cell("phone", "", crop)], {"phone": [0]},
                              {"paddle": {0: without}, "rapid": {0: with_hyphens}, "digit": {}},
                              [by_engine["paddle"], by_engine["rapid"], by_engine["digit"]])
     spelled = out["phone"]
+    assert doubts == {}
     assert len(spelled["digit"].cells) == len(spelled["paddle"].cells) == len(spelled["rapid"].cells) == 10
     assert "".join(c.text for c in spelled["digit"].cells) == "0833411234"
     assert spelled["digit"].text == text  # shaped like the reading it was cut by

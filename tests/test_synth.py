@@ -128,7 +128,7 @@ def test_writing_stays_inside_its_boxes(template: FormTemplate) -> None:
         allowed[y0 : round((b.y + b.h + grow_mm) * k), x0 : round((b.x + b.w + grow_mm) * k)] = True
 
     for fl in layout_form(template).values():
-        for c in (*fl.cells, *(c for cells in fl.date_parts.values() for c in cells)):
+        for c in (*fl.cells, *fl.parts, *(c for cells in fl.date_parts.values() for c in cells)):
             allow(c, -0.3)  # clear of the box line
         for sq in fl.ticks.values():
             allow(sq, 1.5)  # ticks and circles may run over the printed square

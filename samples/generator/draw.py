@@ -240,11 +240,14 @@ def _date(
     page: np.ndarray, fl: FieldLayout, value: str, pen: Pen, rng: np.random.Generator, dpi: float
 ) -> list[_Glyph]:
     """Circle the era; write era year, month and day in their two cells each. A one-digit number
-    goes in the right cell with the left one blank (`　4`), as most people write it."""
+    goes in the right cell with the left one blank (`　4`), as most people write it. On a form with
+    free parts (「令和　年　月　日」) each number is written freely in its part."""
     d = date.fromisoformat(value)
     era, year = to_wareki(d)
     if era in fl.ticks:
         _circle(page, fl.ticks[era], pen, rng, dpi)
+    if fl.parts:
+        return [g for part, n in zip(fl.parts, (year, d.month, d.day)) for g in _line(str(n), part, pen, rng, dpi)]
     glyphs: list[_Glyph] = []
     for part, number in (("year", year), ("month", d.month), ("day", d.day)):
         cells = fl.date_parts[part]
@@ -268,6 +271,12 @@ def _field(page: np.ndarray, fl: FieldLayout, value: object, pen: Pen, rng: np.r
         _ink(page, _date(page, fl, str(value), pen, rng, dpi), pen, rng)
         return
     text = str(value)
+    if fl.parts:  # a phone's groups in their parts; with two parts the second holds the rest, hyphen and all
+        groups = text.split("-")
+        n = len(fl.parts)
+        groups = groups[: n - 1] + ["-".join(groups[n - 1 :])] if len(groups) >= n else groups
+        _ink(page, [g for part, t in zip(fl.parts, groups) for g in _line(t, part, pen, rng, dpi)], pen, rng)
+        return
     if len(fl.cells) > 1:
         if kind == FieldKind.postal_code:
             text = text.replace("-", "")
