@@ -30,11 +30,14 @@ def test_bench_writes_results_for_each_engine_alone_and_combined(reader, tmp_pat
         to_review = round(13 * (kinds["all"]["needs_review"] + kinds["all"]["invalid"]))
         assert load["fields_per_document"] == to_review
         assert load["reviewer_seconds_per_document"] == to_review * load["assumed_seconds_per_field"]
+    assert report["identification"] == {"pregnancy_notification": {"documents": 1, "identified": 1, "other_form": 0,
+                                                                    "refused": {}}}
+    assert report["generated_documents"]["combined"]["form:pregnancy_notification"]["fields"] == 13
     assert report["seed_role"] == "evaluation"
     assert json.loads((tmp_path / "results.json").read_text(encoding="utf-8"))["documents"] == 1
     md = (tmp_path / "results.md").read_text(encoding="utf-8")
     assert "## Real handwritten digits and seals: combined" in md and "## Font-drawn: paddle+rapid" in md
-    assert "## Review load" in (tmp_path / "results.md").read_text(encoding="utf-8")
+    assert "## Review load" in md and "| pregnancy_notification | 1 | 1 = 100.0% | 0 | 0 |" in md
     assert (tmp_path / "curves.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
 
@@ -50,3 +53,27 @@ def test_the_bench_command_runs_again_into_the_same_folder(engines, tmp_path, mo
     assert cli.main(args) == cli.EXIT_OK
     assert cli.main(args) == cli.EXIT_OK
     assert json.loads((tmp_path / "results.json").read_text(encoding="utf-8"))["documents"] == 1
+
+
+def test_a_document_not_identified_is_counted_as_typed_by_hand(reader, tmp_path):
+    """GIVEN a scan the reader refuses (a blank page where a form was expected) WHEN measured THEN
+    the bench goes on, counts it refused by its reason, and every one of its fields as sent to a
+    person, never accepted."""
+    import shutil
+
+    from flows.bench.reading import _measure
+    from flows.pipeline import Timer
+    from tests.conftest import SAMPLES
+
+    path = tmp_path / "blank.png"
+    shutil.copy(SAMPLES / "bad" / "blank-page.png", path)
+    fields = {"name": "山田 花子", "phone": "0833-41-1234"}
+    (tmp_path / "blank.truth.json").write_text(json.dumps({"form": "pregnancy_notification", "fields": fields}),
+                                               encoding="utf-8")
+    m = _measure(reader, [path], ["paddle", "rapid"], Timer())
+    assert m["identification"] == {"pregnancy_notification": {"documents": 1, "identified": 0, "other_form": 0,
+                                                              "refused": {"blank_page": 1}}}
+    for kinds in m["tallies"].values():
+        assert kinds["all"]["fields"] == 2 and kinds["all"]["needs_review"] == 1.0
+        assert kinds["form:pregnancy_notification"]["straight_through"] == 0.0
+    assert all(load["fields_per_document"] == 2 for load in m["review_load"].values())

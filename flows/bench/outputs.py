@@ -22,13 +22,26 @@ def _tally_tables(title: str, tallies: dict) -> list[str]:
     for variant, kinds in tallies.items():
         lines += [f"## {title}: {variant}", "", "| kind | fields | read exactly | accepted | wrong among accepted "
                   "(95% upper) | needs_review | invalid |", "|---|---|---|---|---|---|---|"]
-        for kind in ["all", *(k for k in kinds if k != "all")]:
+        others = [k for k in kinds if k != "all"]  # kinds, then each form (form:ID)
+        for kind in ["all", *sorted(others, key=lambda k: (k.startswith("form:"), k))]:
             t = kinds[kind]
             lines.append(f"| {kind} | {t['fields']} | {_pct(t['exact'])} | {_pct(t['straight_through'])} | "
                          f"{t['accepted_wrong']} = {_pct(t['accepted_error'])} ({_pct(t['accepted_error_95_upper'])}) "
                          f"| {_pct(t['needs_review'])} | {_pct(t['invalid'])} |")
         lines.append("")
     return lines
+
+
+def _identification_table(title: str, ident: dict) -> list[str]:
+    """Per form: documents, identified as that form, read as another form, refused (by reason)."""
+    if not ident:
+        return []
+    lines = [f"## {title}", "", "| form | documents | identified | read as another form | refused |", "|---|---|---|---|---|"]
+    for form, r in ident.items():
+        refused = ", ".join(f"{code} {n}" for code, n in sorted(r["refused"].items())) or "0"
+        lines.append(f"| {form} | {r['documents']} | {r['identified']} = {_pct(r['identified'] / max(r['documents'], 1))} "
+                     f"| {r['other_form']} | {refused} |")
+    return lines + [""]
 
 
 def _load_table(title: str, load: dict) -> list[str]:
@@ -59,10 +72,12 @@ def write_markdown(report: dict, path: Path) -> None:
         lines += [f"Real-digit documents: every digit a real handwritten digit from {real['digits']}, a red seal "
                   f"over the name on {_pct(real['seal_rate'])} of them. `digit_kinds` = digits, postal_code, amount, "
                   "wareki_date, phone.", ""]
+        lines += _identification_table("Identification, real-digit documents", real.get("identification", {}))
         lines += _tally_tables("Real handwritten digits and seals", real["tallies"])
         lines += _load_table("Review load, real-digit documents", real["review_load"])
     elif real:
         lines += [f"Real-digit documents skipped: {real['skipped']}", ""]
+    lines += _identification_table("Identification, font-drawn documents", report.get("identification", {}))
     lines += _tally_tables("Font-drawn", report["generated_documents"])
     lines += _load_table("Review load, font-drawn documents (what reviewers would do per document)",
                          report.get("review_load", {}))

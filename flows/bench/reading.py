@@ -19,6 +19,7 @@ from flows.bench.digits import curve, measure
 from flows.bench.evaluate import EVAL_SEED, TUNING_SEED, Tally, same, variants
 from flows.pipeline import Reader, Timer, sha256_of
 from ocr.decide import TICK_KINDS, decide_fields
+from ocr.errors import MadoguchiError
 from ocr.validate import Context
 from samples.generator.draw import generate
 from samples.generator.hand import DigitHand
@@ -73,9 +74,28 @@ def _measure(reader: Reader, paths: list[Path], engines: list[str], timer: Timer
     tallies: dict[str, dict[str, Tally]] = {v: {} for v in variants(engines)}
     points: dict[str, dict[str, list]] = {v: {} for v in variants(engines)}
     review_counts: dict[str, list[int]] = {v: [] for v in variants(engines)}  # fields sent to review, per document
+    identified: dict[str, dict] = {}
     for path in progress(paths) if progress else paths:
-        truth = json.loads(path.with_name(path.stem + ".truth.json").read_text(encoding="utf-8"))["fields"]
-        pr = reader.read_raw(path, timer=timer)
+        truth_doc = json.loads(path.with_name(path.stem + ".truth.json").read_text(encoding="utf-8"))
+        truth, form = truth_doc["fields"], truth_doc["form"]
+        ident = identified.setdefault(form, {"documents": 0, "identified": 0, "other_form": 0, "refused": {}})
+        ident["documents"] += 1
+        try:
+            pr = reader.read_raw(path, timer=timer)
+        except MadoguchiError as exc:  # quarantined: a person types every field
+            ident["refused"][exc.code] = ident["refused"].get(exc.code, 0) + 1
+            pr = None
+        if pr is not None and pr.registration.template.id != form:
+            ident["other_form"] += 1  # read as another form: counted as typed by hand, and shown apart
+            pr = None
+        if pr is None:
+            for variant in tallies:
+                review_counts[variant].append(len(truth))
+                for name in truth:
+                    for key in ("all", f"form:{form}"):
+                        tallies[variant].setdefault(key, Tally()).add("needs_review", False, f"{path.stem}:{name}")
+            continue
+        ident["identified"] += 1
         with timer.stage("decide"):
             decided = _decide_variants(reader, pr.raws, engines, open_thresholds=False)
         with timer.stage("persist"):
@@ -86,7 +106,7 @@ def _measure(reader: Reader, paths: list[Path], engines: list[str], timer: Timer
             review_counts[variant].append(sum(f.status.value != "accepted" for f in fields.values()))
             for name, f in fields.items():
                 example = f"{path.stem}:{name}: read {f.value!r}, truth {truth[name]!r}"
-                for key in (f.kind, "all", *(("digit_kinds",) if f.kind in DIGIT_KINDS else ())):
+                for key in (f.kind, "all", f"form:{form}", *(("digit_kinds",) if f.kind in DIGIT_KINDS else ())):
                     tallies[variant].setdefault(key, Tally()).add(f.status.value, same(f.value, truth[name]), example)
         for variant, fields in _decide_variants(reader, pr.raws, engines, open_thresholds=True).items():
             for name, f in fields.items():
@@ -97,6 +117,7 @@ def _measure(reader: Reader, paths: list[Path], engines: list[str], timer: Timer
         "tallies": {v: {k: t.as_dict() for k, t in sorted(ts.items())} for v, ts in tallies.items()},
         "curves": {v: {k: curve(rows, len(rows)) for k, rows in sorted(ps.items())} for v, ps in points.items()},
         "review_load": {v: review_load(counts) for v, counts in review_counts.items()},
+        "identification": identified,
     }
 
 
@@ -135,11 +156,13 @@ def run_bench(reader: Reader, out: Path, *, docs: int, forms: list[str] | None, 
         "thresholds": settings.decision.thresholds,
         "vote_thresholds": settings.decision.vote_thresholds,
         "generated_documents": font["tallies"],
+        "identification": font["identification"],
         "curves": font["curves"],
         "review_load": font["review_load"],
         "real_digit_documents": (
             {"documents": len(real), "seal_rate": SEAL_RATE, "digits": "MNIST test split (reporting only)",
-             "tallies": real_rows["tallies"], "curves": real_rows["curves"], "review_load": real_rows["review_load"]}
+             "tallies": real_rows["tallies"], "curves": real_rows["curves"], "review_load": real_rows["review_load"],
+             "identification": real_rows["identification"]}
             if real_rows else {"skipped": f"MNIST test set not found in {mnist}"}),
         "speed": {
             **speed,
