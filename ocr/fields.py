@@ -169,13 +169,20 @@ def ink_ratio(flat_page: np.ndarray, reference_page: np.ndarray, box: Box, dpi: 
     Used for tick squares and circled eras: the print (and anything within TICK_TOLERANCE_MM of
     it) is ignored, so a residual misregistration of the printed square reads as empty.
     """
-    page = crop_box(flat_page, box, dpi)
-    ref = crop_box(reference_page, box, dpi)
-    if page.shape != ref.shape or page.size == 0:
+    if flat_page.shape != reference_page.shape:
         raise ValueError("flat_page and reference_page must have the same size (same template and dpi)")
+    page = crop_box(flat_page, box, dpi)
+    if page.size == 0:
+        raise ValueError(f"box {box} lies outside the page")
+    # the print around the box counts too: a square measured inside its printed lines has them
+    # just outside, and a scan's blurred line reaches in
     r = _px(TICK_TOLERANCE_MM, dpi)
+    around = crop_box(reference_page, box.inset(-2 * TICK_TOLERANCE_MM), dpi)
     disc = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * r + 1, 2 * r + 1))
-    printed = cv2.dilate((ref < INK_LEVEL).astype(np.uint8), disc) > 0
+    printed_around = cv2.dilate((around < INK_LEVEL).astype(np.uint8), disc) > 0
+    x0, y0, _, _ = box_px(box, dpi, flat_page.shape)
+    ax0, ay0, _, _ = box_px(box.inset(-2 * TICK_TOLERANCE_MM), dpi, flat_page.shape)
+    printed = printed_around[y0 - ay0 : y0 - ay0 + page.shape[0], x0 - ax0 : x0 - ax0 + page.shape[1]]
     extra = (page < INK_LEVEL) & ~printed
     return float(extra.sum() / page.size)
 

@@ -152,6 +152,23 @@ def test_ink_ratio_ignores_print_moved_by_a_little_misregistration() -> None:
         assert ink_ratio(moved, blank, box, DPI) < 0.01
 
 
+def test_ink_ratio_knows_the_print_just_outside_a_square_measured_inside_its_lines() -> None:
+    """GIVEN a city form's tick square measured inside its printed lines (the lines lie just outside
+    the box) and a scan where the lines came out a pixel or two thicker WHEN measured THEN about no
+    ink (it read 0.036, doubtful, before the print around the box was taken into account); a tick
+    in it still counts."""
+    dpi, inside = 300.0, Box(x=20.0, y=20.0, w=4.0, h=4.0)
+    blank = np.full((round(_px(45)), round(_px(45))), 255, np.uint8)
+    x0, y0, x1, y1 = (round(mm_to_px(v, dpi)) for v in (20, 20, 24, 24))
+    cv2.rectangle(blank, (x0 - 3, y0 - 3), (x1 + 2, y1 + 2), 0, 3)  # 0.25 mm lines around the inside
+    scan = cv2.erode(blank, np.ones((5, 5), np.uint8))  # a darker scan: the lines 2 px thicker each side
+    assert ink_ratio(scan, blank, inside, dpi) < 0.005
+    ticked = scan.copy()
+    cv2.line(ticked, (x0 + 8, y0 + 25), (x0 + 20, y1 - 6), 0, 4)
+    cv2.line(ticked, (x0 + 20, y1 - 6), (x1 - 6, y0 + 6), 0, 4)
+    assert ink_ratio(ticked, blank, inside, dpi) > 0.06
+
+
 def test_is_empty_ignores_specks_and_edge_slivers() -> None:
     """GIVEN a white crop with scanner dust and a sliver of box line on its edge WHEN checked THEN empty;
     GIVEN a short handwritten stroke THEN not empty."""

@@ -258,7 +258,7 @@ class _Filler:
             "hospital": lambda: self._pick(HOSPITALS.get(self.t.id, HOSPITALS["default"])),
             "doctor_name": lambda: random_person(rng, ("male", "female")[rng.integers(2)], self.applied).name,
         }
-        if name in special:
+        if name in special and not (name == "relationship" and spec.kind != FieldKind.choice):
             return special[name]()
         return self._by_kind(spec)
 
