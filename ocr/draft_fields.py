@@ -1,11 +1,12 @@
 """The part each hole plays on a blank form, and the writing areas they make (see `ocr.draft`).
 
-Input: the holes (white areas closed by printed rules) and the printed text lines, read. Output:
-one candidate per writing area, walking boxes from the outermost in: a box whose print says a date
-is a date; one holding tick squares is a choice (one square: a checkbox); one holding a row of
-character boxes or boxes of its own gives way to them; any other box is a writing area, or a
-label or a suffix once `ocr.draft_labels` has looked at its neighbours. All positions are mm from
-the page's top-left.
+Input: the holes (white areas closed by printed rules), the printed text lines, read, and the
+printed hyphens. Output: one candidate per writing area, walking boxes from the outermost in: a
+box whose print says a date is a date; one holding tick squares is a choice (one square: a
+checkbox); one holding a row of character boxes (seven split 3 + 4: a postal code), boxes joined
+by hyphens (a phone) or boxes of its own gives way to them; any other box is a writing area, or a
+label or a suffix once `ocr.draft_labels` has looked at its neighbours. A group's cell (「申請者」
+printed downwards) is none of these. All positions are mm from the page's top-left.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
+from ocr.draft_parts import joined_by_hyphens
 from ocr.layout import TICK_MM as LAYOUT_TICK_MM
 from schemas.templates import ERAS, Box, FieldKind, FieldSpec
 
@@ -28,20 +30,25 @@ class Hole:
         empty: nothing is printed inside it.
         table: its frame closes holes in two or more rows: a ruled table, whose cells have no
             box of their own.
+        group: a narrow tall cell beside several rows, its text printed vertically (「申請者」): the
+            text read there, "" when unread; None for any other hole. Never a field nor a row's label.
     """
 
     box: Box
     frame: int
     empty: bool
     table: bool = False
+    group: str | None = None
 
 
 @dataclass(frozen=True)
 class TextLine:
-    """One printed line of text: where it is (mm) and what the line engine read there."""
+    """One printed line of text: where it is (mm), what the line engine read there, and each
+    character read with its glyph's ink box (mm; spaces left out)."""
 
     box: Box
     text: str
+    glyphs: tuple[tuple[str, Box], ...] = ()
 
 
 @dataclass(frozen=True)
@@ -55,6 +62,7 @@ class Proposal:
         printed: text printed inside its writing area (「令和　年　月　日」), "" when none.
         notes: what the person should check, in English, for the YAML's comments.
         marks: the cells or tick boxes inside it, outlined in the picture.
+        section: the group or heading it is printed under (「申請者」), "" when none.
     """
 
     number: int
@@ -63,17 +71,32 @@ class Proposal:
     printed: str
     notes: tuple[str, ...]
     marks: tuple[Box, ...] = ()
+    section: str = ""
+
+
+@dataclass(frozen=True)
+class PagePrint:
+    """What one page of a blank prints: the holes its rules close, its text lines, its hyphens."""
+
+    holes: tuple[Hole, ...]
+    texts: tuple[TextLine, ...]
+    dashes: tuple[Box, ...] = ()
 
 
 HALF_RULE_MM = 0.15  # a hole's interior grown by this reaches the middle of its rules, where templates put boxes
 TABLE_INSET_MM = 0.8  # a table cell with no box of its own is written in this far inside its rules
 TICK_SIDE_MM = (2.5, 7.0)  # a tick square's side
-TICK_TEXT_MM = 4.0  # an option's text starts within this right of its square
+TICK_TEXT_MM = 4.0  # an option's text starts within this right of its square...
+TICK_OVERLAP_MM = 1.0  # ...or a line's box (wider than its print) reaches this far back over it
 TICK_CHARS = "□☐"  # what a line engine reads a tick square as
+TICK_LEAD_MM = 3.0  # a line begun this far before a square, not read as □, is the option's text (「その他（」)
 CELL_W_MM = (3.0, 14.0)  # one character's box: width...
 CELL_H_MM = (4.0, 16.0)  # ...and height
 CELL_SAME_MM = 0.8  # the boxes of one row differ by less than this in top, height and width
 SHARED_RULE_MM = 1.2  # neighbouring boxes sharing one rule are this close
+GROUP_W_MM = 12.0  # a group's cell (「申請者」 printed downwards) is at most this wide...
+GROUP_TALL = 2.5  # ...at least this many times as tall as wide, beside two or more rows
+POSTAL_GROUPS = (3, 4)  # 〒 [][][] - [][][][]
 
 @dataclass
 class Candidate:
@@ -88,10 +111,13 @@ class Candidate:
     label: str = ""
     cells: tuple[Box, ...] = ()
     options: list[tuple[str, Box]] = field(default_factory=list)
-    eras: tuple[str, ...] = ()
+    parts: tuple[Box, ...] = ()  # free-written groups of a phone in boxes joined by hyphens
     suffix: str = ""
     notes: list[str] = field(default_factory=list)
     is_label: bool = False
+    fixed_label: bool = False  # the label comes from what the boxes are (郵便番号), not from the cell beside
+    page: int = 1
+    section: str = ""  # the group or heading the field is printed under (「申請者」, 「支給の対象となる児童」)
 
     @property
     def printed(self) -> str:
@@ -122,14 +148,23 @@ def _grow(b: Box) -> Box:
     return b.inset(-HALF_RULE_MM)
 
 
+def _option_label(text: str, over: bool) -> str:
+    """An option's words from the line after its square: 「]公務員」 公務員, 「□その他（」 その他 (what
+    is written in the brackets is no part of its name). A line begun at the square itself may have
+    the square read as 口."""
+    text = text.strip().lstrip(TICK_CHARS + "]|[｜" + ("口" if over else "")).strip()
+    return re.sub(r"\s*[（(].*$", "", text) or text
+
+
 def _option_text(tick: Box, texts: Sequence[TextLine]) -> TextLine | None:
     """The text printed right after a tick square; a line the detector began at the square itself
-    (read 「□女」) counts, without its □."""
+    (read 「□女」, or 「その他（」 with the square left out) counts, without its □."""
     right = tick.x + tick.w
-    after = [t for t in texts if right - 0.5 <= t.box.x <= right + TICK_TEXT_MM and v_overlap(t.box, tick) >= 0.5]
-    over = [TextLine(t.box, re.split(f"[{TICK_CHARS}]", t.text, maxsplit=1)[1].strip()) for t in texts
-            if t.box.x < right - 0.5 and t.box.x + t.box.w > right + 1.0 and inside(tick, t.box, 1.0)
-            and t.text.lstrip()[:1] in TICK_CHARS]
+    after = [TextLine(t.box, _option_label(t.text, False)) for t in texts
+             if right - TICK_OVERLAP_MM <= t.box.x <= right + TICK_TEXT_MM and v_overlap(t.box, tick) >= 0.5]
+    over = [TextLine(t.box, _option_label(t.text, True)) for t in texts
+            if t.box.x < right - TICK_OVERLAP_MM and t.box.x + t.box.w > right + 1.0 and inside(tick, t.box, 1.0)
+            and (t.text.lstrip()[:1] in TICK_CHARS or t.box.x >= tick.x - TICK_LEAD_MM)]
     return min(after + over, key=lambda t: t.box.x, default=None)
 
 
@@ -204,8 +239,34 @@ def _choice(area: Box, anchor: Box, ticks: Sequence[Hole], texts: Sequence[TextL
 
 
 def _run(run: Sequence[Hole], anchor: Box | None, context: list[TextLine]) -> Candidate:
+    """A row of character boxes; seven split 3 + 4 (around a printed hyphen, a 〒 before them) are a
+    postal code, whatever the cell beside says (住所 then labels the address under it)."""
     cells = tuple(_grow(h.box) for h in run)
-    return Candidate(union(cells), anchor or union([h.box for h in run]), cells=cells, context=list(context))
+    c = Candidate(union(cells), anchor or union([h.box for h in run]), cells=cells, context=list(context))
+    wide = [i for i, (a, b) in enumerate(zip(run, run[1:]), start=1) if b.box.x - a.box.x - a.box.w > SHARED_RULE_MM]
+    if len(run) == sum(POSTAL_GROUPS) and wide == [POSTAL_GROUPS[0]]:
+        c.kind, c.label, c.fixed_label = FieldKind.postal_code, "郵便番号", True
+        c.notes.append("seven boxes split 3 + 4: a postal code")
+    return c
+
+
+def _joined(boxes: Sequence[Hole], anchor: Box | None, context: list[TextLine]) -> Candidate:
+    """Boxes joined by printed hyphens: one phone number written in parts, one in each box."""
+    parts = tuple(h.box for h in boxes)
+    area = union([_grow(b) for b in parts])
+    return Candidate(area, anchor or area, FieldKind.phone, context=list(context), parts=parts,
+                     notes=[f"{len(parts)} boxes joined by printed hyphens: one phone number, a part in each"])
+
+
+def group_cells(holes: Sequence[Hole]) -> list[Hole]:
+    """Narrow tall cells of a table beside two or more of its rows: a group's name printed downwards
+    (「申請者」 beside 住所, 氏名, 電話番号), never a field nor one row's label."""
+    def beside(g: Hole, h: Hole) -> bool:
+        return (h is not g and h.frame == g.frame and 0 <= h.box.x - (g.box.x + g.box.w) <= SHARED_RULE_MM
+                and h.box.y >= g.box.y - 0.5 and h.box.y + h.box.h <= g.box.y + g.box.h + 0.5)
+
+    return [g for g in holes if g.table and g.box.w <= GROUP_W_MM and g.box.h >= GROUP_TALL * g.box.w
+            and sum(beside(g, h) for h in holes) >= 2]
 
 
 class _Tree:
@@ -236,14 +297,30 @@ class _Tree:
         return self.kids.get(parent, {"boxes": [], "ticks": [], "runs": [], "texts": []})
 
 
-def candidates(holes: Sequence[Hole], texts: Sequence[TextLine]) -> list[Candidate]:
-    """Every writing area, walking boxes from the outermost in."""
+def candidates(holes: Sequence[Hole], texts: Sequence[TextLine], dashes: Sequence[Box] = ()) -> list[Candidate]:
+    """Every writing area, walking boxes from the outermost in; group cells and their print left out."""
+    groups = [h for h in holes if h.group is not None]
+    holes = [h for h in holes if h.group is None]
+    texts = [t for t in texts if not any(inside(t.box, g.box, 1.0) for g in groups)]
     ticks = _ticks(holes, texts)
     runs = _runs([h for h in holes if h not in ticks], texts)
     in_runs = {id(h) for r in runs for h in r}
     boxes = [h for h in holes if h not in ticks and id(h) not in in_runs]
     tree = _Tree(boxes, ticks, runs, texts)
     out: list[Candidate] = []
+
+    def inner(kids: dict[str, list], anchor: Box | None, context: list[TextLine]) -> None:
+        """Rows of character boxes, boxes joined by hyphens and boxes of their own inside one box."""
+        bare = [b for b in kids["boxes"] if b.empty and not any(tree.of(boxes.index(b)).values())]
+        joined = [[bare[i] for i in row] for row in joined_by_hyphens([b.box for b in bare], dashes)]
+        singles = [b for b in kids["boxes"] if not any(b in row for row in joined)]
+        alone = len(kids["runs"]) + len(joined) + len(singles) == 1
+        for r in kids["runs"]:
+            out.append(_run(r, anchor if alone else None, context))
+        for row in joined:
+            out.append(_joined(row, anchor if alone else None, context))
+        for b in singles:
+            visit(boxes.index(b), anchor if alone and anchor else b.box, context)
 
     def visit(i: int, anchor: Box, context: list[TextLine]) -> None:
         h, kids = boxes[i], tree.of(i)
@@ -256,24 +333,28 @@ def candidates(holes: Sequence[Hole], texts: Sequence[TextLine]) -> list[Candida
             out.append(_choice(area, anchor, kids["ticks"], texts))
             out[-1].lines = lines
         elif kids["runs"] or kids["boxes"]:
-            alone = len(kids["runs"]) + len(kids["boxes"]) == 1
-            for r in kids["runs"]:
-                out.append(_run(r, anchor if alone else None, context + lines))
-            for b in kids["boxes"]:
-                visit(boxes.index(b), anchor if alone else b.box, context + lines)
+            inner(kids, anchor, context + lines)
         else:
-            note = f"a table's cell without a box of its own: the box is the cell, {TABLE_INSET_MM:g} mm inside its rules"
-            out.append(Candidate(area, anchor, hole=h, lines=lines, context=context, notes=[note] if h.table else []))
+            out.append(_plain(h, area, anchor, lines, context))
 
     top = tree.of(None)
-    for b in top["boxes"]:
-        visit(boxes.index(b), b.box, [])
-    for r in top["runs"]:
-        out.append(_run(r, None, []))
+    inner(top, None, [])
     for group in _tick_rows(top["ticks"]):
         area = union([t.box for t in group] + [t.box for g in group if (t := _option_text(g.box, texts))]).inset(-1.5)
         out.append(_choice(area, area, group, texts))
     return out
+
+
+def _plain(h: Hole, area: Box, anchor: Box, lines: list[TextLine], context: list[TextLine]) -> Candidate:
+    """A box with nothing but print in it: a writing area, or a label or suffix once its neighbours
+    are known. A word or two printed at a table cell's right end (印) ends its writing area."""
+    notes = [f"a table's cell without a box of its own: the box is the cell, {TABLE_INSET_MM:g} mm inside its rules"]
+    tail = [t for t in lines if t.box.x > area.x + area.w / 2 and len(t.text.replace(" ", "")) <= 2]
+    if h.table and tail and len(tail) == len(lines):
+        x = min(g.x for t in tail for g in ([b for _, b in t.glyphs] or [t.box])) - 1.0
+        area = Box(x=area.x, y=area.y, w=x - area.x, h=area.h)
+        notes.append(f"it ends before 「{' '.join(t.text for t in tail)}」 printed at the cell's right end")
+    return Candidate(area, anchor, hole=h, lines=lines, context=context, notes=notes if h.table else [])
 
 
 def in_reading_order(lines: Sequence[TextLine], row_mm: float = 2.0) -> list[TextLine]:

@@ -7,16 +7,20 @@ romanised name; the person checks both. All positions are mm from the page's top
 
 from __future__ import annotations
 
-import re
 from collections.abc import Sequence
+from dataclasses import replace
 
 from pydantic import ValidationError
 
 from ocr.draft_fields import (
-    Candidate, Hole, Proposal, TextLine, candidates, inside, is_date, printed_eras, union, v_overlap,
+    Candidate, PagePrint, Proposal, TextLine, candidates, inside, printed_eras, union, v_overlap,
+)
+from ocr.draft_parts import date_parts, glyphs_inside, phone_parts
+from ocr.draft_words import (
+    USUALLY_REQUIRED, VALIDATORS, kind_of, name_of, office_boxes, option_names, sections,
 )
 from ocr.layout import layout_field
-from schemas.templates import Box, FieldKind, FieldSpec, Option
+from schemas.templates import ERAS as ERA_LABELS, Box, FieldKind, FieldSpec, Option
 
 LABEL_GAP_MM = 2.5  # a label's cell ends this close to its field's writing area
 FREE_LABEL_MM = 35.0  # a label printed without a cell of its own ends within this left of its box
@@ -25,30 +29,13 @@ SUFFIX_CHARS = 3
 ROW_MM = 3.0  # fields whose tops are this close are one row, numbered left to right
 SAME_CELLS_MM = 0.5  # boxes this close to the template's even split need no `cells:`
 DEFAULT_ERAS = ("showa", "heisei", "reiwa")
-
-# label words -> field name, first match wins; anything else is field_N
-NAME_WORDS = (
-    ("生年月日", "birth_date"), ("フリガナ", "kana"), ("ふりがな", "kana"), ("氏名", "name"), ("名前", "name"),
-    ("郵便番号", "postal_code"), ("〒", "postal_code"), ("住所", "address"), ("電話", "phone"), ("性別", "sex"),
-    ("口座番号", "account_number"), ("金額", "amount"), ("所得", "income"), ("職業", "occupation"),
-    ("続柄", "relationship"), ("医療機関", "hospital"), ("番号", "number"), ("日", "date"),
-)
-OPTION_NAMES = {
-    "男": "male", "女": "female", "はい": "yes", "いいえ": "no", "有": "yes", "無": "no", "あり": "yes",
-    "なし": "no", "新規": "new", "更新": "renewal", "父": "father", "母": "mother", "その他": "other",
-}
-KANA_WORDS = ("フリガナ", "ふりがな", "カナ")
-PHONE_WORDS = ("電話", "TEL", "Tel", "ＴＥＬ", "携帯")
-DATE_WORDS = ("生年月日", "年月日", "日付")
-NAME_KANJI_WORDS = ("氏名", "名前")
-AMOUNT_WORDS = ("金額", "所得", "額")
-DIGIT_WORDS = ("番号", "数")
-
+SUFFIX_TEXT_MM = 3.0  # a word printed this close after a row of character boxes is its suffix (通, 人)
 
 
 def _label_cells(cands: list[Candidate]) -> None:
     """Give each area the text of the cell just left of it, left to right along each row, so that a
-    cell already labelled (a field) is never taken for the next field's label."""
+    cell already labelled (a field) is never taken for the next field's label. A field whose boxes
+    say what it is (郵便番号) keeps its label; the cell beside is still a label (住所, of the row under)."""
     cells = [c for c in cands if c.hole is not None and c.lines and c.kind is None]
     for c in sorted(cands, key=lambda c: c.anchor.x):
         left = [lab for lab in cells if lab is not c and not lab.label
@@ -56,8 +43,11 @@ def _label_cells(cands: list[Candidate]) -> None:
                 and v_overlap(lab.hole.box, c.anchor) >= 0.5]
         if left:
             lab = max(left, key=lambda lab: lab.hole.box.x)
-            c.label = _main_line(lab.lines)
             lab.is_label = True
+            if not c.fixed_label:
+                c.label = _main_line(lab.lines)
+            elif _main_line(lab.lines) != c.label:
+                c.notes.append(f"the cell beside says 「{_main_line(lab.lines)}」")
 
 
 def _main_line(lines: Sequence[TextLine]) -> str:
@@ -100,49 +90,26 @@ def _suffixes(cands: list[Candidate]) -> list[Candidate]:
     return out
 
 
-def _has(text: str, words: Sequence[str]) -> bool:
-    return any(w in text for w in words)
-
-
-def _kind(c: Candidate) -> FieldKind:
-    """The kind the label's words (and the print inside the box) suggest."""
-    label, printed = c.label, c.printed + " " + " ".join(t.text for t in c.context)
-    if _has(label, ("郵便番号", "〒")) or "〒" in printed:
-        return FieldKind.postal_code
-    if _has(label, KANA_WORDS):
-        return FieldKind.kana
-    if _has(label, PHONE_WORDS):
-        return FieldKind.phone
-    if _has(label, DATE_WORDS) or label.endswith("日") or is_date(printed):
-        return FieldKind.wareki_date
-    if _has(label, NAME_KANJI_WORDS):
-        return FieldKind.name_kanji
-    if _has(label, AMOUNT_WORDS) or c.suffix == "円":
-        return FieldKind.amount
-    if c.cells or _has(label, DIGIT_WORDS):
-        return FieldKind.digits
-    return FieldKind.text
-
-
-def _name(label: str, number: int, used: set[str]) -> str:
-    base = next((name for word, name in NAME_WORDS if word in label), f"field_{number}")
-    name, n = base, 2
-    while name in used:
-        name, n = f"{base}_{n}", n + 1
-    used.add(name)
-    return name
-
-
-def _option_names(labels: Sequence[str]) -> list[str]:
-    used: set[str] = set()
-    out = []
-    for i, label in enumerate(labels, start=1):
-        base = OPTION_NAMES.get(re.sub(r"\s", "", label), f"option_{i}")
-        name, n = base, 2
-        while name in used:
-            name, n = f"{base}_{n}", n + 1
-        used.add(name)
-        out.append(name)
+def _beside(cands: list[Candidate]) -> list[Candidate]:
+    """A cell with nothing but print in it, right after a field's on its row and labelling nothing
+    (「請求者からみた続柄（例：長男、長女）」), is a note on that field; a word or two printed right after
+    a row of character boxes (通, 人) is its suffix."""
+    out = list(cands)
+    for s in cands:
+        if s.hole is None or s.is_label or s.label or not s.lines:
+            continue
+        for c in out:
+            gap = s.anchor.x - (c.box.x + c.box.w)
+            if c is not s and not c.is_label and v_overlap(c.box, s.box) >= 0.5 and -1.0 <= gap <= LABEL_GAP_MM:
+                c.notes.append(f"printed beside it: 「{s.printed}」")
+                out.remove(s)
+                break
+    for c in out:
+        if c.cells and not c.suffix:
+            after = [t for t in c.context if 0 <= t.box.x - (c.box.x + c.box.w) <= SUFFIX_TEXT_MM
+                     and v_overlap(t.box, c.box) >= 0.5 and len(t.text.replace(" ", "")) <= SUFFIX_CHARS]
+            if after:
+                c.suffix = min(after, key=lambda t: t.box.x).text.replace(" ", "")
     return out
 
 
@@ -158,9 +125,30 @@ def _tenth(b: Box) -> Box:
     return Box(x=round(b.x, 1), y=round(b.y, 1), w=round(b.w, 1), h=round(b.h, 1))
 
 
-def _spec_fields(c: Candidate, name: str, kind: FieldKind) -> tuple[dict, list[str]]:
+def _date(c: Candidate, d: dict, dashes: Sequence[Box]) -> list[str]:
+    """A date's eras, and where the paper has no boxes for it its parts and circled eras."""
+    found = None if c.cells else date_parts(c.box, glyphs_inside(c.box, [g for t in c.lines for g in t.glyphs], dashes))
+    if found is not None:
+        parts, eras, circled = found
+        d["parts"] = tuple(_tenth(b) for b in parts)
+        d["eras"] = eras or ("reiwa",)
+        if circled:
+            d["options"] = [Option(name=key, label=ERA_LABELS[key], box=_tenth(b)) for key, b in circled]
+        notes = ["written freely: the parts are the gaps before the printed 年, 月 and 日"]
+        return notes + ([] if eras else ["eras: none printed, so reiwa is a guess; list the eras the form allows"])
+    d["eras"] = printed_eras(c.printed) or DEFAULT_ERAS
+    notes = [] if printed_eras(c.printed) else [
+        "eras: none printed, so a guess; list those the form lets the applicant circle"]
+    laid = [b for part in layout_field(FieldSpec(**d), 1.0).date_parts.values() for b in part]
+    if not _same_boxes(c.cells, laid):
+        notes.append("the paper's date is neither Madoguchi's (era, then 2 boxes each for 年 月 日) nor 年 月 日 "
+                     "printed with room before each: measure the parts (README, \"The city's existing form\")")
+    return notes
+
+
+def _spec_fields(c: Candidate, name: str, kind: FieldKind, dashes: Sequence[Box]) -> tuple[dict, list[str]]:
     """What the field's YAML holds, and what the person should check about it."""
-    d: dict = {"name": name, "label": c.label, "kind": kind, "box": _tenth(c.box)}
+    d: dict = {"name": name, "label": c.label, "kind": kind, "box": _tenth(c.box), "page": c.page}
     notes: list[str] = []
     if c.suffix:  # before the boxes are compared with the template's split: it narrows the writing area
         d["suffix"] = c.suffix
@@ -168,15 +156,14 @@ def _spec_fields(c: Candidate, name: str, kind: FieldKind) -> tuple[dict, list[s
             d["exact_length"] = False  # a count (人, 週): fewer digits than boxes is fine
             d["char_boxes"] = 1
     if kind == FieldKind.wareki_date:
-        d["eras"] = printed_eras(c.printed) or DEFAULT_ERAS
-        if not printed_eras(c.printed):
-            notes.append("eras: none printed, so a guess; list those the form lets the applicant circle")
-        laid = [b for part in layout_field(FieldSpec(**d), 1.0).date_parts.values() for b in part]
-        if not _same_boxes(c.cells, laid):
-            notes.append("the paper's date is not laid out as Madoguchi lays one out (era, then 2 boxes each for "
-                         "年 月 日): a date written in one box is not read yet (issue 12)")
+        notes += _date(c, d, dashes)
+    elif kind == FieldKind.phone:
+        parts = c.parts or (None if c.cells else phone_parts(c.box, glyphs_inside(
+            c.box, [g for t in c.lines + c.context for g in t.glyphs], dashes)))
+        if parts:
+            d["parts"] = tuple(_tenth(b) for b in parts)
     elif kind == FieldKind.choice:
-        names = _option_names([text for text, _ in c.options])
+        names = option_names([text for text, _ in c.options])
         d["options"] = [Option(name=n, label=text or n, box=_tenth(b)) for n, (text, b) in zip(names, c.options)]
     elif c.cells and kind != FieldKind.checkbox:
         if kind == FieldKind.postal_code and len(c.cells) != 7:
@@ -186,18 +173,19 @@ def _spec_fields(c: Candidate, name: str, kind: FieldKind) -> tuple[dict, list[s
         if not _same_boxes(c.cells, layout_field(FieldSpec(**d), 1.0).cells):
             d["cells"] = tuple(_tenth(b) for b in c.cells)
             notes.append("its character boxes are not evenly spaced: each is given (cells)")
-    if kind == FieldKind.postal_code:
-        d["validators"] = ["postal_code_exists"]
+    d["validators"] = VALIDATORS.get(name) or (("postal_code_exists",) if kind == FieldKind.postal_code else ())
+    if name in USUALLY_REQUIRED:
+        notes.append("usually required: add required: true if the form asks for it")
     return d, notes
 
 
-def _field_spec(c: Candidate, name: str, kind: FieldKind) -> tuple[FieldSpec, list[str]]:
-    d, notes = _spec_fields(c, name, kind)
+def _field_spec(c: Candidate, name: str, kind: FieldKind, dashes: Sequence[Box]) -> tuple[FieldSpec, list[str]]:
+    d, notes = _spec_fields(c, name, kind, dashes)
     try:
         return FieldSpec(**d), notes
     except ValidationError as exc:
         reason = exc.errors()[0]["msg"]
-        plain = {"name": name, "label": c.label, "kind": FieldKind.text, "box": _tenth(c.box)}
+        plain = {"name": name, "label": c.label, "kind": FieldKind.text, "box": _tenth(c.box), "page": c.page}
         return FieldSpec(**plain), [*notes, f"proposed as {kind.value} but refused ({reason}): made text"]
 
 
@@ -211,23 +199,46 @@ def _reading_order(cands: Sequence[Candidate]) -> list[Candidate]:
     return [c for row in rows for c in sorted(row, key=lambda c: c.box.x)]
 
 
-def propose(holes: Sequence[Hole], texts: Sequence[TextLine]) -> list[Proposal]:
-    """The fields of a blank form from its holes and printed text, numbered in reading order."""
-    cands = candidates(holes, texts)
+def _page_candidates(page: PagePrint, number: int) -> tuple[list[Candidate], list[str]]:
+    """One page's writing areas, labelled, in reading order, and the office's boxes left out."""
+    holes, texts, left_out = office_boxes(page.holes, page.texts)
+    cands = candidates(holes, texts, page.dashes)
     _label_cells(cands)
-    cands = _suffixes([c for c in cands if not c.is_label])
+    cands = _beside(_suffixes([c for c in cands if not c.is_label]))
     _free_labels(cands, texts)
+    section = sections(holes, texts)
+    for c in cands:
+        c.page, c.section = number, section(c.anchor)
+    return _reading_order(cands), [f"{what} (page {number})" for what in left_out]
+
+
+def propose(pages: Sequence[PagePrint]) -> tuple[list[Proposal], list[str]]:
+    """The fields of a blank form from each page's print, numbered in reading order page after
+    page, and the office's own boxes left out (受付印 [x, y, w, h] (page n))."""
+    cands: list[tuple[Candidate, Sequence[Box]]] = []
+    left_out: list[str] = []
+    for number, page in enumerate(pages, start=1):
+        found, office = _page_candidates(page, number)
+        cands += [(c, page.dashes) for c in found]
+        left_out += office
     out: list[Proposal] = []
     used: set[str] = set()
-    for number, c in enumerate(_reading_order(cands), start=1):
-        label_read = c.label
+    for number, (c, dashes) in enumerate(cands, start=1):
+        label_read = "" if c.fixed_label else c.label
         if not c.label and c.lines:
             c.label = c.printed
             c.notes.append("no label beside it: its label is the text printed inside")
         elif not c.label:
             c.notes.append("no label found: write one")
-        kind = c.kind or _kind(c)
-        spec, notes = _field_spec(c, _name(c.label, number, used), kind)
-        marks = c.cells or tuple(b for _, b in c.options)
-        out.append(Proposal(number, spec, label_read, c.printed, tuple(c.notes + notes), marks))
-    return out
+        kind = c.kind or kind_of(c)
+        spec, notes = _field_spec(c, name_of(c.label, c.section, kind, number, used), kind, dashes)
+        marks = c.cells or spec.parts + tuple(o.box for o in spec.options if o.box)
+        out.append(Proposal(number, spec, label_read, c.printed, tuple(c.notes + notes), marks, c.section))
+    if "postal_code" not in used:  # the address is checked against the form's postal code
+        out = [_without(p, "address_matches_postal_code") for p in out]
+    return out, left_out
+
+
+def _without(p: Proposal, validator: str) -> Proposal:
+    spec = p.spec.model_copy(update={"validators": tuple(v for v in p.spec.validators if v != validator)})
+    return replace(p, spec=spec)

@@ -32,15 +32,30 @@ def _nums(b: Box) -> str:
     return f"[{b.x:.1f}, {b.y:.1f}, {b.w:.1f}, {b.h:.1f}]"
 
 
+def picture_names(picture: str, pages: int) -> list[str]:
+    """The picture of each page: ID-draft.png, then ID-draft-p2.png, ID-draft-p3.png..."""
+    stem, dot, ext = picture.rpartition(".")
+    if not dot:
+        stem, ext = picture, "png"
+    return [picture] + [f"{stem}-p{n}.{ext}" for n in range(2, pages + 1)]
+
+
 def _header(draft: Draft, form_id: str, title: str, reference: str, picture: str) -> list[str]:
-    return [
+    pages = len(draft.pages)
+    shown = " and ".join(picture_names(picture, pages)) if pages <= 2 else f"{picture} (and -p2... for each page)"
+    out = [
         f"# {title}: a draft template proposed by `madoguchi forms draft` from {reference}",
-        f"# ({len(draft.proposals)} fields). Check it against {picture}, where each proposed box is outlined",
+        f"# ({len(draft.proposals)} fields). Check it against {shown}, where each proposed box is outlined",
         "# and numbered as [n] below, over a millimetre grid (numbers every 10 mm on the margins):",
         "#   - name: a guess from the label's words (field_N where none matched): give each its own;",
         "#   - kind: from the label's words and the print inside the box; read every 'check:' line;",
         "#   - add required: true where the form requires a field, and validators (README, \"Adding a form\");",
-        "#   - delete what is not for the applicant (a 受付印 box, the office's own columns).",
+        "#   - delete what is not for the applicant (the office's own columns).",
+    ]
+    if draft.left_out:
+        out.append("# Left out as the office's own (受付印 and the like), [x, y, w, h] mm:")
+        out += [f"#   {what}" for what in draft.left_out]
+    out += [
         f"# Boxes are mm from the page's top-left. Save this as {form_id}.yaml beside {reference} in the forms",
         f"# folder, then try it: madoguchi samples generate --form {form_id} --count 1 --out DIR, and",
         "# madoguchi process DIR --out RESULTS.",
@@ -48,16 +63,21 @@ def _header(draft: Draft, form_id: str, title: str, reference: str, picture: str
         f"title: {_q(title)}",
         f"page_size: [{draft.page_size[0]:g}, {draft.page_size[1]:g}]",
         f"reference: {_q(reference)}",
-        "fields:",
     ]
+    return out + ([f"pages: {pages}"] if pages > 1 else []) + ["fields:"]
 
 
-def _field_lines(p: Proposal) -> list[str]:
+def _field_lines(p: Proposal, pages: int) -> list[str]:
     s = p.spec
     said = f"label read: 「{p.label_read}」" if p.label_read else "no label read"
-    out = [f"  # [{p.number}] {said}" + (f"; printed inside: 「{p.printed}」" if p.printed else "")]
+    where = f"in 「{p.section}」; " if p.section else ""
+    out = [f"  # [{p.number}] {where}{said}" + (f"; printed inside: 「{p.printed}」" if p.printed else "")]
     out += [f"  #     check: {note}" for note in p.notes]
     out += [f"  - name: {s.name}", f"    label: {_q(s.label)}", f"    kind: {s.kind.value}", f"    box: {_nums(s.box)}"]
+    if pages > 1:
+        out.append(f"    page: {s.page}")
+    if s.parts:
+        out.append("    parts: [" + ", ".join(_nums(c) for c in s.parts) + "]")
     if s.cells:
         out.append("    cells: [" + ", ".join(_nums(c) for c in s.cells) + "]")
     elif s.char_boxes:
@@ -91,7 +111,7 @@ def draft_yaml(draft: Draft, form_id: str, title: str, reference: str, picture: 
     """
     lines = _header(draft, form_id, title, reference, picture)
     for p in draft.proposals:
-        lines += _field_lines(p)
+        lines += _field_lines(p, len(draft.pages))
     text = "\n".join(lines) + "\n"
     data = yaml.safe_load(text)
     FormTemplate.model_validate({**data, "reference": None})
@@ -122,12 +142,13 @@ def _grid(canvas: ImageDraw.ImageDraw, draft: Draft, dpi: float) -> None:
         canvas.text((right + 3, y), str(mm), fill=STRONG_GRID, font=font, anchor="lm")
 
 
-def draft_picture(draft: Draft, dpi: float = PICTURE_DPI) -> Image.Image:
-    """The blank with every proposed box outlined in red and numbered, its character boxes and tick
-    squares in orange, over a millimetre grid (fine every 5 mm, strong every 10 mm, numbered)."""
+def draft_picture(draft: Draft, dpi: float = PICTURE_DPI, page_number: int = 1) -> Image.Image:
+    """Page `page_number` of the blank with every proposed box on it outlined in red and numbered,
+    its character boxes, parts and tick squares in orange, over a millimetre grid (fine every 5 mm,
+    strong every 10 mm, numbered)."""
     m = mm_to_px(MARGIN_MM, dpi)
     scale = dpi / draft.dpi
-    page = cv2.resize(draft.page, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA)
+    page = cv2.resize(draft.pages[page_number - 1], None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA)
     size = (round(page.shape[1] + 2 * m), round(page.shape[0] + 2 * m))
     grid = Image.new("RGB", size, "white")
     _grid(ImageDraw.Draw(grid), draft, dpi)
@@ -141,7 +162,7 @@ def draft_picture(draft: Draft, dpi: float = PICTURE_DPI) -> Image.Image:
     def rect(b: Box) -> list[float]:
         return [m + mm_to_px(b.x, dpi), m + mm_to_px(b.y, dpi), m + mm_to_px(b.x + b.w, dpi), m + mm_to_px(b.y + b.h, dpi)]
 
-    for p in draft.proposals:
+    for p in (p for p in draft.proposals if p.spec.page == page_number):
         for mark in p.marks:
             draw.rectangle(rect(mark), outline=MARK_COLOUR, width=1)
         x0, y0, _, _ = r = rect(p.spec.box)

@@ -20,10 +20,11 @@ def add_forms(sub) -> None:
     r.set_defaults(func=cmd_forms_render)
     d = forms.add_parser("draft", help="propose a template from a city's blank form: YAML on stdout, "
                          "and a picture of the blank with every proposed box numbered")
-    d.add_argument("blank", help="the blank form: a PDF (page one) or a scan")
+    d.add_argument("blank", help="the blank form: a PDF (every page) or a scan")
     d.add_argument("--id", required=True, dest="form_id", help="the form's id: lower case, digits, _")
     d.add_argument("--title", required=True, help="the form's Japanese title")
-    d.add_argument("--picture", help="where to write the numbered picture (default: ID-draft.png here)")
+    d.add_argument("--picture", help="where to write the numbered picture of page 1 (default: ID-draft.png "
+                   "here; page 2 beside it as ID-draft-p2.png...)")
     d.add_argument("--engine", choices=["rapid", "paddle"], default="rapid", help="reads the printed labels")
     d.add_argument("--page-size", nargs=2, type=float, metavar=("W", "H"),
                    help="the paper in mm (default: from the file; A4 for a scan without a dpi)")
@@ -65,7 +66,7 @@ def cmd_forms_render(args, settings) -> int:
 
 def cmd_forms_draft(args, settings) -> int:
     from ocr.draft import draft_form
-    from ocr.draft_output import draft_picture, draft_yaml
+    from ocr.draft_output import draft_picture, draft_yaml, picture_names
     from ocr.errors import MadoguchiError
     from ocr.readers import load_engines
 
@@ -81,10 +82,16 @@ def cmd_forms_draft(args, settings) -> int:
     except MadoguchiError as exc:
         raise UsageError(str(exc)) from exc
     text = draft_yaml(draft, args.form_id, args.title, blank.name, picture.name)
-    draft_picture(draft).save(picture)
-    sys.stdout.write(text)
-    print(f"{len(draft.proposals)} fields proposed; numbered on {picture}", file=sys.stderr)
+    pictures = [picture.with_name(n) for n in picture_names(picture.name, len(draft.pages))]
+    for n, path in enumerate(pictures, start=1):
+        draft_picture(draft, page_number=n).save(path)
+    sys.stdout.write(text if text.endswith("\n") else text + "\n")
+    sys.stdout.flush()  # the note below goes after the YAML, not into its last line, when both show in a terminal
+    print(f"{len(draft.proposals)} fields proposed on {len(draft.pages)} page(s); numbered on "
+          f"{', '.join(map(str, pictures))}", file=sys.stderr)
     return EXIT_OK
+
+
 def cmd_forms_check(args, settings) -> int:
     """One line per scan, tab-separated: the scan, then key=value (form, score, identified, second,
     upside_down, accepted, review, picture), or error=code and the Japanese message."""
