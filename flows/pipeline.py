@@ -93,7 +93,9 @@ class Reader:
         timer = timer or Timer()
         cfg = self.settings.ocr
         with timer.stage("load"):
-            pages = load_pages(path, pdf_dpi=cfg.pdf_dpi, max_pages=cfg.max_pages)
+            pages = load_pages(path, pdf_dpi=cfg.pdf_dpi, max_pages=cfg.max_pages,
+                               max_pixels=round(cfg.max_megapixels * 1e6),
+                               max_file_pixels=round(cfg.max_file_megapixels * 1e6), timeout_s=cfg.load_timeout_seconds)
         with timer.stage("register"):
             reg = identify_and_register(pages[0], self.templates, form_id=form_id, reference_dpi=cfg.reference_dpi)
         with timer.stage("crop"):
