@@ -70,9 +70,9 @@ MAGIC = {
     "tiff": (b"II*\x00", b"MM\x00*", b"II+\x00", b"MM\x00+"),  # classic and BigTIFF
 }
 PIL_FORMAT = {"png": "PNG", "jpeg": "JPEG", "tiff": "TIFF"}  # the one Pillow plugin a sniffed file may reach
-# What Pillow raises for truncated and malformed data (its own fuzzers see these most); anything
-# else from a decoder becomes DecoderFailedError.
-PILLOW_BAD_DATA = (UnidentifiedImageError, OSError, SyntaxError, ValueError, EOFError, struct.error)
+# What Pillow raises for truncated and malformed data (TypeError: a TIFF frame without its size,
+# "Missing dimensions"); anything else from a decoder becomes DecoderFailedError.
+PILLOW_BAD_DATA = (UnidentifiedImageError, OSError, SyntaxError, ValueError, EOFError, struct.error, TypeError)
 
 
 @dataclass(frozen=True)
@@ -159,11 +159,11 @@ def load_pages(path: Path | str, *, pdf_dpi: int = 300, max_pages: int = 20,
 
 
 def check_page_size(width: int, height: int, limits: Limits, *, source: Path, page: int) -> None:
-    """Raise PageShapeError or PageTooLargeError for a page that must not be decoded."""
-    if min(width, height) < MIN_SIDE_PX or max(width, height) > MAX_ASPECT * min(width, height):
-        raise PageShapeError(width, height, source=source, page=page)
+    """Raise PageTooLargeError or PageShapeError for a page that must not be decoded."""
     if width * height > limits.max_pixels:
         raise PageTooLargeError(width, height, limits.max_pixels, source=source, page=page)
+    if min(width, height) < MIN_SIDE_PX or max(width, height) > MAX_ASPECT * min(width, height):
+        raise PageShapeError(width, height, source=source, page=page)
 
 
 def _check_pdf_encryption(path: Path) -> None:
