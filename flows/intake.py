@@ -127,8 +127,9 @@ def form_hint(path: Path, inbox: Path, forms: set[str]) -> str | None:
 
 
 def claim(path: Path, folders: Folders) -> Path:
-    """Take a settled file out of the inbox into processing/ (under a UTF-8 name)."""
-    return _move(path, _free(folders.processing, utf8_name(path.name)))
+    """Take a settled file out of the inbox into processing/ (under a UTF-8 name: escaped, and
+    shortened when the escapes make it longer than NAME_MAX)."""
+    return _move(path, _free(folders.processing, derived_name(utf8_name(path.name), "")))
 
 
 def finish(path: Path, result: DocumentResult, folders: Folders) -> Path:

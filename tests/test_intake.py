@@ -103,7 +103,7 @@ def _name_of_bytes(n: int, suffix: str) -> str:
 def test_hostile_files_each_end_in_exactly_one_place_with_a_reason(reader, folders, tmp_path):
     """GIVEN in the inbox: a decompression bomb, a PDF of 30 pages, a truncated JPEG, a 1 x 5000 px strip,
     a corrupt file with a 255-byte name, one named with a newline, '#', spaces and a leading '-' in
-    NFD, one whose name is not UTF-8, a link to a scan outside the inbox, a link to a folder and a
+    NFD, two whose names are not UTF-8 (one of 244 bytes, four times that escaped), a link to a scan outside the inbox, a link to a folder and a
     dangling link
     WHEN the inbox is processed
     THEN every one is in quarantine with its own reason file (a name that fits, giving the original
@@ -128,6 +128,7 @@ def test_hostile_files_each_end_in_exactly_one_place_with_a_reason(reader, folde
     (inbox / long_name).write_bytes(broken)
     (inbox / odd_name).write_bytes(broken + b"%odd")
     (inbox / os.fsdecode(b"scan-\x82\xa0.pdf")).write_bytes(broken + b"%sjis")  # Shift_JIS bytes
+    (inbox / os.fsdecode(b"\x82\xa0" * 120 + b".pdf")).write_bytes(broken + b"%long")  # 4 times longer escaped
     outside = tmp_path / "outside.jpg"
     outside.write_bytes(GOOD.read_bytes())
     outside.chmod(0o644)
@@ -138,18 +139,18 @@ def test_hostile_files_each_end_in_exactly_one_place_with_a_reason(reader, folde
 
     filed = list(process_ready(reader, folders, Settling(seconds=0.0)))
 
-    assert len(filed) == 10 and {p.parent for p, _ in filed} == {folders.quarantine}
+    assert len(filed) == 11 and {p.parent for p, _ in filed} == {folders.quarantine}
     assert all(r.status.value == "rejected" for _, r in filed)
     codes = sorted(r.errors[0].code for _, r in filed)
     assert codes == sorted(["page_too_large", "too_many_pages", "corrupt_file", "page_shape", "corrupt_file",
-                            "corrupt_file", "corrupt_file", "symlink", "symlink", "symlink"])
+                            "corrupt_file", "corrupt_file", "corrupt_file", "symlink", "symlink", "symlink"])
     where = _everywhere(folders)
     assert where["inbox"] == [] and where["processing"] == [] and where["done"] == []
     assert not any(p.is_symlink() for p in inbox.rglob("*"))  # _everywhere counts no dangling link: look again
     quarantined = sorted(folders.quarantine.iterdir())
     reasons = [p for p in quarantined if p.name.endswith(".reason.txt")]
     scans = [p for p in quarantined if not p.name.endswith(".reason.txt")]
-    assert len(scans) == len(reasons) == 10
+    assert len(scans) == len(reasons) == 11
     for scan in scans:
         assert len(os.fsencode(scan.name + ".reason.txt")) <= 255
         text = (folders.quarantine / (scan.name + ".reason.txt")).read_text(encoding="utf-8")
