@@ -243,6 +243,8 @@ def _pdf_pages(path: Path, dpi: int, limits: Limits) -> Iterator[PageImage]:
         try:
             with Image.open(io.BytesIO(ppm), formats=["PPM"]) as img:  # in colour, so that red ink can be dropped
                 gray, red = _to_gray(img)
+        except Image.DecompressionBombError as exc:  # Pillow's own limit, when the setting is above it
+            raise PageTooLargeError(w, h, limits.max_pixels, str(exc), source=path, page=index) from exc
         except PILLOW_BAD_DATA as exc:
             raise CorruptFileError(f"pdftoppm's image: {type(exc).__name__}: {exc}", source=path, page=index) from exc
         yield PageImage(gray, float(dpi), index, path, red_dropped=red)

@@ -23,7 +23,8 @@ class OcrSettings(BaseModel):
     # A4 is 8.7 megapixels at 300 dpi, 35 at 600 dpi, A3 at 600 dpi 70: 100 leaves room for every real scan
     max_megapixels: float = Field(100.0, gt=0, description="a page larger than this once decoded (an image's "
                                   "declared size, or a PDF page's size at pdf_dpi) is refused before decoding: "
-                                  "decompression bombs, PDF pages of metres")
+                                  "decompression bombs, PDF pages of metres. Pillow's own limit (179) stands "
+                                  "above it")
     max_file_megapixels: float = Field(400.0, gt=0, description="all pages of one file together larger than this "
                                        "are refused (a TIFF of many huge frames)")
     load_timeout_seconds: float = Field(120.0, gt=0, description="longest poppler may work on one PDF (pdfinfo "
