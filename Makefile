@@ -24,7 +24,7 @@ SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 BENCH_OUT ?= bench
 DIGIT_DATA ?= ../shared/data
 
-.PHONY: help setup apt demo demo-down test bench bench-quick bench-prefect bench-entry clean-demo train-digits calibrate-digits
+.PHONY: help setup apt demo demo-down test bench bench-quick bench-prefect bench-entry fuzz clean-demo train-digits calibrate-digits
 
 help:
 	@echo "make demo   install what is missing, start server+worker+watcher and the stand-in core system,"
@@ -33,6 +33,7 @@ help:
 	@echo "make test   install what is missing, run the test suite"
 	@echo "make bench  accuracy and speed on generated forms and real digits (BENCH_OUT=dir, default bench/)"
 	@echo "make bench-entry  one bot entering records into the stand-in core system: records/min, CPU-s/record"
+	@echo "make fuzz   10,000 mutated sample files through the loaders (FUZZ_N=n): loaded, quarantined, crashes"
 	@echo "make train-digits  train the digit reader again from ../shared/data (about 20 min on 2 cores)"
 	@echo "make calibrate-digits  certify the digit-vote thresholds on held-out handwriting (bench/calibrate-digits.json)"
 
@@ -99,6 +100,11 @@ bench-prefect: setup
 # one bot entering records into the stand-in core system: records per minute, CPU seconds per record
 bench-entry: setup
 	$(VENV)/bin/madoguchi bench-entry --out $(BENCH_OUT)/entry
+
+# mutated sample files through the loaders: each loads or is quarantined with a reason; crashes, stalls
+FUZZ_N ?= 10000
+fuzz: setup
+	$(VENV)/bin/madoguchi bench-fuzz --count $(FUZZ_N) --out $(BENCH_OUT)/fuzz
 
 bench-quick: setup
 	$(VENV)/bin/madoguchi bench --quick --out $(BENCH_OUT)

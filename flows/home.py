@@ -36,7 +36,10 @@ def write_private(path: Path, text: str) -> None:
 
 
 def make_private(path: Path) -> Path:
-    """Take group and other access off a file that came with its own mode (a scanner's, a copy's)."""
+    """Take group and other access off a file that came with its own mode (a scanner's, a copy's).
+    A symbolic link is left as it is: chmod would change its target's mode."""
+    if path.is_symlink():
+        return path
     with suppress(OSError):  # a network share that does not keep modes: its own mount options decide
         path.chmod(0o600)
     return path

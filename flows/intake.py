@@ -5,19 +5,26 @@ inbox/ -> processing/ -> done/ | done/duplicates/ | quarantine/, each step an at
 data root's file system. Only files whose size and time stamp have settled are taken; temporary
 and hidden names are left alone. A file found in processing/ at start-up (the process was killed
 mid-document) is finished from the database if it was recorded, else put back in the inbox.
+
+Symbolic links are taken like files but never followed: moved as links (never copied, never
+chmod-ed, which would change their target) and refused by the reader into quarantine. Names are
+kept as given (spaces, '#', newlines, NFD, 255 bytes); a name we derive from one (`-1` on a clash)
+is shortened to fit, and a name that is not UTF-8 is written with \\xNN escapes when claimed.
 """
 
 from __future__ import annotations
 
 import logging
 import os
+import stat
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from flows.home import copy_private, make_private
-from flows.pipeline import Reader, place_in_quarantine, sha256_of
+from flows.names import derived_name, fit_name, utf8_name
+from flows.pipeline import Reader, link_digest, place_in_quarantine, sha256_of
 from schemas.db import Store
 from schemas.results import DocumentResult, DocumentStatus
 from schemas.settings import Settings
@@ -64,11 +71,13 @@ class Settling:
     def ready(self, inbox: Path, now: float | None = None) -> list[Path]:
         now = time.monotonic() if now is None else now
         out, present = [], set()
-        for path in sorted(p for p in inbox.rglob("*") if p.is_file() and not ignorable(p)):
+        for path in sorted(p for p in inbox.rglob("*") if not ignorable(p)):
             try:
-                st = path.stat()
+                st = path.lstat()  # a link itself, never its target
             except FileNotFoundError:  # taken or renamed meanwhile
                 continue
+            if not (stat.S_ISREG(st.st_mode) or stat.S_ISLNK(st.st_mode)):
+                continue  # sub-folders (form hints), and never a FIFO: opening one would block
             present.add(path)
             key = (st.st_size, st.st_mtime_ns)
             size, mtime, since = self.seen.get(path, (*key, now))
@@ -83,24 +92,29 @@ class Settling:
 
 
 def _free(folder: Path, name: str) -> Path:
+    """`folder/name`, or `name-1`, `name-2`... when taken; every candidate fits NAME_MAX."""
     dest = folder / name
     n = 1
-    while dest.exists():
-        dest = folder / f"{Path(name).stem}-{n}{Path(name).suffix}"
+    while os.path.lexists(dest):  # a dangling link is a name taken too
+        dest = folder / derived_name(name, f"-{n}")
         n += 1
     return dest
 
 
 def _move(src: Path, dest: Path) -> Path:
     """Rename atomically; across file systems (an inbox on a network share) copy under a temporary
-    name, rename, then remove the source, so a file is never half in two places."""
+    name, rename, then remove the source, so a file is never half in two places. A link moves as
+    the link: its target is never read nor its mode changed."""
     try:
         os.replace(src, dest)
     except OSError as exc:
         if exc.errno != 18:  # EXDEV: another file system
             raise
-        tmp = dest.with_name(dest.name + ".part")
-        copy_private(src, tmp)
+        tmp = dest.with_name(fit_name(dest.name, ".part"))
+        if src.is_symlink():
+            os.symlink(os.readlink(src), tmp)
+        else:
+            copy_private(src, tmp)
         os.replace(tmp, dest)
         src.unlink()
     return make_private(dest)  # a scanner's file keeps the mode it was written with
@@ -113,8 +127,9 @@ def form_hint(path: Path, inbox: Path, forms: set[str]) -> str | None:
 
 
 def claim(path: Path, folders: Folders) -> Path:
-    """Take a settled file out of the inbox into processing/."""
-    return _move(path, _free(folders.processing, path.name))
+    """Take a settled file out of the inbox into processing/ (under a UTF-8 name: escaped, and
+    shortened when the escapes make it longer than NAME_MAX)."""
+    return _move(path, _free(folders.processing, derived_name(utf8_name(path.name), "")))
 
 
 def finish(path: Path, result: DocumentResult, folders: Folders) -> Path:
@@ -132,8 +147,8 @@ def recover(store: Store, folders: Folders) -> list[Path]:
     """Files left in processing/ by a killed run: finished from the database when the document
     was recorded (its transaction committed), else put back in the inbox to be read again."""
     out = []
-    for path in sorted(p for p in folders.processing.iterdir() if p.is_file()):
-        earlier = store.find(sha256_of(path))
+    for path in sorted(p for p in folders.processing.iterdir() if p.is_file() or p.is_symlink()):
+        earlier = store.find(link_digest(path) if path.is_symlink() else sha256_of(path))
         if earlier is not None and Path(earlier.source) == path:
             result = DocumentResult(source=str(path), sha256=earlier.sha256, status=DocumentStatus(earlier.status),
                                     errors=store.errors_of(earlier))

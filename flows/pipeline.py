@@ -11,7 +11,7 @@ import shutil
 import threading
 import time
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
@@ -21,10 +21,11 @@ import numpy as np
 from sqlalchemy.exc import IntegrityError
 
 from flows.home import copy_private
+from flows.names import derived_name, shown
 from ocr.decide import RawField, decide_fields
 from ocr.engines import Recognizer
 from ocr.readers import load_engines
-from ocr.errors import MadoguchiError, PopplerMissingError
+from ocr.errors import MadoguchiError, PopplerMissingError, SymlinkError
 from ocr.fields import FLAT_DPI, blank_page, field_view, flatten, page_image_name, page_view
 from ocr.pages import PageImage, load_pages
 from ocr.read import read_page
@@ -40,11 +41,18 @@ READ_DPI = FLAT_DPI  # px per inch of the flattened page the fields are cut from
 
 
 def sha256_of(path: Path) -> str:
+    """The file's sha256 (of a link: its target's; see link_digest)."""
     h = hashlib.sha256()
     with open(path, "rb") as fh:
         for chunk in iter(lambda: fh.read(1 << 20), b""):
             h.update(chunk)
     return h.hexdigest()
+
+
+def link_digest(path: Path) -> str:
+    """What stands for a symbolic link's sha256: that of the text it points to. Its target is never
+    read, and two links to one file are still one document (a retry, a duplicate)."""
+    return hashlib.sha256(b"symlink:" + os.fsencode(os.readlink(path))).hexdigest()
 
 
 @dataclass
@@ -116,7 +124,9 @@ class Reader:
         """The file's pages; raises MadoguchiError for a bad file."""
         cfg = self.settings.ocr
         with (timer or Timer()).stage("load"):
-            return load_pages(path, pdf_dpi=cfg.pdf_dpi, max_pages=cfg.max_pages)
+            return load_pages(path, pdf_dpi=cfg.pdf_dpi, max_pages=cfg.max_pages,
+                              max_pixels=round(cfg.max_megapixels * 1e6),
+                              max_file_pixels=round(cfg.max_file_megapixels * 1e6), timeout_s=cfg.load_timeout_seconds)
 
     def register(self, pages: list[PageImage], *, form_id: str | None = None,
                  timer: Timer | None = None) -> list[Registration]:
@@ -189,8 +199,10 @@ class Reader:
 
         A file that cannot be read comes back `rejected` and, with `quarantine`, is copied to the
         quarantine folder with a reason file (the watched folder moves it instead). Never raises
-        for bad input.
+        for bad input. A symbolic link is never followed: it is refused (SymlinkError) unread.
         """
+        if path.is_symlink():
+            return self._refuse_link(path, quarantine=quarantine)
         digest = sha256_of(path)
         earlier = self.store.find(digest)
         if earlier is not None and earlier.status != DocumentStatus.rejected:  # a rejected file may be retried
@@ -218,6 +230,19 @@ class Reader:
         result.timings["persist"] = round(time.perf_counter() - t0, 4)
         return result
 
+    def _refuse_link(self, path: Path, *, quarantine: bool) -> DocumentResult:
+        digest = link_digest(path)
+        exc = SymlinkError(f"-> {os.readlink(path)}", source=path)
+        error = DocumentError(code=exc.code, message=str(exc), message_ja=exc.message_ja)
+        if quarantine:
+            place_in_quarantine(path, digest, error, self.settings.quarantine_dir, move=False)
+        result = DocumentResult(source=str(path), sha256=digest, status=DocumentStatus.rejected, errors=[error])
+        try:
+            self.store.save(result)
+        except IntegrityError:  # the same link was refused before: refused again, recorded once
+            pass
+        return result
+
 
 def views_dir(settings: Settings, digest: str) -> Path:
     """Where the images a person sees of a document are kept: one PNG per doubtful field and a
@@ -240,18 +265,30 @@ def save_views(pr: PageReading, result: DocumentResult, folder: Path) -> None:
         cv2.imwrite(str(folder / page_image_name(n)), page_view(flat, READ_DPI), [cv2.IMWRITE_JPEG_QUALITY, 80])
 
 
+REASON_SUFFIX = ".reason.txt"
+
+
 def place_in_quarantine(path: Path, digest: str, error: DocumentError, folder: Path, *, move: bool) -> Path:
-    """Copy (or move) a file that cannot be read to quarantine, with a reason file beside it."""
+    """Copy (or move) a file that cannot be read to quarantine, with a reason file beside it.
+
+    `<name>-<sha256[:8]><suffix>` and its `.reason.txt` both fit NAME_MAX however long the name
+    (the reason file gives it whole). A symbolic link is moved, or copied, as a link: unread.
+    """
     folder.mkdir(parents=True, exist_ok=True)
-    dest = folder / f"{path.stem}-{digest[:8]}{path.suffix}"
-    reason = dest.with_name(dest.name + ".reason.txt")
+    dest = folder / derived_name(path.name, f"-{digest[:8]}", reserve=REASON_SUFFIX)
+    reason = dest.with_name(dest.name + REASON_SUFFIX)
+    link = f"リンク先: {shown(os.readlink(path))}\n" if path.is_symlink() else ""
     reason.write_text(  # the reason first: a file in quarantine always has one
-        f"ファイル: {path.name}\n理由: {error.message_ja}\n\nfile: {path}\nsha256: {digest}\n"
-        f"reason ({error.code}): {error.message}\n",
+        f"ファイル: {shown(path.name)}\n理由: {error.message_ja}\n{link}\nfile: {shown(str(path))}\n"
+        f"sha256: {digest}\nreason ({error.code}): {shown(error.message)}\n",
         encoding="utf-8",
     )
     if move:
         os.replace(path, dest)
+    elif path.is_symlink():
+        with suppress(FileNotFoundError):
+            dest.unlink()
+        os.symlink(os.readlink(path), dest)
     else:
         copy_private(path, dest)
     return dest

@@ -91,19 +91,22 @@ class EncryptedPdfError(MadoguchiError):
 
 class TooManyPagesError(MadoguchiError):
     code = "too_many_pages"
-    message_en = "the file has {pages} pages, more than the limit of {limit}; scan each application separately"
+    message_en = "the file has {count} pages, more than the limit of {limit}; scan each application separately"
     message_ja_template = (
-        "ページ数が多すぎます（{pages}ページ、上限は{limit}ページ）。"
+        "ページ数が多すぎます（{count_ja}、上限は{limit}ページ）。"
         "申請書ごとに分けてスキャンしてください。"
     )
 
-    def __init__(self, pages: int, limit: int, *, source: Path | str | None = None) -> None:
+    def __init__(self, pages: int | None, limit: int, *, source: Path | str | None = None) -> None:
+        """`pages` None: more than `limit`, not counted further (a TIFF's frames are counted one by one)."""
         self.pages = pages
         self.limit = limit
         super().__init__(source=source)
 
     def _facts(self) -> dict[str, object]:
-        return {"pages": self.pages, "limit": self.limit}
+        if self.pages is None:
+            return {"count": f"{self.limit + 1} or more", "count_ja": f"{self.limit + 1}ページ以上", "limit": self.limit}
+        return {"count": self.pages, "count_ja": f"{self.pages}ページ", "limit": self.limit}
 
 
 class BlankPageError(MadoguchiError):
@@ -180,6 +183,121 @@ class WrongFormError(MadoguchiError):
 
     def _facts(self) -> dict[str, object]:
         return {"asked": self.asked, "found": self.found}
+
+
+def _pixels_ja(pixels: int) -> str:
+    """A pixel count as a clerk reads a camera's: 「8,700万画素」, 「1.5億画素」."""
+    if pixels >= 100_000_000:
+        return f"{pixels / 1e8:.1f}".removesuffix(".0") + "億画素"
+    return f"{pixels / 10_000:,.0f}万画素"
+
+
+class PageTooLargeError(MadoguchiError):
+    """A page that would take more pixels than the limit once decoded: a decompression bomb, or a
+    PDF page of metres at the render dpi. Refused from its header, before any pixel is decoded."""
+
+    code = "page_too_large"
+    message_en = ("the page is {size}more than the limit of {limit:.0f} megapixels; scan at about 300 dpi and "
+                  "at the paper's real size (A4, A3)")
+    message_ja_template = (
+        "ページの画像が大きすぎます（{size_ja}上限は{limit_ja}）。"
+        "解像度を300dpi程度、用紙サイズを実際の大きさ（A4・A3など）にして再スキャンしてください。"
+    )
+
+    def __init__(self, width: int | None, height: int | None, limit: int, detail: str = "", *,
+                 source: Path | str | None = None, page: int | None = None) -> None:
+        """`width`, `height` None: Pillow refused the image before saying how big it is."""
+        self.width, self.height, self.limit = width, height, limit
+        super().__init__(detail, source=source, page=page)
+
+    def _facts(self) -> dict[str, object]:
+        size = size_ja = ""
+        if self.width is not None and self.height is not None:
+            pixels = self.width * self.height
+            size = f"{self.width} x {self.height} pixels ({pixels / 1e6:.0f} megapixels), "
+            size_ja = f"{self.width}×{self.height}画素、{_pixels_ja(pixels)}。"
+        return {"size": size, "size_ja": size_ja, "limit": self.limit / 1e6, "limit_ja": _pixels_ja(self.limit)}
+
+
+class FileTooLargeError(MadoguchiError):
+    """All pages of one file together take more pixels than the limit (a TIFF of many huge frames)."""
+
+    code = "file_too_large"
+    message_en = ("the file's pages take {megapixels:.0f} megapixels together, more than the limit of {limit:.0f}; "
+                  "scan each application separately, at about 300 dpi")
+    message_ja_template = (
+        "ファイル全体の画像が大きすぎます（全ページで{pixels_ja}、上限は{limit_ja}）。"
+        "申請書ごとに分けて、解像度300dpi程度で再スキャンしてください。"
+    )
+
+    def __init__(self, pixels: int, limit: int, *, source: Path | str | None = None) -> None:
+        self.pixels, self.limit = pixels, limit
+        super().__init__(source=source)
+
+    def _facts(self) -> dict[str, object]:
+        return {"megapixels": self.pixels / 1e6, "limit": self.limit / 1e6,
+                "pixels_ja": _pixels_ja(self.pixels), "limit_ja": _pixels_ja(self.limit)}
+
+
+class PageShapeError(MadoguchiError):
+    """A page too small or too long and thin to hold a form (a thumbnail, a strip, 1 x 5000 pixels)."""
+
+    code = "page_shape"
+    message_en = "the page is {width} x {height} pixels, too small or too narrow to be a form; scan the whole paper"
+    message_ja_template = (
+        "ページの大きさ・縦横比が申請書として読める範囲を外れています（{width}×{height}画素）。"
+        "用紙全体が写るように再スキャンしてください。"
+    )
+
+    def __init__(self, width: int, height: int, *, source: Path | str | None = None, page: int | None = None) -> None:
+        self.width, self.height = width, height
+        super().__init__(source=source, page=page)
+
+    def _facts(self) -> dict[str, object]:
+        return {"width": self.width, "height": self.height}
+
+
+class LoadTimeoutError(MadoguchiError):
+    """poppler took longer than the time allowed for one file: a pathological PDF must not hold a worker."""
+
+    code = "load_timeout"
+    message_en = "reading the PDF took more than {seconds:.0f} s and was stopped; save or scan it again"
+    message_ja_template = (
+        "PDFの読み込みに時間がかかりすぎたため中止しました（{seconds:.0f}秒）。"
+        "スキャナーで保存し直すか、紙を再スキャンしてください。"
+    )
+
+    def __init__(self, seconds: float, detail: str = "", *, source: Path | str | None = None,
+                 page: int | None = None) -> None:
+        self.seconds = seconds
+        super().__init__(detail, source=source, page=page)
+
+    def _facts(self) -> dict[str, object]:
+        return {"seconds": self.seconds}
+
+
+class DecoderFailedError(CorruptFileError):
+    """A decoder (Pillow, qpdf) failed on the file in a way we did not foresee. The file is still
+    quarantined with its reason rather than crashing the worker; the detail names the exception."""
+
+    code = "decoder_failed"
+    message_en = "the file could not be decoded (an unexpected error in the image decoder); scan the paper again"
+    message_ja_template = (
+        "ファイルを読み込めませんでした（読み込み処理で想定外のエラー）。紙を再スキャンしてください。"
+        "同じファイルで繰り返す場合は、システム担当者に連絡してください。"
+    )
+
+
+class SymlinkError(MadoguchiError):
+    """A symbolic link in the inbox: never followed, so a link to another file, a folder or nowhere
+    cannot make us read (or change the mode of) something outside the inbox."""
+
+    code = "symlink"
+    message_en = "a symbolic link, not a file; links are never followed: put the scan itself into the inbox"
+    message_ja_template = (
+        "ファイルではなくリンク（シンボリックリンク）が置かれていたため、読み取っていません。"
+        "スキャンしたファイルそのものを受付箱に置いてください。"
+    )
 
 
 class PopplerMissingError(MadoguchiError):

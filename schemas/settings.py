@@ -18,7 +18,17 @@ class OcrSettings(BaseModel):
     threads: int = Field(2, ge=1, description="CPU threads per engine")
     pdf_dpi: int = Field(300, ge=100, le=600, description="dpi at which PDF pages are rasterised")
     reference_dpi: int = Field(100, ge=50, le=300, description="dpi of the template page scans are registered to")
-    max_pages: int = Field(20, ge=1, description="pages read from one file at most")
+    max_pages: int = Field(20, ge=1, description="a file with more pages than this is refused (quarantined), "
+                           "counted from the file's header before any page is rendered")
+    # A4 is 8.7 megapixels at 300 dpi, 35 at 600 dpi, A3 at 600 dpi 70: 100 leaves room for every real scan
+    max_megapixels: float = Field(100.0, gt=0, description="a page larger than this once decoded (an image's "
+                                  "declared size, or a PDF page's size at pdf_dpi) is refused before decoding: "
+                                  "decompression bombs, PDF pages of metres. Pillow's own limit (179) stands "
+                                  "above it")
+    max_file_megapixels: float = Field(400.0, gt=0, description="all pages of one file together larger than this "
+                                       "are refused (a TIFF of many huge frames)")
+    load_timeout_seconds: float = Field(120.0, gt=0, description="longest poppler may work on one PDF (pdfinfo "
+                                        "and every page's rendering together); beyond it the file is refused")
     forms_dir: Path = Field(FORMS_DIR, description="folder of form template YAML files")
 
 

@@ -90,3 +90,99 @@ def test_a_fault_of_ours_puts_the_file_back_in_the_inbox(reader, folders, monkey
         list(process_ready(reader, folders, Settling(seconds=0.0)))
     assert _everywhere(folders)["inbox"] == ["blank.png"]
     assert _everywhere(folders)["processing"] == []
+
+
+# --- hostile files through the real intake path --------------------------------------------------
+
+def _name_of_bytes(n: int, suffix: str) -> str:
+    """A Japanese name of exactly n bytes (UTF-8) ending in `suffix`."""
+    room = n - len(suffix.encode())
+    return "申" * (room // 3) + "x" * (room % 3) + suffix
+
+
+def test_hostile_files_each_end_in_exactly_one_place_with_a_reason(reader, folders, tmp_path):
+    """GIVEN in the inbox: a decompression bomb, a PDF of 30 pages, a truncated JPEG, a 1 x 5000 px strip,
+    a corrupt file with a 255-byte name, one named with a newline, '#', spaces and a leading '-' in
+    NFD, two whose names are not UTF-8 (one of 244 bytes, four times that escaped), a link to a scan outside the inbox, a link to a folder and a
+    dangling link
+    WHEN the inbox is processed
+    THEN every one is in quarantine with its own reason file (a name that fits, giving the original
+    name whole and the reason in Japanese), nothing is left in the inbox or processing/, and the
+    links' targets were neither read nor changed."""
+    import os
+    import stat
+    import unicodedata
+
+    from PIL import Image
+
+    from tests.test_pages import _pdf, _png_declaring
+
+    inbox = folders.inbox
+    (inbox / "bomb.png").write_bytes(_png_declaring(100_000, 100_000))
+    _pdf(inbox / "bundle.pdf", 30)
+    (inbox / "cut.jpg").write_bytes(GOOD.read_bytes()[:2000])
+    Image.new("L", (1, 5000), 255).save(inbox / "strip.png")
+    broken = (SAMPLES / "bad" / "truncated-transfer.pdf").read_bytes()
+    long_name = _name_of_bytes(255, ".pdf")
+    odd_name = unicodedata.normalize("NFD", "-申請 #1\nがぎ.pdf")
+    (inbox / long_name).write_bytes(broken)
+    (inbox / odd_name).write_bytes(broken + b"%odd")
+    (inbox / os.fsdecode(b"scan-\x82\xa0.pdf")).write_bytes(broken + b"%sjis")  # Shift_JIS bytes
+    (inbox / os.fsdecode(b"\x82\xa0" * 120 + b".pdf")).write_bytes(broken + b"%long")  # 4 times longer escaped
+    outside = tmp_path / "outside.jpg"
+    outside.write_bytes(GOOD.read_bytes())
+    outside.chmod(0o644)
+    (inbox / "link.jpg").symlink_to(outside)
+    (inbox / "folder-link").symlink_to(tmp_path)
+    (inbox / "dangling.pdf").symlink_to(tmp_path / "nowhere.pdf")
+    before = outside.stat()
+
+    filed = list(process_ready(reader, folders, Settling(seconds=0.0)))
+
+    assert len(filed) == 11 and {p.parent for p, _ in filed} == {folders.quarantine}
+    assert all(r.status.value == "rejected" for _, r in filed)
+    codes = sorted(r.errors[0].code for _, r in filed)
+    assert codes == sorted(["page_too_large", "too_many_pages", "corrupt_file", "page_shape", "corrupt_file",
+                            "corrupt_file", "corrupt_file", "corrupt_file", "symlink", "symlink", "symlink"])
+    where = _everywhere(folders)
+    assert where["inbox"] == [] and where["processing"] == [] and where["done"] == []
+    assert not any(p.is_symlink() for p in inbox.rglob("*"))  # _everywhere counts no dangling link: look again
+    quarantined = sorted(folders.quarantine.iterdir())
+    reasons = [p for p in quarantined if p.name.endswith(".reason.txt")]
+    scans = [p for p in quarantined if not p.name.endswith(".reason.txt")]
+    assert len(scans) == len(reasons) == 11
+    for scan in scans:
+        assert len(os.fsencode(scan.name + ".reason.txt")) <= 255
+        text = (folders.quarantine / (scan.name + ".reason.txt")).read_text(encoding="utf-8")
+        assert text.startswith("ファイル: ") and "\n理由: " in text
+    texts = "".join(r.read_text(encoding="utf-8") for r in reasons)
+    assert f"ファイル: {long_name}\n" in texts  # the whole name, though the file's own is shortened
+    assert "ファイル: " + odd_name.replace("\n", "\\n") + "\n" in texts  # the newline cannot forge a line
+    assert "ファイル: scan-\\x82\\xa0.pdf\n" in texts
+    assert f"リンク先: {outside}\n" in texts and "シンボリックリンク" in texts
+    links = [p for p in scans if p.is_symlink()]
+    assert sorted(os.readlink(p) for p in links) == sorted([str(outside), str(tmp_path), str(tmp_path / "nowhere.pdf")])
+    after = outside.stat()
+    assert stat.S_IMODE(after.st_mode) == 0o644 and after.st_mtime_ns == before.st_mtime_ns  # never chmod-ed
+
+
+def test_odd_names_keep_their_name_in_done_and_a_clash_still_fits(reader, folders):
+    """GIVEN a good scan named in NFD with a leading '-', '#' and a space, and two different good scans,
+    one after the other, under the same 255-byte name
+    WHEN each is processed THEN the first keeps its exact name in done/; the second 255-byte one keeps
+    its name, the third gets `-1` with the name shortened to fit, all in done/."""
+    import os
+    import unicodedata
+
+    odd = unicodedata.normalize("NFD", "-がっこう #2 申請.jpg")
+    long_name = _name_of_bytes(255, ".jpg")
+    _drop(folders, GOOD, odd)
+    _drop(folders, GOOD.with_name("child_allowance-300dpi.jpg"), long_name)
+    first = list(process_ready(reader, folders, Settling(seconds=0.0)))
+    _drop(folders, SAMPLES / "scans" / "pregnancy_notification-300dpi.jpg", long_name)
+    second = list(process_ready(reader, folders, Settling(seconds=0.0)))
+    names = sorted(p.name for p, _ in first + second)
+    assert all(p.parent == folders.done for p, _ in first + second)
+    assert odd in names and long_name in names
+    [clash] = [n for n in names if n not in (odd, long_name)]
+    assert clash.endswith("-1.jpg") and len(os.fsencode(clash)) <= 255 and long_name.startswith(clash[:-6])

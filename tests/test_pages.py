@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import pickle
 from pathlib import Path
 
@@ -13,9 +14,14 @@ from PIL import Image, ImageDraw
 
 from ocr.errors import (
     CorruptFileError,
+    DecoderFailedError,
     EmptyFileError,
     EncryptedPdfError,
+    FileTooLargeError,
+    LoadTimeoutError,
     MadoguchiError,
+    PageShapeError,
+    PageTooLargeError,
     PopplerMissingError,
     TooManyPagesError,
     UnsupportedFileError,
@@ -323,3 +329,232 @@ def test_red_seal_on_a_colour_pdf_is_dropped(tmp_path: Path) -> None:
     seal = page.image[mask]
     assert (seal > 200).mean() > 0.97 and seal.min() > 128 and page.red_dropped > 0
     assert page.image.min() < 50  # the printed rectangle and text
+
+
+# --- hostile files: bombs, page counts, malformed images, poppler that does not stop ----------------
+
+
+def _png_declaring(width: int, height: int) -> bytes:
+    """A valid PNG header declaring width x height 1-bit pixels, with one row of data: a few hundred
+    bytes that would decode to width x height pixels (a decompression bomb)."""
+    import struct
+    import zlib
+
+    def chunk(kind: bytes, body: bytes) -> bytes:
+        return struct.pack(">I", len(body)) + kind + body + struct.pack(">I", zlib.crc32(kind + body))
+
+    ihdr = struct.pack(">IIBBBBB", width, height, 1, 0, 0, 0, 0)
+    row = zlib.compress(b"\0" * (1 + (width + 7) // 8))
+    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) + chunk(b"IDAT", row) + chunk(b"IEND", b"")
+
+
+def _tiff_chain(frames: int) -> bytes:
+    """A little-endian TIFF of `frames` 64 x 64 grey frames, each IFD pointing to the next, all
+    sharing one strip: 100 bytes a frame."""
+    import struct
+
+    ifd_size, base = 2 + 8 * 12 + 4, 8
+    strip = base + frames * ifd_size
+    out = bytearray(b"II*\x00" + struct.pack("<I", base))
+    for i in range(frames):
+        tags = [(256, 64), (257, 64), (258, 8), (259, 1), (262, 1), (273, strip), (278, 64), (279, 64 * 64)]
+        out += struct.pack("<H", len(tags))
+        for tag, value in tags:
+            out += struct.pack("<HHII", tag, 4, 1, value)  # LONG values: Pillow accepts them for every tag here
+        out += struct.pack("<I", base + (i + 1) * ifd_size if i + 1 < frames else 0)
+    return bytes(out + b"\x80" * 64 * 64)
+
+
+def test_decompression_bomb_is_refused_from_its_header(tmp_path: Path) -> None:
+    """GIVEN PNGs of a few hundred bytes declaring 12,000 x 12,000 (above our 100 MP, below Pillow's own
+    limit) and 100,000 x 100,000 pixels WHEN loaded THEN PageTooLargeError at once, nothing decoded,
+    the clerk told the size and the limit."""
+    import time
+
+    path = tmp_path / "bomb.png"
+    path.write_bytes(_png_declaring(12_000, 12_000))
+    t0 = time.perf_counter()
+    with pytest.raises(PageTooLargeError) as info:
+        load_pages(path)
+    assert time.perf_counter() - t0 < 1.0
+    assert (info.value.code, info.value.width, info.value.height) == ("page_too_large", 12_000, 12_000)
+    assert "12000×12000画素" in info.value.message_ja and "上限は1億画素" in info.value.message_ja
+    path.write_bytes(_png_declaring(100_000, 100_000))  # Pillow refuses it first: same error, size unknown
+    with pytest.raises(PageTooLargeError) as info:
+        load_pages(path)
+    assert "上限は1億画素" in info.value.message_ja
+
+
+def test_the_pixel_limit_is_the_callers(tmp_path: Path) -> None:
+    """GIVEN a 1,000 x 1,400 PNG WHEN the limit is 1 MP THEN refused; WHEN it is the default THEN loaded."""
+    path = tmp_path / "scan.png"
+    Image.new("L", (1000, 1400), 255).save(path)
+    with pytest.raises(PageTooLargeError):
+        load_pages(path, max_pixels=1_000_000)
+    assert len(load_pages(path)) == 1
+
+
+def test_pdf_page_of_metres_is_refused_before_rendering(tmp_path: Path) -> None:
+    """GIVEN a PDF page 5 m x 5 m WHEN loaded at 300 dpi (59,000 px a side) THEN PageTooLargeError from
+    pdfinfo's page size, in well under a second; poppler never renders it."""
+    import time
+
+    path = tmp_path / "poster.pdf"
+    with pikepdf.open(_pdf(tmp_path / "a4.pdf", 1)) as pdf:
+        pdf.pages[0].MediaBox = [0, 0, 14173, 14173]  # pt: 5 m
+        pdf.save(path)
+    t0 = time.perf_counter()
+    with pytest.raises(PageTooLargeError) as info:
+        load_pages(path, pdf_dpi=300)
+    assert time.perf_counter() - t0 < 1.0
+    assert info.value.width == info.value.height == 59_055 and info.value.page == 0
+
+
+def test_a_small_crop_box_on_a_huge_media_box_renders_only_the_crop_box(tmp_path: Path) -> None:
+    """GIVEN a page whose crop box is A4 but whose media box is 7 m (pdfinfo measures the crop box,
+    pdftoppm would render the media box) WHEN loaded THEN an A4 page: the crop box is rendered."""
+    path = tmp_path / "cropped.pdf"
+    with pikepdf.open(_pdf(tmp_path / "a4.pdf", 1)) as pdf:
+        pdf.pages[0].CropBox = list(pdf.pages[0].MediaBox)
+        pdf.pages[0].MediaBox = [0, 0, 20_000, 20_000]
+        pdf.save(path)
+    [page] = load_pages(path, pdf_dpi=100)
+    assert abs(page.image.shape[1] - 827) <= 2 and abs(page.image.shape[0] - 1169) <= 2
+
+
+def test_pdf_of_hundreds_of_pages_is_refused_quickly_with_the_count(tmp_path: Path) -> None:
+    """GIVEN a 500-page PDF WHEN loaded THEN TooManyPagesError naming 500 and the limit 20, from
+    pdfinfo's count in under 2 s, nothing rendered; it is refused, never read in part."""
+    import time
+
+    path = tmp_path / "bundle.pdf"
+    with pikepdf.open(_pdf(tmp_path / "one.pdf", 1)) as pdf:
+        for _ in range(499):
+            pdf.pages.append(pdf.pages[0])
+        pdf.save(path)
+    t0 = time.perf_counter()
+    with pytest.raises(TooManyPagesError) as info:
+        load_pages(path)
+    assert time.perf_counter() - t0 < 2.0
+    assert (info.value.pages, info.value.limit) == (500, 20)
+    assert "500ページ、上限は20ページ" in info.value.message_ja
+
+
+def test_tiff_chaining_thousands_of_frames_is_refused_without_walking_them(tmp_path: Path) -> None:
+    """GIVEN a 500 kB TIFF of 5,000 chained frames (Pillow's n_frames takes about 2 s on it, minutes on
+    a 10 MB one) WHEN loaded THEN TooManyPagesError 「21ページ以上」 in a fraction of that."""
+    import time
+
+    path = tmp_path / "chain.tif"
+    path.write_bytes(_tiff_chain(5000))
+    t0 = time.perf_counter()
+    with pytest.raises(TooManyPagesError) as info:
+        load_pages(path)
+    assert time.perf_counter() - t0 < 0.5
+    assert info.value.pages is None and "21ページ以上" in info.value.message_ja
+    path.write_bytes(_tiff_chain(3))
+    assert [p.image.shape for p in load_pages(path)] == [(64, 64)] * 3
+
+
+def test_multi_frame_tiff_with_odd_frames(tmp_path: Path) -> None:
+    """GIVEN a TIFF whose frames differ in size and mode (bilevel, 16-bit, colour)
+    WHEN loaded THEN every frame is a grayscale page of its own size;
+    WHEN one frame is larger than the limit, or all together are THEN refused, naming that frame."""
+    frames = [_sheet(40).convert("1"), Image.fromarray(np.full((500, 400), 40000, np.uint16)),
+              Image.new("RGB", (300, 420), (250, 10, 10))]
+    path = tmp_path / "odd.tif"
+    frames[0].save(path, save_all=True, append_images=frames[1:])
+    pages = load_pages(path)
+    assert [p.image.shape for p in pages] == [(468, 331), (500, 400), (420, 300)]
+    assert all(p.image.dtype == np.uint8 for p in pages)
+    with pytest.raises(PageTooLargeError) as info:
+        load_pages(path, max_pixels=180_000)
+    assert info.value.page == 1
+    with pytest.raises(FileTooLargeError):
+        load_pages(path, max_file_pixels=400_000)
+
+
+@pytest.mark.parametrize("size", [(1, 5000), (5000, 1), (40, 40), (300, 1500)])
+def test_a_page_that_cannot_hold_a_form_is_refused_by_its_shape(tmp_path: Path, size: tuple[int, int]) -> None:
+    """GIVEN a thumbnail or a strip (1 x 5000 px crashed OpenCV in registration) WHEN loaded THEN
+    PageShapeError naming the size."""
+    path = tmp_path / "strip.png"
+    Image.new("L", size, 255).save(path)
+    with pytest.raises(PageShapeError) as info:
+        load_pages(path)
+    assert f"{size[0]}×{size[1]}画素" in info.value.message_ja
+
+
+@pytest.mark.parametrize("case", ["zero-size-png", "jpeg-bad-header", "jpeg-truncated", "tiff-bad-ifd",
+                                  "png-bad-crc", "jpeg-magic-only"])
+def test_malformed_images_are_corrupt_files(tmp_path: Path, case: str) -> None:
+    """GIVEN a PNG declaring 0 x 0 pixels, a JPEG whose header is garbage after its magic, a JPEG cut
+    after its header, a TIFF whose first IFD points past the end, a PNG with a bad checksum, the JPEG
+    magic alone WHEN loaded THEN a MadoguchiError with a reason (corrupt or odd page), never another
+    exception."""
+    jpeg = io.BytesIO()
+    _sheet(50).save(jpeg, "JPEG")
+    png = io.BytesIO()
+    _sheet(50).save(png, "PNG")
+    data = {
+        "zero-size-png": _png_declaring(0, 0),
+        "jpeg-bad-header": jpeg.getvalue()[:3] + bytes(range(256)) * 4,
+        "jpeg-truncated": jpeg.getvalue()[:700],
+        "tiff-bad-ifd": b"II*\x00" + (10**9).to_bytes(4, "little") + b"\0" * 100,
+        "png-bad-crc": png.getvalue()[:29] + b"\0\0\0\0" + png.getvalue()[33:],
+        "jpeg-magic-only": b"\xff\xd8\xff",
+    }[case]
+    path = tmp_path / "bad.img"
+    path.write_bytes(data)
+    with pytest.raises(MadoguchiError) as info:
+        load_pages(path)
+    assert info.value.code in {"corrupt_file", "page_shape"} and info.value.message_ja
+
+
+def test_an_unforeseen_decoder_exception_is_still_an_error_with_a_reason(tmp_path: Path,
+                                                                        monkeypatch: pytest.MonkeyPatch) -> None:
+    """GIVEN a decoder that raises an exception no one expected (injected: KeyError)
+    WHEN a PNG is loaded THEN DecoderFailedError, a CorruptFileError naming the exception, not a crash."""
+    import ocr.pages
+
+    def broken(img):
+        raise KeyError("injected")
+
+    monkeypatch.setattr(ocr.pages.ImageOps, "exif_transpose", broken)
+    path = tmp_path / "scan.png"
+    _sheet(50).save(path)
+    with pytest.raises(DecoderFailedError) as info:
+        load_pages(path)
+    assert isinstance(info.value, CorruptFileError) and info.value.code == "decoder_failed"
+    assert "KeyError" in str(info.value) and "システム担当者" in info.value.message_ja
+
+
+def test_poppler_that_does_not_stop_is_killed_at_the_files_deadline(tmp_path: Path,
+                                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+    """GIVEN a pdfinfo that hangs (a stand-in that sleeps, first on PATH) WHEN a PDF is loaded with 2 s
+    for poppler THEN LoadTimeoutError after about 2 s, and the hung process is gone."""
+    import subprocess
+    import time
+
+    path = _pdf(tmp_path / "scan.pdf", 1)
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    hang = bin_dir / "pdfinfo"
+    hang.write_text(f"#!/bin/sh\necho $$ > {tmp_path}/pid\nexec sleep 60\n")
+    hang.chmod(0o755)
+    monkeypatch.setenv("PATH", f"{bin_dir}:/usr/bin:/bin")
+    t0 = time.perf_counter()
+    with pytest.raises(LoadTimeoutError) as info:
+        load_pages(path, timeout_s=2.0)
+    assert 1.5 < time.perf_counter() - t0 < 5.0
+    assert info.value.code == "load_timeout" and "2秒" in info.value.message_ja
+    pid = (tmp_path / "pid").read_text().strip()
+    assert subprocess.run(["kill", "-0", pid], capture_output=True).returncode != 0  # killed, not left running
+
+
+def test_a_file_named_like_an_option_is_read_as_a_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """GIVEN a PDF named "-v.pdf" in the working folder WHEN loaded by its relative name THEN its page,
+    not pdftoppm's version."""
+    _pdf(tmp_path / "-v.pdf", 1)
+    monkeypatch.chdir(tmp_path)
+    assert len(load_pages(Path("-v.pdf"), pdf_dpi=50)) == 1

@@ -1,5 +1,5 @@
-"""`madoguchi bench`, `digits`, `bench-prefect`, `bench-entry` and `report`: the measurements
-behind the thresholds and the claims, and the month's ledger for the city."""
+"""`madoguchi bench`, `digits`, `bench-prefect`, `bench-entry`, `bench-fuzz` and `report`: the
+measurements behind the thresholds and the claims, and the month's ledger for the city."""
 
 from __future__ import annotations
 
@@ -55,6 +55,44 @@ def add_bench_entry(sub) -> None:
     b.add_argument("--delay", type=float, nargs="+", default=[0.0, 0.15],
                    help="the stand-in's mean seconds per response, one run each (default: 0 and 0.15)")
     b.set_defaults(func=cmd_bench_entry)
+
+
+def add_bench_fuzz(sub) -> None:
+    b = sub.add_parser("bench-fuzz", help="mutated sample files through the loaders: each must load or be "
+                       "quarantined with a reason, none may crash or stall")
+    b.add_argument("--count", type=int, default=10_000, help="mutated inputs (default 10,000)")
+    b.add_argument("--seed", type=int, help="random seed (default: the fixed fuzz seed)")
+    b.add_argument("--register", action="store_true", help="also identify, register and flatten the first page "
+                   "of each input that loads, as a worker does before reading")
+    b.add_argument("--out", default="bench/fuzz", help="folder for fuzz.json, fuzz.md and failures/")
+    b.set_defaults(func=cmd_bench_fuzz)
+
+
+def cmd_bench_fuzz(args, settings) -> int:
+    from functools import partial
+
+    from tqdm import tqdm
+
+    from flows.bench import fuzz
+    from ocr.pages import Limits
+
+    samples = Path(__file__).resolve().parents[2] / "samples"  # the checkout's samples, like bench-entry's
+    corpus = fuzz.real_seeds(samples) + fuzz.small_seeds(samples)
+    cfg = settings.ocr
+    limits = Limits(cfg.max_pages, round(cfg.max_megapixels * 1e6), round(cfg.max_file_megapixels * 1e6),
+                    cfg.load_timeout_seconds)
+    loader = partial(fuzz.load_and_register, reference_dpi=cfg.reference_dpi) if args.register else fuzz.load_pages
+    out = Path(args.out)
+    bar = lambda xs: tqdm(xs, total=args.count, desc="fuzz", unit="file", file=sys.stderr)  # noqa: E731
+    report = fuzz.run(corpus, args.count, out, seed=args.seed if args.seed is not None else fuzz.FUZZ_SEED,
+                      pdf_dpi=cfg.pdf_dpi, limits=limits, loader=loader, progress=bar)
+    report["register"] = args.register
+    (out / "fuzz.json").write_text(json.dumps(report, ensure_ascii=False, indent=2), encoding="utf-8")
+    (out / "fuzz.md").write_text(fuzz.markdown(report) + "\n", encoding="utf-8")
+    print(fuzz.markdown(report))
+    print(f"details: {out.resolve()}/fuzz.json" + (f"; failing inputs in {out.resolve()}/failures/"
+                                                    if report["failures"] else ""))
+    return EXIT_FAILED if report["crashes"] or report["stalls"] else EXIT_OK
 
 
 def cmd_digits(args, settings) -> int:
