@@ -19,7 +19,8 @@ TODAY = "2026-11-27"  # the committed samples were filled in November 2026
 def test_forms_list_prints_one_form_per_line_id_first(capsys, settings):
     assert cli.main(["forms", "list"]) == 0
     lines = capsys.readouterr().out.splitlines()
-    assert [line.split("\t")[0] for line in lines] == ["child_allowance", "long_term_care", "pregnancy_notification"]
+    assert [line.split("\t")[0] for line in lines] == ["child_allowance", "child_allowance_claim", "disaster_certificate",
+                                                       "long_term_care", "pregnancy_notification"]
     assert "児童手当 認定請求書" in lines[0]
 
 

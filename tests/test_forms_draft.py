@@ -94,7 +94,7 @@ def test_the_city_table_is_drafted_and_its_draft_reads_a_filled_scan(tmp_path: P
 
     forms = tmp_path / "forms"
     forms.mkdir()
-    for f in FORMS_DIR.glob("*.yaml"):
+    for f in FORMS_DIR.glob("*.*"):  # templates and the blanks they name
         shutil.copy(f, forms)
     blank = city_blank(forms / "disaster_certificate.png")
     draft = draft_form(blank, rapid, find_lines=find_lines)

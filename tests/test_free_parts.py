@@ -80,7 +80,7 @@ def _city_blank(path: Path) -> Path:
 def forms(tmp_path_factory) -> Path:
     """The built-in forms and the city's 各種証明書交付申請書, its YAML naming the blank beside it."""
     folder = tmp_path_factory.mktemp("forms")
-    for f in FORMS_DIR.glob("*.yaml"):
+    for f in FORMS_DIR.glob("*.*"):  # templates and the blanks they name
         shutil.copy(f, folder)
     _city_blank(folder / "certificates.png")
     spec = {"id": "certificates", "title": "各種証明書交付申請書", "reference": "certificates.png", "fields": FIELDS}

@@ -52,7 +52,7 @@ SPEC = {
 def forms(tmp_path_factory) -> Path:
     """The built-in forms and the two-page one."""
     folder = tmp_path_factory.mktemp("forms")
-    for f in FORMS_DIR.glob("*.yaml"):
+    for f in FORMS_DIR.glob("*.*"):  # templates and the blanks they name
         shutil.copy(f, folder)
     (folder / "care_plan_request.yaml").write_text(yaml.safe_dump(SPEC, allow_unicode=True), encoding="utf-8")
     return folder

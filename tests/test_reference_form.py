@@ -21,7 +21,7 @@ from tests.city_form import DPI, FIELDS, city_blank, scan
 def forms(tmp_path_factory) -> Path:
     """The built-in forms and the city's 罹災証明書, its YAML naming the blank beside it."""
     folder = tmp_path_factory.mktemp("forms")
-    for f in FORMS_DIR.glob("*.yaml"):
+    for f in FORMS_DIR.glob("*.*"):  # templates and the blanks they name
         shutil.copy(f, folder)
     city_blank(folder / "disaster_certificate.png")
     spec = {"id": "disaster_certificate", "title": "罹災証明書交付申請書", "reference": "disaster_certificate.png",
@@ -96,7 +96,7 @@ def test_a_scan_of_the_city_form_is_identified_registered_and_read(forms: Path, 
 
     drawn = forms.parent / "drawn"
     drawn.mkdir()
-    for f in forms.glob("*.yaml"):
+    for f in forms.glob("*.*"):
         shutil.copy(f, drawn)
     spec = yaml.safe_load((drawn / "disaster_certificate.yaml").read_text(encoding="utf-8"))
     del spec["reference"]

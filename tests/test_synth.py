@@ -16,13 +16,14 @@ from PIL import Image
 
 from ocr.layout import layout_form
 from ocr.render import mm_to_px, render_page
-from samples.generator.draw import FORMATS, apply_scan, draw_filled, generate, scan_params
+from samples.generator.draw import FORMATS, apply_scan, draw_filled, draw_form, generate, scan_params
 from samples.generator.values import REFERENCE_DATE, fill_values, kudamatsu_towns, to_wareki
 from ocr.validate import Context, clean_text, validate
 from schemas.templates import FieldKind, FormTemplate, load_templates
 
 TEMPLATES = load_templates()
-AGE_RANGES = {"child_allowance": (20, 56), "pregnancy_notification": (18, 46), "long_term_care": (65, 101)}
+AGE_RANGES = {"child_allowance": (20, 56), "child_allowance_claim": (20, 56), "pregnancy_notification": (18, 46),
+              "long_term_care": (65, 101)}
 KATAKANA_NAME = re.compile(r"^[\u30A1-\u30F6ー]+ [\u30A1-\u30F6ー]+$")
 
 
@@ -66,7 +67,8 @@ def _check_value(t: FormTemplate, name: str, v: object, values: dict[str, object
     elif kind == FieldKind.amount:
         assert isinstance(v, int) and 0 <= v < 10 ** (spec.char_boxes or 9)
     elif kind == FieldKind.digits:
-        assert str(v).isdigit() and (spec.char_boxes is None or len(str(v)) == spec.char_boxes)
+        fits = len(str(v)) == spec.char_boxes if spec.exact_length else len(str(v)) <= spec.char_boxes
+        assert str(v).isdigit() and (spec.char_boxes is None or fits)
     elif kind == FieldKind.phone:
         assert re.fullmatch(r"0833-\d{2}-\d{4}|0[789]0-\d{4}-\d{4}", str(v)), v
 
@@ -98,14 +100,14 @@ def test_dates_are_plausible() -> None:
     agrees with the pregnancy weeks."""
     for seed in range(30):
         rng = np.random.default_rng(seed)
-        for t in TEMPLATES.values():
+        for t in (t for t in TEMPLATES.values() if t.id in AGE_RANGES):  # the forms with an applicant's birth date
             v = fill_values(t, rng)
             applied = date.fromisoformat(v["application_date"])
             assert REFERENCE_DATE - timedelta(days=60) <= applied <= REFERENCE_DATE and applied.weekday() < 5
             age = (applied - date.fromisoformat(v["birth_date"])).days / 365.25
             lo, hi = AGE_RANGES[t.id]
             assert lo <= age < hi, (t.id, age)
-            if t.id == "child_allowance":
+            if t.id.startswith("child_allowance"):
                 child = (applied - date.fromisoformat(v["child_birth_date"])).days / 365.25
                 assert 0 <= child < 16 and age - child >= 18
             if t.id == "pregnancy_notification":
@@ -115,29 +117,34 @@ def test_dates_are_plausible() -> None:
 
 
 def test_writing_stays_inside_its_boxes(template: FormTemplate) -> None:
-    """GIVEN filled forms drawn without the scanner
+    """GIVEN filled forms drawn without the scanner (every page of a form of several)
     WHEN the blank print is subtracted
     THEN all ink lies in a writing cell clear of its lines, or near a tick square or era name."""
     dpi = 150
     k = mm_to_px(1.0, dpi)
-    blank = render_page(template, dpi)
-    allowed = np.zeros_like(blank, dtype=bool)
+    blanks, alloweds = [], []
+    for page_form in template.page_forms():
+        blank = render_page(page_form, dpi)
+        allowed = np.zeros_like(blank, dtype=bool)
 
-    def allow(b, grow_mm: float) -> None:
-        x0, y0 = round((b.x - grow_mm) * k), round((b.y - grow_mm) * k)
-        allowed[y0 : round((b.y + b.h + grow_mm) * k), x0 : round((b.x + b.w + grow_mm) * k)] = True
+        def allow(b, grow_mm: float) -> None:
+            x0, y0 = round((b.x - grow_mm) * k), round((b.y - grow_mm) * k)
+            allowed[y0 : round((b.y + b.h + grow_mm) * k), x0 : round((b.x + b.w + grow_mm) * k)] = True
 
-    for fl in layout_form(template).values():
-        for c in (*fl.cells, *fl.parts, *(c for cells in fl.date_parts.values() for c in cells)):
-            allow(c, -0.3)  # clear of the box line
-        for sq in fl.ticks.values():
-            allow(sq, 1.5)  # ticks and circles may run over the printed square
+        for fl in layout_form(page_form).values():
+            for c in (*fl.cells, *fl.parts, *(c for cells in fl.date_parts.values() for c in cells)):
+                allow(c, -0.3)  # clear of the box line
+            for sq in fl.ticks.values():
+                allow(sq, 1.5)  # ticks and circles may run over the printed square
+        blanks.append(blank)
+        alloweds.append(allowed)
     for seed in range(4):
         rng = np.random.default_rng(seed)
-        page = draw_filled(template, fill_values(template, rng), rng, dpi)
-        ink = (np.abs(page.astype(int) - blank[..., None]).max(axis=2) > 40)
-        assert ink.sum() > 1000
-        assert not (ink & ~allowed).any(), np.argwhere(ink & ~allowed)[:5]
+        pages = draw_form(template, fill_values(template, rng), rng, dpi)
+        for page, blank, allowed in zip(pages, blanks, alloweds, strict=True):
+            ink = (np.abs(page.astype(int) - blank[..., None]).max(axis=2) > 40)
+            assert ink.sum() > 1000
+            assert not (ink & ~allowed).any(), np.argwhere(ink & ~allowed)[:5]
 
 
 def test_scan_geometry() -> None:

@@ -35,7 +35,8 @@ HOSPITALS = {
     ),
 }
 # Age in years of the main person on each form.
-AGES = {"child_allowance": (20, 55), "pregnancy_notification": (18, 45), "long_term_care": (65, 100)}
+AGES = {"child_allowance": (20, 55), "child_allowance_claim": (20, 55), "pregnancy_notification": (18, 45),
+        "long_term_care": (65, 100)}
 CHILD_AGES = (0, 15)
 
 
@@ -251,6 +252,7 @@ class _Filler:
             "child_birth_date": lambda: self.person_for("child").birth.isoformat(),
             "birth_date": lambda: self.main.birth.isoformat(),
             "child_count": lambda: str(rng.choice([1, 2, 3, 4], p=[0.45, 0.38, 0.13, 0.04])),
+            "copies": lambda: str(rng.choice([1, 2, 3], p=[0.7, 0.2, 0.1])),  # 罹災証明書 必要枚数
             "pregnancy_weeks": lambda: f"{int(np.clip(40 - (self.due - self.applied).days // 7, 4, 40)):02d}",
             "income": lambda: income(rng, spec.char_boxes),
             "sex": lambda: self.main.sex,
