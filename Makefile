@@ -13,8 +13,9 @@ PYTHON ?= python3.11
 # chromium-headless-shell, fonts-noto-cjk: the browser tests look at the Prefect UI (and bots drive);
 # postgresql: the scale-out tests start a throwaway cluster for Prefect's database and ours.
 # procps: `ps`, which the test that kills a worker uses to find its flow-run processes.
+# supervisor: runs the server, worker and watcher of `server up` and starts again any that dies.
 APT_PACKAGES := poppler-utils fonts-ipaexfont fonts-kiloji fonts-klee libgl1 libglib2.0-0 libgomp1 \
-	ca-certificates python3.11 python3.11-venv chromium-headless-shell fonts-noto-cjk postgresql procps
+	ca-certificates python3.11 python3.11-venv chromium-headless-shell fonts-noto-cjk postgresql procps supervisor
 STAMP := $(VENV)/.installed
 # use the system certificate store (some networks put their own authority there)
 export UV_SYSTEM_CERTS := 1

@@ -105,7 +105,7 @@ def test_killing_the_worker_mid_document_loses_nothing(running):
     shutil.copy(SAMPLES / "scans" / "pregnancy_notification-300dpi.jpg", home / "inbox" / "ninshin.jpg")
     claimed = home / "processing" / "ninshin.jpg"
     _wait_for(claimed, 240, running)
-    worker = server._pid(home / "run", "worker")
+    worker = server._pid(running, "worker")
     for pid in [*_descendants(worker), worker]:
         os.kill(pid, signal.SIGKILL)
     assert claimed.exists() and not (home / "done" / "ninshin.jpg").exists(), "killed too late: already filed"
@@ -163,14 +163,36 @@ def test_the_ui_flow_runs_page_shows_the_runs(running, browser):
     assert "受付箱の確認" in text
 
 
+def test_what_dies_comes_back_by_itself(running):
+    """GIVEN the running stack WHEN the Prefect server, the watcher and the stand-in core system are
+    killed with SIGKILL (a crash at 3 a.m.) THEN each is running again under a new pid with no
+    command typed, the server answers, and a scan dropped afterwards reaches done/."""
+    before = server.status(running)
+    for name in ("server", "watcher", "core_system"):
+        os.killpg(before[name], signal.SIGKILL)
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        st = server.status(running)
+        back = all(st[n] and st[n] != before[n] and server.alive(st[n]) for n in ("server", "watcher", "core_system"))
+        if back and st["healthy"]:
+            break
+        time.sleep(1)
+    assert back and st["healthy"], st
+    assert st["worker"] == before["worker"]  # what was not killed was left alone
+    shutil.copy(SAMPLES / "scans" / "child_allowance-300dpi.jpg", running.home / "inbox" / "jidou.jpg")
+    _wait_for(running.home / "done" / "jidou.jpg", 300, running)
+
+
 def test_down_stops_exactly_what_up_started(running):
     st = server.status(running)
     pids = [st["server"], st["core_system"], st["worker"], st["watcher"]]
     assert all(pids)
     sentinel = subprocess.Popen(["sleep", "60"])  # a process of ours that `down` must leave alone
     try:
+        daemon = server.supervisor(running).daemon_pid()
+        assert daemon is not None
         assert cli.main(["server", "down"]) == 0
-        assert not any(server._alive(pid) for pid in pids)
+        assert not any(server.alive(pid) for pid in [*pids, daemon])
         assert not server.healthy(running)
         assert sentinel.poll() is None
     finally:

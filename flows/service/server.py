@@ -1,13 +1,13 @@
 """`madoguchi server up|down|status`: the Prefect server (embedded SQLite, or PostgreSQL by setting;
-loopback only), the work pool and deployments, a worker and the inbox watcher, each with a log and
-a pid file under the data root.
-`down` stops exactly the processes `up` started (by the pid files), nothing else."""
+loopback only), the work pool and deployments, a worker and the inbox watcher (and the stand-in
+core system for the demo), each run by supervisord (`flows/service/supervise.py`), which starts
+again any that dies, with a log under the data root.
+`down` stops exactly what `up` started (supervisord and its programs), nothing else."""
 
 from __future__ import annotations
 
 import os
 import secrets
-import signal
 import subprocess
 import sys
 import time
@@ -15,7 +15,8 @@ import urllib.request
 from datetime import timedelta
 from pathlib import Path
 
-from flows.home import UMASK, close_home, owner_only
+from flows.home import close_home, owner_only, write_private
+from flows.service.supervise import Program, Supervisor, alive
 from schemas.settings import Settings
 
 POOL = "madoguchi"
@@ -96,25 +97,28 @@ def _prefect() -> str:
     return str(Path(sys.executable).with_name("prefect"))
 
 
-def _alive(pid: int) -> bool:
-    try:
-        if os.waitpid(pid, os.WNOHANG)[0] == pid:  # our own child that exited: reap it
-            return False
-    except ChildProcessError:
-        pass  # not our child (started by an earlier `up`)
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    return True
+def supervisor(settings: Settings) -> Supervisor:
+    run, logs, _ = _paths(settings)
+    return Supervisor(run, logs)
 
 
-def _pid(run: Path, name: str) -> int | None:
-    f = run / f"{name}.pid"
-    if not f.exists():
-        return None
-    pid = int(f.read_text().strip() or 0)
-    return pid if pid and _alive(pid) else None
+def _pid(settings: Settings, name: str) -> int | None:
+    """The running process of one of SERVICES, None when it is not running."""
+    return supervisor(settings).pid(name)
+
+
+def _programs(settings: Settings, repo: Path, run: Path) -> list[Program]:
+    programs = [Program("server", [_prefect(), "server", "start", "--host", "127.0.0.1", "--port",
+                                   str(settings.server.port)], {})]
+    if settings.rpa.standin and not settings.rpa.url:
+        # no maintenance window (the demo may run at any hour) and a 500 now and then, which the bots retry
+        programs.append(Program("core_system", [
+            sys.executable, "-m", "samples.core_system", "--db", str(settings.home / "core_system" / "core.db"),
+            "--url-file", str(run / "core_system.url"), "--user", settings.rpa.user, "--password-file",
+            str(run / "core_system.password"), "--maintenance", "none", "--error-rate", "0.01"], {}))
+    programs.append(Program("worker", [_prefect(), "worker", "start", "--pool", POOL], {}))
+    programs.append(Program("watcher", [str(Path(sys.executable).with_name("madoguchi")), "watch"], {}))
+    return programs
 
 
 def healthy(settings: Settings) -> bool:
@@ -125,18 +129,8 @@ def healthy(settings: Settings) -> bool:
         return False
 
 
-def _start(name: str, args: list[str], env: dict[str, str], run: Path, logs: Path) -> int:
-    with open(logs / f"{name}.log", "ab") as log:
-        # its own process group (`down` stops its children too); owner-only files in it and in the
-        # processes it starts (the worker's flow runs, Prefect's database and logs)
-        proc = subprocess.Popen(args, env=env, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-                                start_new_session=True, umask=UMASK)
-    (run / f"{name}.pid").write_text(str(proc.pid))
-    return proc.pid
-
-
 def up(settings: Settings, repo: Path, *, timeout: float = 90.0) -> dict[str, int]:
-    """Start what is not running yet; return the pids."""
+    """Start what is not running yet, under supervisord; return the pids."""
     from flows.entry import fix_enter_since
     from flows.intake import Folders
 
@@ -145,14 +139,13 @@ def up(settings: Settings, repo: Path, *, timeout: float = 90.0) -> dict[str, in
     fix_enter_since(settings)
     Folders.from_settings(settings).ensure()  # the inbox is there for the clerk before anything watches it
     env = environment(settings, repo)
-    pids = {}
-    if (pid := _pid(run, "server")) is None:
-        pid = _start("server", [_prefect(), "server", "start", "--host", "127.0.0.1", "--port",
-                                str(settings.server.port)], env, run, logs)
-    pids["server"] = pid
+    sup = supervisor(settings)
+    programs = _programs(settings, repo, run)
+    sup.ensure(programs, repo.resolve(), env)
+    sup.start("server")
     deadline = time.monotonic() + timeout
     while not healthy(settings):
-        if time.monotonic() > deadline or not _alive(pid):
+        if time.monotonic() > deadline:
             raise RuntimeError(f"the Prefect server did not start; see {logs / 'server.log'}")
         time.sleep(0.5)
     setup = logs / "deploy.log"
@@ -174,67 +167,53 @@ def up(settings: Settings, repo: Path, *, timeout: float = 90.0) -> dict[str, in
         from flows.entry import ensure_limit
 
         ensure_limit(settings)
-        if settings.rpa.standin and not settings.rpa.url:
-            pids["core_system"] = start_standin(settings, env, run, logs, timeout)
-    if (pid := _pid(run, "worker")) is None:
-        pid = _start("worker", [_prefect(), "worker", "start", "--pool", POOL], env, run, logs)
-    pids["worker"] = pid
-    if (pid := _pid(run, "watcher")) is None:
-        pid = _start("watcher", [str(Path(sys.executable).with_name("madoguchi")), "watch"], env, run, logs)
-    pids["watcher"] = pid
-    return pids
+        if any(p.name == "core_system" for p in programs):
+            start_standin(settings, sup, run, logs, timeout)
+    for name in ("worker", "watcher"):
+        sup.start(name)
+    return {p.name: sup.pid(p.name) for p in programs}
 
 
-def start_standin(settings: Settings, env: dict[str, str], run: Path, logs: Path, timeout: float) -> int:
+def start_standin(settings: Settings, sup: Supervisor, run: Path, logs: Path, timeout: float) -> int:
     """The stand-in core system on a free port (URL in run/core_system.url), for the demo. Its one
-    account's password is made once and kept in the Prefect Secret block the bots read it from."""
+    account's password is made once and kept in the Prefect Secret block the bots read it from, and
+    in an owner-only file the stand-in reads at every start."""
     from prefect.blocks.system import Secret
 
-    if (pid := _pid(run, "core_system")) is not None:
+    if (pid := sup.pid("core_system")) is not None:
         return pid
     try:
         password = str(Secret.load(settings.rpa.password_block).get())
     except ValueError:
         password = secrets.token_urlsafe(18)
         Secret(value=password).save(settings.rpa.password_block, overwrite=True)
+    write_private(run / "core_system.password", password)
     url_file = run / "core_system.url"
     url_file.unlink(missing_ok=True)
-    # no maintenance window (the demo may run at any hour) and a 500 now and then, which the bots retry
-    pid = _start("core_system", [sys.executable, "-m", "samples.core_system", "--db",
-                                 str(settings.home / "core_system" / "core.db"), "--url-file", str(url_file),
-                                 "--user", settings.rpa.user, "--maintenance", "none", "--error-rate", "0.01"],
-                 {**env, "CORE_SYSTEM_PASSWORD": password}, run, logs)
+    sup.start("core_system")
     deadline = time.monotonic() + timeout
     while not url_file.exists():
-        if time.monotonic() > deadline or not _alive(pid):
+        if time.monotonic() > deadline:
             raise RuntimeError(f"the stand-in core system did not start; see {logs / 'core_system.log'}")
         time.sleep(0.2)
-    return pid
+    return sup.pid("core_system")
 
 
 def down(settings: Settings) -> list[str]:
-    """Stop the processes `up` started, workers first; return what was stopped."""
+    """Stop what `up` started (each program with its process group, then supervisord); return
+    the programs that were running."""
     run, _, _ = _paths(settings)
-    stopped = []
-    for name in reversed(SERVICES):
-        pid = _pid(run, name)
-        if pid is not None:
-            os.killpg(pid, signal.SIGTERM)
-            deadline = time.monotonic() + 20
-            while _alive(pid) and time.monotonic() < deadline:
-                time.sleep(0.2)
-            if _alive(pid):
-                os.killpg(pid, signal.SIGKILL)
-            stopped.append(name)
-        (run / f"{name}.pid").unlink(missing_ok=True)
+    sup = supervisor(settings)
+    running = [name for name in SERVICES if sup.pid(name) is not None]
+    sup.shutdown(list(SERVICES))
     (run / "core_system.url").unlink(missing_ok=True)
-    return stopped
+    return running
 
 
 def status(settings: Settings) -> dict[str, object]:
     run, logs, _ = _paths(settings)
     return {
-        **{name: _pid(run, name) for name in SERVICES},
+        **{name: _pid(settings, name) for name in SERVICES},
         "healthy": healthy(settings),
         "core_system_url": (run / "core_system.url").read_text().strip() if (run / "core_system.url").exists() else None,
         "ui": f"http://127.0.0.1:{settings.server.port}",

@@ -1,6 +1,7 @@
 """Serve the stand-in core system: `python -m samples.core_system --db core.db --url-file url.txt`.
 
-The password is read from an environment variable (never an argument: `ps` shows arguments)."""
+The password is read from an environment variable or an owner-only file (never an argument: `ps`
+shows arguments)."""
 
 from __future__ import annotations
 
@@ -19,15 +20,19 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--url-file", type=Path, help="write the base URL here once listening")
     ap.add_argument("--user", default="madoguchi-bot", help="the one account (利用者ID)")
     ap.add_argument("--password-env", default="CORE_SYSTEM_PASSWORD", help="variable holding its password")
+    ap.add_argument("--password-file", type=Path, help="file holding its password (instead of the variable)")
     ap.add_argument("--delay", type=float, default=Behaviour.delay, help="mean seconds per response")
     ap.add_argument("--error-rate", type=float, default=0.0, help="share of requests answered with a 500")
     ap.add_argument("--session-minutes", type=float, default=15.0, help="idle minutes before a session expires")
     ap.add_argument("--maintenance", default="02:00-04:00", help="daily window HH:MM-HH:MM, or 'none'")
     ap.add_argument("--control", action="store_true", help="answer /_control and /_records (tests, benchmarks)")
     args = ap.parse_args(argv)
-    password = os.environ.get(args.password_env, "")
+    if args.password_file:
+        password = args.password_file.read_text(encoding="utf-8").strip() if args.password_file.exists() else ""
+    else:
+        password = os.environ.get(args.password_env, "")
     if not password:
-        print(f"set {args.password_env} to the account's password", file=sys.stderr)
+        print(f"set {args.password_env} (or write --password-file) to the account's password", file=sys.stderr)
         return 2
     window = None if args.maintenance == "none" else tuple(args.maintenance.split("-", 1))
     core = CoreSystem(args.db, {args.user: password}, Behaviour(delay=args.delay, error_rate=args.error_rate,
