@@ -15,6 +15,7 @@ import re
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import TypeVar
 
 from ocr.draft_parts import joined_by_hyphens
 from ocr.layout import TICK_MM as LAYOUT_TICK_MM
@@ -357,9 +358,12 @@ def _plain(h: Hole, area: Box, anchor: Box, lines: list[TextLine], context: list
     return Candidate(area, anchor, hole=h, lines=lines, context=context, notes=notes if h.table else [])
 
 
-def in_reading_order(lines: Sequence[TextLine], row_mm: float = 2.0) -> list[TextLine]:
-    """Text lines by row (tops within `row_mm`), left to right within a row."""
-    rows: list[list[TextLine]] = []
+T = TypeVar("T", bound="TextLine | Candidate")
+
+
+def in_reading_order(lines: Sequence[T], row_mm: float = 2.0) -> list[T]:
+    """Text lines (or anything with a `box`) by row (tops within `row_mm`), left to right within a row."""
+    rows: list[list[T]] = []
     for t in sorted(lines, key=lambda t: t.box.y):
         if rows and t.box.y - rows[-1][0].box.y <= row_mm:
             rows[-1].append(t)

@@ -13,7 +13,7 @@ from dataclasses import replace
 from pydantic import ValidationError
 
 from ocr.draft_fields import (
-    Candidate, PagePrint, Proposal, TextLine, candidates, inside, printed_eras, union, v_overlap,
+    Candidate, PagePrint, Proposal, TextLine, candidates, in_reading_order, inside, printed_eras, union, v_overlap,
 )
 from ocr.draft_parts import date_parts, glyphs_inside, phone_parts
 from ocr.draft_words import (
@@ -189,16 +189,6 @@ def _field_spec(c: Candidate, name: str, kind: FieldKind, dashes: Sequence[Box])
         return FieldSpec(**plain), [*notes, f"proposed as {kind.value} but refused ({reason}): made text"]
 
 
-def _reading_order(cands: Sequence[Candidate]) -> list[Candidate]:
-    rows: list[list[Candidate]] = []
-    for c in sorted(cands, key=lambda c: c.box.y):
-        if rows and c.box.y - rows[-1][0].box.y <= ROW_MM:
-            rows[-1].append(c)
-        else:
-            rows.append([c])
-    return [c for row in rows for c in sorted(row, key=lambda c: c.box.x)]
-
-
 def _page_candidates(page: PagePrint, number: int) -> tuple[list[Candidate], list[str]]:
     """One page's writing areas, labelled, in reading order, and the office's boxes left out."""
     holes, texts, left_out = office_boxes(page.holes, page.texts)
@@ -209,7 +199,7 @@ def _page_candidates(page: PagePrint, number: int) -> tuple[list[Candidate], lis
     section = sections(holes, texts)
     for c in cands:
         c.page, c.section = number, section(c.anchor)
-    return _reading_order(cands), [f"{what} (page {number})" for what in left_out]
+    return in_reading_order(cands, ROW_MM), [f"{what} (page {number})" for what in left_out]
 
 
 def propose(pages: Sequence[PagePrint]) -> tuple[list[Proposal], list[str]]:

@@ -31,3 +31,23 @@ def reader(settings, engines):
     from flows.pipeline import Reader
 
     return Reader(settings, engines=engines)
+
+
+def copy_forms(folder: Path) -> Path:
+    """The built-in templates and the blanks they name, copied into `folder` (a test adds its own form there)."""
+    import shutil
+
+    from schemas.templates import FORMS_DIR
+
+    folder.mkdir(parents=True, exist_ok=True)
+    for f in FORMS_DIR.glob("*.*"):
+        shutil.copy(f, folder)
+    return folder
+
+
+def reader_for(settings, engines, forms: Path):
+    """A Reader of the forms in `forms` (a test's own folder) with the session's engines."""
+    from flows.pipeline import Reader
+
+    return Reader(settings.model_copy(update={"ocr": settings.ocr.model_copy(update={"forms_dir": forms})}),
+                  engines=engines)

@@ -15,8 +15,9 @@ from ocr.draft import draft_form
 from ocr.draft_output import FINE_GRID, MARGIN_MM, PICTURE_DPI, STRONG_GRID, draft_picture, draft_yaml
 from ocr.layout import layout_field
 from ocr.render import PRINT_FONT, load_font, mm_to_px, render_pdf
-from schemas.templates import ERAS, FORMS_DIR, Box, FieldKind, FormTemplate, load_template, load_templates
+from schemas.templates import ERAS, Box, FieldKind, FormTemplate, load_template, load_templates
 from tests.city_form import FIELDS, city_blank, scan
+from tests.conftest import copy_forms, reader_for
 
 pytestmark = pytest.mark.slow
 BOX_TOLERANCE_MM = 1.5  # each edge of a proposed box from the template's
@@ -90,12 +91,8 @@ def test_the_city_table_is_drafted_and_its_draft_reads_a_filled_scan(tmp_path: P
          and a filled, tilted scan is identified among the built-in forms and read with the draft
          as with the hand-written YAML
     """
-    from flows.pipeline import Reader
 
-    forms = tmp_path / "forms"
-    forms.mkdir()
-    for f in FORMS_DIR.glob("*.*"):  # templates and the blanks they name
-        shutil.copy(f, forms)
+    forms = copy_forms(tmp_path / "forms")
     blank = city_blank(forms / "disaster_certificate.png")
     draft = draft_form(blank, rapid, find_lines=find_lines)
 
@@ -116,8 +113,7 @@ def test_the_city_table_is_drafted_and_its_draft_reads_a_filled_scan(tmp_path: P
     assert load_template(path).reference == blank.resolve()
     by_hand = FormTemplate(id="disaster_certificate", title="罹災証明書交付申請書", reference=blank, fields=FIELDS)
     scanned, values = scan(by_hand, tmp_path, 5)  # the ink where the paper's boxes are, not where the draft put them
-    reader = Reader(settings.model_copy(update={"ocr": settings.ocr.model_copy(update={"forms_dir": forms})}),
-                    engines=engines)
+    reader = reader_for(settings, engines, forms)
     result = reader.read(scanned)
     assert result.form == "disaster_certificate" and result.registration["score"] > 0.85
     assert result.fields["postal_code"].value == values["postal_code"]

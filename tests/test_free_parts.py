@@ -4,7 +4,6 @@ value (`parts:` in the template)."""
 
 from __future__ import annotations
 
-import shutil
 from pathlib import Path
 
 import numpy as np
@@ -18,7 +17,8 @@ from ocr.read import one_digit_cells
 from ocr.render import PRINT_FONT, load_font, mm_to_px, render_page
 from samples.generator.draw import ScanParams, apply_scan, draw_filled
 from samples.generator.values import REFERENCE_DATE, fill_values
-from schemas.templates import FORMS_DIR, Box, FieldSpec, FormTemplate, load_template
+from schemas.templates import Box, FieldSpec, FormTemplate, load_template
+from tests.conftest import copy_forms, reader_for
 
 DPI = 200
 TODAY = REFERENCE_DATE
@@ -79,9 +79,7 @@ def _city_blank(path: Path) -> Path:
 @pytest.fixture(scope="module")
 def forms(tmp_path_factory) -> Path:
     """The built-in forms and the city's 各種証明書交付申請書, its YAML naming the blank beside it."""
-    folder = tmp_path_factory.mktemp("forms")
-    for f in FORMS_DIR.glob("*.*"):  # templates and the blanks they name
-        shutil.copy(f, folder)
+    folder = copy_forms(tmp_path_factory.mktemp("forms"))
     _city_blank(folder / "certificates.png")
     spec = {"id": "certificates", "title": "各種証明書交付申請書", "reference": "certificates.png", "fields": FIELDS}
     (folder / "certificates.yaml").write_text(yaml.safe_dump(spec, allow_unicode=True), encoding="utf-8")
@@ -232,10 +230,7 @@ def _scan(template: FormTemplate, folder: Path, seed: int, values: dict | None =
 
 @pytest.fixture
 def reader_of(forms: Path, settings, engines):
-    from flows.pipeline import Reader
-
-    return Reader(settings.model_copy(update={"ocr": settings.ocr.model_copy(update={"forms_dir": forms})}),
-                  engines=engines)
+    return reader_for(settings, engines, forms)
 
 
 SEEDS = (1, 2, 3, 4)

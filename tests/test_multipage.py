@@ -3,7 +3,6 @@ missing, out of order or from another paper is a clear error, never a silent mis
 
 from __future__ import annotations
 
-import shutil
 import subprocess
 from pathlib import Path
 
@@ -17,6 +16,7 @@ from ocr.render import render_page, render_pdf
 from samples.generator.draw import draw_form, generate
 from schemas.results import DocumentStatus
 from schemas.templates import FORMS_DIR, FormTemplate, load_template
+from tests.conftest import copy_forms, reader_for
 
 # 居宅サービス計画作成依頼届出書 as two pages: the insured person on the front, the care plan
 # office on the back
@@ -51,9 +51,7 @@ SPEC = {
 @pytest.fixture(scope="module")
 def forms(tmp_path_factory) -> Path:
     """The built-in forms and the two-page one."""
-    folder = tmp_path_factory.mktemp("forms")
-    for f in FORMS_DIR.glob("*.*"):  # templates and the blanks they name
-        shutil.copy(f, folder)
+    folder = copy_forms(tmp_path_factory.mktemp("forms"))
     (folder / "care_plan_request.yaml").write_text(yaml.safe_dump(SPEC, allow_unicode=True), encoding="utf-8")
     return folder
 
@@ -114,10 +112,7 @@ def _pages(template: FormTemplate, seed: int, folder: Path, order: list[int],
 
 @pytest.fixture
 def reader(forms: Path, settings, engines):
-    from flows.pipeline import Reader
-
-    return Reader(settings.model_copy(update={"ocr": settings.ocr.model_copy(update={"forms_dir": forms})}),
-                  engines=engines)
+    return reader_for(settings, engines, forms)
 
 
 @pytest.mark.slow

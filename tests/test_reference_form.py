@@ -13,16 +13,15 @@ from PIL import Image
 
 from ocr.errors import UnknownFormError
 from ocr.render import mm_to_px, render_pdf, render_page
-from schemas.templates import FORMS_DIR, load_template
+from schemas.templates import load_template
 from tests.city_form import DPI, FIELDS, city_blank, scan
+from tests.conftest import copy_forms, reader_for
 
 
 @pytest.fixture(scope="module")
 def forms(tmp_path_factory) -> Path:
     """The built-in forms and the city's 罹災証明書, its YAML naming the blank beside it."""
-    folder = tmp_path_factory.mktemp("forms")
-    for f in FORMS_DIR.glob("*.*"):  # templates and the blanks they name
-        shutil.copy(f, folder)
+    folder = copy_forms(tmp_path_factory.mktemp("forms"))
     city_blank(folder / "disaster_certificate.png")
     spec = {"id": "disaster_certificate", "title": "罹災証明書交付申請書", "reference": "disaster_certificate.png",
             "label_width": 30, "fields": FIELDS}
@@ -83,12 +82,10 @@ def test_a_scan_of_the_city_form_is_identified_registered_and_read(forms: Path, 
          with the same template drawn by Madoguchi instead (no reference), the scan is refused, as
          the new user found
     """
-    from flows.pipeline import Reader
 
     template = load_template(forms / "disaster_certificate.yaml")
     path, values = scan(template, tmp_path, 5)
-    reader = Reader(settings.model_copy(update={"ocr": settings.ocr.model_copy(update={"forms_dir": forms})}),
-                    engines=engines)
+    reader = reader_for(settings, engines, forms)
     result = reader.read(path)
     assert result.form == "disaster_certificate" and result.registration["score"] > 0.85
     assert result.fields["postal_code"].value == values["postal_code"]
@@ -101,7 +98,6 @@ def test_a_scan_of_the_city_form_is_identified_registered_and_read(forms: Path, 
     spec = yaml.safe_load((drawn / "disaster_certificate.yaml").read_text(encoding="utf-8"))
     del spec["reference"]
     (drawn / "disaster_certificate.yaml").write_text(yaml.safe_dump(spec, allow_unicode=True), encoding="utf-8")
-    without = Reader(settings.model_copy(update={"ocr": settings.ocr.model_copy(update={"forms_dir": drawn})}),
-                     engines=engines)
+    without = reader_for(settings, engines, drawn)
     with pytest.raises(UnknownFormError):
         without.read(path)

@@ -16,6 +16,7 @@ import pytest
 
 from flows import cli
 from flows.service import server
+from flows.service.supervise import alive
 from tests.browser import artifact_path, browser_fixture, screenshot_flow_runs  # noqa: F401 (fixture)
 from tests.conftest import REPO, SAMPLES
 from tests.stack import running_stack
@@ -173,7 +174,7 @@ def test_what_dies_comes_back_by_itself(running):
     deadline = time.monotonic() + 120
     while time.monotonic() < deadline:
         st = server.status(running)
-        back = all(st[n] and st[n] != before[n] and server.alive(st[n]) for n in ("server", "watcher", "core_system"))
+        back = all(st[n] and st[n] != before[n] and alive(st[n]) for n in ("server", "watcher", "core_system"))
         if back and st["healthy"]:
             break
         time.sleep(1)
@@ -192,7 +193,7 @@ def test_down_stops_exactly_what_up_started(running):
         daemon = server.supervisor(running).daemon_pid()
         assert daemon is not None
         assert cli.main(["server", "down"]) == 0
-        assert not any(server.alive(pid) for pid in [*pids, daemon])
+        assert not any(alive(pid) for pid in [*pids, daemon])
         assert not server.healthy(running)
         assert sentinel.poll() is None
     finally:

@@ -16,7 +16,7 @@ from datetime import timedelta
 from pathlib import Path
 
 from flows.home import close_home, owner_only, write_private
-from flows.service.supervise import Program, Supervisor, alive
+from flows.service.supervise import Program, Supervisor
 from schemas.settings import Settings
 
 POOL = "madoguchi"
