@@ -345,6 +345,14 @@ def test_a_reviewer_at_another_desk_answers_a_review_through_the_office_address(
     corrections = [c for c in store.corrections() if c.document_id == doc.id]
     assert {c.field: json.loads(c.after) if c.after else None for c in corrections} == {n: truth[n] for n in doubtful}
     assert {c.reviewer for c in corrections} == {"窓口 六郎"}
+    # the answer came from the other host's address, through Caddy (its access log, logs/proxy.log)
+    access = [json.loads(line) for line in (stack.home / "logs" / "proxy.log").read_text().splitlines()
+              if line.startswith("{") and '"http.log.access' in line]
+    resumes = [a for a in access if a["request"]["uri"].endswith(f"/flow_runs/{run.id}/resume")]
+    assert resumes and {a["request"]["remote_ip"] for a in resumes} == {netns.ns_ip}
+    assert {a["user_id"] for a in resumes} == {user}
+    log = (stack.home / "logs" / "proxy.log").read_text()
+    assert password not in log and base64.b64encode(login.encode()).decode() not in log
 
 
 def _state(settings, run_id, auth: dict[str, str]) -> str:

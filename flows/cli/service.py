@@ -54,9 +54,9 @@ def cmd_server(args, settings) -> int:
     if args.action == "up":
         if not (repo / "prefect.yaml").exists():
             raise UsageError("run `madoguchi server up` from the repository root (prefect.yaml)")
-        if args.listen:
+        if listen := args.listen or settings.server.listen:  # the option, or MADOGUCHI_SERVER__LISTEN
             try:
-                listen = office.parse_address(args.listen)
+                listen = office.parse_address(listen)
             except ValueError as e:
                 raise UsageError(str(e)) from None
             settings = settings.model_copy(update={"server": settings.server.model_copy(update={"listen": listen})})

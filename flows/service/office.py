@@ -109,6 +109,7 @@ def caddyfile(address: str, port: int, upstream_port: int, data: Path, user: str
         f"{site} {{",
         f"\tbind {address}",
         "\ttls internal",
+        "\tlog {\n\t\toutput stderr\n\t}",  # who came from where (logs/proxy.log); Caddy redacts the Authorization header
         "\tbasicauth {",
         f"\t\t{user} {password_hash}",
         "\t}",
