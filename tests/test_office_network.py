@@ -359,3 +359,44 @@ def _state(settings, run_id, auth: dict[str, str]) -> str:
     req = urllib.request.Request(f"{server.api_url(settings)}/flow_runs/{run_id}", headers=auth)
     with urllib.request.urlopen(req, timeout=10) as r:
         return json.load(r)["state_type"]
+
+
+def test_listen_takes_one_address_of_this_pc_and_caddy_gets_nothing_more():
+    """GIVEN `--listen` WHEN it is a host name or the wildcard THEN it is refused with what to give
+    instead; an address is normalised, and Caddy's configuration for it has no admin API, no port
+    80, binds that address alone and holds the password's hash only. (No root needed.)"""
+    for bad in ("office-pc", "0.0.0.0", "::", ""):
+        with pytest.raises(ValueError, match="--listen"):
+            office.parse_address(bad)
+    assert office.parse_address(" 192.168.10.5 ") == "192.168.10.5"
+    assert office.office_url(office.parse_address("[fd00::5]"), 8443) == "https://[fd00::5]:8443"
+    conf = office.caddyfile("192.168.10.5", 8443, 4200, Path("/srv/m/caddy"), "madoguchi", "$2a$14$hash")
+    assert "\tadmin off\n" in conf and "\tskip_install_trust\n" in conf and "disable_redirects" in conf
+    assert "\tbind 192.168.10.5\n" in conf and "\ttls internal\n" in conf and "acme" not in conf
+    assert "reverse_proxy 127.0.0.1:4200" in conf and "madoguchi $2a$14$hash" in conf
+
+
+def test_up_without_listen_stops_the_proxy_and_keeps_the_login(stack, netns):
+    """GIVEN the stack serving the office network WHEN `server up` runs again without `--listen`
+    THEN Caddy is stopped (nothing answers on the office address) and the rest runs, but the
+    Prefect server still asks for the login: a login once made is not silently dropped.
+    Last in the module: it changes the stack the others use."""
+    from tests.conftest import REPO
+
+    server.up(stack, REPO)
+    st = server.status(stack)
+    assert st["proxy"] is None and st["office_ui"] is None and st["login_file"], st
+    assert st["healthy"] and st["worker"] and st["watcher"], st
+    r = netns.run("python3", "-c", f"import socket; socket.create_connection(('{netns.host_ip}', "
+                  f"{stack.server.listen_port}), timeout=5)")
+    assert r.returncode != 0 and "refused" in r.stderr, r.stderr
+    url = f"{server.api_url(stack)}/flow_runs/filter"
+    with pytest.raises(urllib.error.HTTPError) as refused:
+        urllib.request.urlopen(urllib.request.Request(url, data=b"{}", method="POST",
+                                                      headers={"Content-Type": "application/json"}), timeout=10)
+    assert refused.value.code == 401
+    auth = {"Authorization": "Basic " + base64.b64encode(_login(stack).encode()).decode(),
+            "Content-Type": "application/json"}
+    with urllib.request.urlopen(urllib.request.Request(url, data=b"{}", method="POST", headers=auth),
+                                timeout=10) as ok:
+        assert ok.status == 200

@@ -44,9 +44,7 @@ def add_watch(sub) -> None:
 
 
 def cmd_server(args, settings) -> int:
-    from flows.service import server
-
-    from flows.service import office
+    from flows.service import office, server
 
     repo = Path.cwd()
     if args.listen and args.action != "up":
