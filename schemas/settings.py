@@ -97,6 +97,10 @@ class ServerSettings(BaseModel):
         description="the Prefect server's own database, an SQLAlchemy async URL "
         "(postgresql+asyncpg://user:password@host/db); default: Prefect's embedded SQLite under the data root",
     )
+    listen: str | None = Field(None, description="an IP address of this PC on the office network: `server up` "
+                               "(or `server up --listen ADDRESS`) serves the UI there through Caddy, with TLS "
+                               "and a login; the Prefect server itself stays on 127.0.0.1. Default: loopback only")
+    listen_port: int = Field(8443, ge=1, le=65535, description="HTTPS port of the UI on the listen address")
 
 
 class RpaSettings(BaseModel):

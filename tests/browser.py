@@ -138,9 +138,9 @@ def screenshot_flow_runs(browser, ui_url: str, out_png: Path, expect_texts: Sequ
         context.close()
 
 
-def _api_json(url: str, timeout_s: float = 10.0) -> dict:
+def _api_json(url: str, timeout_s: float = 10.0, headers: dict[str, str] | None = None) -> dict:
     """GET a Prefect REST URL (urllib, not Prefect's client: asyncio.run() fails beside an open sync Playwright)."""
-    with urllib.request.urlopen(url, timeout=timeout_s) as r:
+    with urllib.request.urlopen(urllib.request.Request(url, headers=headers or {}), timeout=timeout_s) as r:
         return json.load(r)
 
 
@@ -158,7 +158,8 @@ def _fit_dialog(page, dialog, max_height: int = 8000) -> None:
 
 
 def resume_in_ui(browser, ui_url: str, flow_run_id: str, changes: dict[str, str | bool], out_png: Path, *,
-                 filled_png: Path | None = None, timeout_s: float = 60.0) -> dict:
+                 filled_png: Path | None = None, timeout_s: float = 60.0, context=None, api_root: str | None = None,
+                 api_headers: dict[str, str] | None = None) -> dict:
     """Answer a suspended (or paused) flow run's input form in the Prefect V2 UI as a reviewer would.
 
     Opens `/v2/runs/flow-run/<id>`, ⋮ ("Open menu") → "Resume", waits for the form (and for the
@@ -177,6 +178,9 @@ def resume_in_ui(browser, ui_url: str, flow_run_id: str, changes: dict[str, str 
         out_png: the screenshot before submitting; written also when images fail to load.
         filled_png: if given, a second screenshot after filling in, just before submitting.
         timeout_s: for each wait (the page, the form, the run leaving Paused).
+        context: a Playwright `BrowserContext` to use (e.g. one already logged in); default: a new one,
+            closed afterwards. A given one is left open.
+        api_root: where the test reads the run's state (default `<ui_url>/api`), with `api_headers`.
 
     Returns:
         {"images": loaded, "images_total": all <img> in the dialog, "labels": the field titles in
@@ -192,15 +196,18 @@ def resume_in_ui(browser, ui_url: str, flow_run_id: str, changes: dict[str, str 
     from playwright.sync_api import TimeoutError as PlaywrightTimeout
 
     origin = "{0.scheme}://{0.netloc}".format(urlsplit(ui_url))
-    run_url = f"{origin}/api/flow_runs/{flow_run_id}"
-    run = _api_json(run_url)
+    run_url = f"{api_root or origin + '/api'}/flow_runs/{flow_run_id}"
+    run = _api_json(run_url, headers=api_headers)
     if run["state_type"] != "PAUSED":
         raise ValueError(f"flow run {flow_run_id} is {run['state_name']}, not waiting for input")
     keyset = (run["state"]["state_details"] or {}).get("run_input_keyset") or {}
     ms = timeout_s * 1000
-    context = browser.new_context(viewport=VIEWPORT, locale="ja-JP")
+    own = context is None
+    if own:
+        context = browser.new_context(viewport=VIEWPORT, locale="ja-JP")
     try:
-        context.route("**/*", _same_origin_only(origin))
+        if own:
+            context.route("**/*", _same_origin_only(origin))
         page = context.new_page()
         page.goto(f"{origin}/v2/runs/flow-run/{flow_run_id}", wait_until="domcontentloaded", timeout=ms)
         # the run page's ⋮ (its header's "Open menu", the first on the page; each form field has one too)
@@ -292,11 +299,12 @@ def resume_in_ui(browser, ui_url: str, flow_run_id: str, changes: dict[str, str 
             for toast in errors.all():  # out of the way before pressing again
                 toast.evaluate("t => t.remove()")
         deadline = time.monotonic() + timeout_s
-        while (run := _api_json(run_url))["state_type"] == "PAUSED":
+        while (run := _api_json(run_url, headers=api_headers))["state_type"] == "PAUSED":
             if time.monotonic() > deadline:
                 raise TimeoutError(f"flow run {flow_run_id} still {run['state_name']} {timeout_s:.0f} s after Resume")
             time.sleep(0.25)
         return {"images": len(states) - len(broken), "images_total": len(states), "labels": list(controls),
                 "state": run["state_name"]}
     finally:
-        context.close()
+        if own:
+            context.close()

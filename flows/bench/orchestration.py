@@ -81,9 +81,9 @@ def intake_latency(settings: Settings, scans: list[Path], interval: float, timeo
 def batch_throughput(settings: Settings, folder: Path, concurrency: int) -> dict:
     from prefect.client.orchestration import get_client
     from prefect.deployments import run_deployment
-    from prefect.settings import PREFECT_API_URL, temporary_settings
+    from prefect.settings import temporary_settings
 
-    with temporary_settings({PREFECT_API_URL: server.api_url(settings)}):
+    with temporary_settings(server.client_settings(settings)):
         t0 = time.time()
         run = run_deployment("batch/batch", parameters={"folder": str(folder.resolve()), "concurrency": concurrency,
                                                         "report": str((folder.parent / "batch.xlsx").resolve())},

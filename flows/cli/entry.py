@@ -37,7 +37,7 @@ def cmd_entry(args, settings) -> int:
     if args.ids:
         raise UsageError("document ids go with `entry mark-manual`; to enter some now use `entry --documents ID...`")
     from prefect.deployments import run_deployment
-    from prefect.settings import PREFECT_API_URL, temporary_settings
+    from prefect.settings import temporary_settings
 
     from flows.entry import DEPLOYMENT
     from flows.service import server
@@ -45,7 +45,7 @@ def cmd_entry(args, settings) -> int:
     if not server.healthy(settings):
         raise UsageError("the Prefect server is not running: start it with `madoguchi server up`")
     params = {k: v for k, v in {"document_ids": args.documents, "limit": args.limit}.items() if v is not None}
-    with temporary_settings({PREFECT_API_URL: server.api_url(settings)}):
+    with temporary_settings(server.client_settings(settings)):
         run = run_deployment(DEPLOYMENT, parameters=params, timeout=None if args.wait else 0, tags=["cli"])
     print(f"基幹システム入力を開始しました: {server.status(settings)['ui']}/v2/runs/flow-run/{run.id}")
     if not args.wait:

@@ -12,6 +12,9 @@ from flows.cli.common import EXIT_FAILED, EXIT_OK, UsageError, collect
 def add_server(sub) -> None:
     sv = sub.add_parser("server", help="start, stop or show the Prefect server, deployments and worker")
     sv.add_argument("action", choices=["up", "down", "status"])
+    sv.add_argument("--listen", metavar="ADDRESS",
+                    help="with up: also serve the UI on this IP address of the office network, through Caddy with "
+                         "TLS and a login (port MADOGUCHI_SERVER__LISTEN_PORT, default 8443); the server stays on 127.0.0.1")
     sv.set_defaults(func=cmd_server)
 
 
@@ -41,20 +44,36 @@ def add_watch(sub) -> None:
 
 
 def cmd_server(args, settings) -> int:
-    from flows.service import server
+    from flows.service import office, server
 
     repo = Path.cwd()
+    if args.listen and args.action != "up":
+        raise UsageError("--listen goes with `server up`")
     if args.action == "up":
         if not (repo / "prefect.yaml").exists():
             raise UsageError("run `madoguchi server up` from the repository root (prefect.yaml)")
+        if listen := args.listen or settings.server.listen:  # the option, or MADOGUCHI_SERVER__LISTEN
+            try:
+                listen = office.parse_address(listen)
+            except ValueError as e:
+                raise UsageError(str(e)) from None
+            settings = settings.model_copy(update={"server": settings.server.model_copy(update={"listen": listen})})
+        had_login = server.login_file(settings).exists()
         pids = server.up(settings, repo)
         print(f"起動しました (started): {pids}")
+        if not had_login and server.login_file(settings).exists():  # shown this once; kept in the file
+            login = office.read_login(server.login_file(settings).parent)
+            print(f"画面のログインを作りました (login made): {login}\n"
+                  f"  保管場所 (kept owner-only in): {server.login_file(settings)}")
     elif args.action == "down":
         print(f"停止しました (stopped): {server.down(settings) or 'なし (nothing was running)'}")
     st = server.status(settings)
     print(json.dumps(st, ensure_ascii=False, indent=2))
     if args.action == "up":
         print(f"Prefect UI: {st['ui']}  (実行の一覧 / flow runs: {st['ui']}/v2/runs)")
+        if st["office_ui"]:
+            print(f"事務室のネットワークから / on the office network: {st['office_ui']}/v2/runs  "
+                  f"(ログイン / login: {st['login_file']})")
     return EXIT_OK
 
 
@@ -88,7 +107,7 @@ def cmd_drop(args, settings) -> int:
 
 def cmd_batch(args, settings) -> int:
     from prefect.deployments import run_deployment
-    from prefect.settings import PREFECT_API_URL, temporary_settings
+    from prefect.settings import temporary_settings
 
     from flows.service import server
 
@@ -98,7 +117,7 @@ def cmd_batch(args, settings) -> int:
               "since": args.since, "until": args.until, "last_days": args.last_days,
               "concurrency": args.concurrency,
               "report": str(Path(args.report).resolve()) if args.report else None}
-    with temporary_settings({PREFECT_API_URL: server.api_url(settings)}):
+    with temporary_settings(server.client_settings(settings)):
         run = run_deployment("batch/batch", parameters={k: v for k, v in params.items() if v is not None},
                              timeout=None if args.wait else 0, tags=["cli"])
     ui = server.status(settings)["ui"]

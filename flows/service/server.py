@@ -1,6 +1,7 @@
 """`madoguchi server up|down|status`: the Prefect server (embedded SQLite, or PostgreSQL by setting;
 loopback only), the work pool and deployments, a worker and the inbox watcher (and the stand-in
-core system for the demo), each run by supervisord (`flows/service/supervise.py`), which starts
+core system for the demo; with `--listen`, Caddy serving the UI on the office network, see
+`flows/service/office.py`), each run by supervisord (`flows/service/supervise.py`), which starts
 again any that dies, with a log under the data root.
 `down` stops exactly what `up` started (supervisord and its programs), nothing else."""
 
@@ -16,11 +17,12 @@ from datetime import timedelta
 from pathlib import Path
 
 from flows.home import close_home, owner_only, write_private
+from flows.service import office
 from flows.service.supervise import Program, Supervisor
 from schemas.settings import Settings
 
 POOL = "madoguchi"
-SERVICES = ("server", "core_system", "worker", "watcher")  # started in this order, stopped in reverse
+SERVICES = ("server", "core_system", "worker", "watcher", "proxy")  # started in this order, stopped in reverse
 HEARTBEAT_SECONDS = 30  # Prefect's minimum
 REVIEW_QUEUE, REVIEW_STARTS = "review", 1
 ZOMBIES = "停止した実行をクラッシュ扱いにする"  # automation name, as the UI lists it
@@ -36,9 +38,9 @@ def ensure_zombie_automation(settings: Settings) -> None:
     from prefect.events.actions import ChangeFlowRunState
     from prefect.events.schemas.automations import EventTrigger, Posture
     from prefect.events.schemas.events import ResourceSpecification
-    from prefect.settings import PREFECT_API_URL, temporary_settings
+    from prefect.settings import temporary_settings
 
-    with temporary_settings({PREFECT_API_URL: api_url(settings)}):
+    with temporary_settings(client_settings(settings)):
         try:
             Automation.read(name=ZOMBIES)
             return
@@ -73,9 +75,25 @@ def api_url(settings: Settings) -> str:
     return f"http://127.0.0.1:{settings.server.port}/api"
 
 
+def client_settings(settings: Settings) -> dict:
+    """Prefect settings for a client of ours in this process (`temporary_settings(...)`): the API
+    and, once the office login exists, the login."""
+    from prefect.settings import PREFECT_API_AUTH_STRING, PREFECT_API_URL
+
+    run, _, _ = _paths(settings)
+    auth = office.client_auth(run)
+    return {PREFECT_API_URL: api_url(settings),
+            **({PREFECT_API_AUTH_STRING: auth["PREFECT_API_AUTH_STRING"]} if auth else {})}
+
+
+def login_file(settings: Settings) -> Path:
+    """Where the office login (user:password) is kept, owner-only; it exists after the first `--listen`."""
+    return settings.home / "run" / office.LOGIN_FILE
+
+
 def environment(settings: Settings, repo: Path) -> dict[str, str]:
-    """What every Prefect process of ours runs with."""
-    _, _, prefect_home = _paths(settings)
+    """What every Prefect process of ours runs with (the login, once it exists, as a client's)."""
+    run, _, prefect_home = _paths(settings)
     env = dict(os.environ)
     env.update({
         "PREFECT_HOME": str(prefect_home.resolve()),
@@ -88,6 +106,7 @@ def environment(settings: Settings, repo: Path) -> dict[str, str]:
         "MADOGUCHI_HOME": str(settings.home.resolve()),
         "MADOGUCHI_REPO": str(repo.resolve()),
     })
+    env.update(office.client_auth(run))
     if settings.server.database_url:  # PostgreSQL for many concurrent (paused) runs; SQLite locks
         env["PREFECT_API_DATABASE_CONNECTION_URL"] = settings.server.database_url
     return env
@@ -108,16 +127,28 @@ def _pid(settings: Settings, name: str) -> int | None:
 
 
 def _programs(settings: Settings, repo: Path, run: Path) -> list[Program]:
-    programs = [Program("server", [_prefect(), "server", "start", "--host", "127.0.0.1", "--port",
-                                   str(settings.server.port)], {})]
+    """What supervisord runs. Prefect's processes start through `office.with_login` once the login
+    exists; with a listen address the UI's API address is relative, so a browser on the office
+    network calls the proxy, not 127.0.0.1."""
+    listen = settings.server.listen
+    programs = [Program("server", office.with_login(run, [
+        _prefect(), "server", "start", "--host", "127.0.0.1", "--port", str(settings.server.port)]),
+        {"PREFECT_UI_API_URL": "/api"} if listen else {})]
     if settings.rpa.standin and not settings.rpa.url:
         # no maintenance window (the demo may run at any hour) and a 500 now and then, which the bots retry
         programs.append(Program("core_system", [
             sys.executable, "-m", "samples.core_system", "--db", str(settings.home / "core_system" / "core.db"),
             "--url-file", str(run / "core_system.url"), "--user", settings.rpa.user, "--password-file",
             str(run / "core_system.password"), "--maintenance", "none", "--error-rate", "0.01"], {}))
-    programs.append(Program("worker", [_prefect(), "worker", "start", "--pool", POOL], {}))
-    programs.append(Program("watcher", [str(Path(sys.executable).with_name("madoguchi")), "watch"], {}))
+    programs.append(Program("worker", office.with_login(run, [_prefect(), "worker", "start", "--pool", POOL]), {}))
+    programs.append(Program("watcher", office.with_login(run, [str(Path(sys.executable).with_name("madoguchi")),
+                                                               "watch"]), {}))
+    if listen:
+        login = office.read_login(run)
+        programs.append(office.proxy_program(run, settings.home, listen, settings.server.listen_port,
+                                             settings.server.port, login))
+    else:
+        (run / office.URL_FILE).unlink(missing_ok=True)
     return programs
 
 
@@ -138,6 +169,8 @@ def up(settings: Settings, repo: Path, *, timeout: float = 90.0) -> dict[str, in
     run, logs, _ = _paths(settings)
     fix_enter_since(settings)
     Folders.from_settings(settings).ensure()  # the inbox is there for the clerk before anything watches it
+    if settings.server.listen:
+        office.ensure_login(run)  # before the environment and the programs, which carry it
     env = environment(settings, repo)
     sup = supervisor(settings)
     programs = _programs(settings, repo, run)
@@ -161,15 +194,15 @@ def up(settings: Settings, repo: Path, *, timeout: float = 90.0) -> dict[str, in
         subprocess.run([_prefect(), "--no-prompt", "deploy", "--all"], env=env, stdout=log,
                        stderr=subprocess.STDOUT, check=True, cwd=repo)
     ensure_zombie_automation(settings)
-    from prefect.settings import PREFECT_API_URL, temporary_settings
+    from prefect.settings import temporary_settings
 
-    with temporary_settings({PREFECT_API_URL: api_url(settings)}):
+    with temporary_settings(client_settings(settings)):
         from flows.entry import ensure_limit
 
         ensure_limit(settings)
         if any(p.name == "core_system" for p in programs):
             start_standin(settings, sup, run, logs, timeout)
-    for name in ("worker", "watcher"):
+    for name in ("worker", "watcher", *(["proxy"] if settings.server.listen else [])):
         sup.start(name)
     return {p.name: sup.pid(p.name) for p in programs}
 
@@ -207,6 +240,7 @@ def down(settings: Settings) -> list[str]:
     running = [name for name in SERVICES if sup.pid(name) is not None]
     sup.shutdown(list(SERVICES))
     (run / "core_system.url").unlink(missing_ok=True)
+    (run / office.URL_FILE).unlink(missing_ok=True)
     return running
 
 
@@ -217,5 +251,9 @@ def status(settings: Settings) -> dict[str, object]:
         "healthy": healthy(settings),
         "core_system_url": (run / "core_system.url").read_text().strip() if (run / "core_system.url").exists() else None,
         "ui": f"http://127.0.0.1:{settings.server.port}",
+        # the UI on the office network while Caddy serves it, and where its login is kept
+        "office_ui": (run / office.URL_FILE).read_text().strip() if _pid(settings, "proxy") and
+        (run / office.URL_FILE).exists() else None,
+        "login_file": str(login_file(settings)) if login_file(settings).exists() else None,
         "logs": str(logs),
     }
