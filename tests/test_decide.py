@@ -186,6 +186,28 @@ def test_reviewer_is_shown_what_one_engine_read_when_the_other_read_nothing():
     assert f.value == "744002" and f.status == FieldStatus.needs_review
 
 
+def test_a_place_without_a_postal_code_is_a_town_that_exists_then_a_numbering():
+    """
+    GIVEN 被災場所 of the city's 罹災証明書, an address with no postal code beside it, read alike and
+          surely by both engines
+    WHEN a handwritten 1 was read as / (「東陽/丁目」, accepted in the bench before this check), a 7
+          as ク, or the town is one Japan Post does not know
+    THEN it goes to review; a town that exists with a numbering (and a building after a gap) passes
+    """
+    spec = load_templates()["disaster_certificate"].field("disaster_place")
+    assert spec.validators == ("address_exists",)
+
+    def place(text):
+        return decide_field(RawField(spec, {"paddle": EngineText(text, 0.999), "rapid": EngineText(text, 0.999)},
+                                     has_ink=True), CFG, CTX)
+
+    for wrong in ("山口県下松市東陽/丁目8番14号", "山口県下松市河内330番地ク", "山口県下松市東陽区1丁目8番14号"):
+        out = place(wrong)
+        assert out.status == FieldStatus.needs_review and out.reasons == ["validator:address_exists"], wrong
+    for right in ("山口県下松市東陽1丁目8番14号", "下松市河内330番地7", "山口県下松市中央町1番2号 コーポ山田101"):
+        assert place(right).status == FieldStatus.accepted, right
+
+
 def test_address_waits_for_an_accepted_postal_code():
     raws = [raw("postal_code", "7440025", "7440026"),
             raw("address", "山口県下松市中央町1番2号", "山口県下松市中央町1番2号")]
