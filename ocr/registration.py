@@ -131,7 +131,7 @@ def identify_and_register(
 
     Args:
         page: a loaded page.
-        templates: the known forms by id.
+        templates: the known forms by id (of a form of several pages, its first page is matched).
         form_id: when given, skip identification and only register to this form.
         reference_dpi: resolution of matching; 100 dpi is enough for 0.5 mm.
 
@@ -145,7 +145,7 @@ def identify_and_register(
         templates = {form_id: templates[form_id]}
     if not templates:
         raise ValueError("no templates to match against")
-    refs = {fid: _reference(t, float(reference_dpi)) for fid, t in templates.items()}
+    refs = {fid: _reference(t.page_forms()[0], float(reference_dpi)) for fid, t in templates.items()}
     some = next(iter(templates.values()))
     prepared = _prepare(page, _guess_dpi(page, some.page_size), float(reference_dpi))
     candidates = sorted(

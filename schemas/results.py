@@ -42,6 +42,7 @@ REASONS_JA = {
     "validator:postal_code_unconfirmed": "郵便番号が確定していないため住所を照合できません",
     "validator:address_matches_postal_code": "住所が郵便番号の地域と一致しません",
     "validator:address_numbering": "住所の番地の部分が読み取れないか、番地以外の文字（建物名など）があります",
+    "validator:address_exists": "場所が実在する町名と番地として読み取れません",
     "validator:date_invalid": "存在しない日付です",
     "validator:date_plausible": "あり得ない年代の日付です",
     "validator:date_past": "未来の日付になっています",
