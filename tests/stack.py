@@ -33,5 +33,17 @@ def running_stack(tmp_path_factory, name: str, start: Callable | None = None) ->
         (start or (lambda s: server.up(s, REPO)))(settings)
         yield settings
     finally:
+        _drain_prefect_clients()  # while the server still answers
         server.down(settings)  # a no-op when a test already stopped everything
         mp.undo()
+
+
+def _drain_prefect_clients(timeout: float = 30.0) -> None:
+    """Send what this process's Prefect clients still hold (events, logs) and stop them. Left running
+    after their server is gone, they keep retrying, and the next module's Prefect test harness waits
+    for them at its end without a timeout: the whole suite hung there once."""
+    from prefect.events.worker import EventsWorker
+    from prefect.logging.handlers import APILogWorker
+
+    for worker in (EventsWorker, APILogWorker):
+        worker.drain_all(timeout=timeout)
