@@ -25,7 +25,7 @@ from schemas.templates import FieldKind, FormTemplate, load_templates
 
 HAND_FONT = "/usr/share/fonts/truetype/klee/KleeOne-Regular.ttf"
 BASE_DPI = 300
-TEMPLATES = load_templates()
+TEMPLATES = {k: t.page_forms()[0] for k, t in load_templates().items()}  # a form of several pages: its first
 FORM_IDS = sorted(TEMPLATES)
 
 SAMPLE_TEXT = {
