@@ -30,7 +30,7 @@ import pytest
 
 from flows import cli
 from flows.service import office, server
-from tests.browser import VIEWPORT, artifact_path, chromium_path, resume_in_ui
+from tests.browser import VIEWPORT, _same_origin_only, artifact_path, chromium_path, resume_in_ui
 from tests.conftest import SAMPLES
 from tests.stack import running_stack
 
@@ -267,20 +267,6 @@ def browser_in(netns, tmp_path) -> Iterator:
             b.close()
 
 
-def _only(origin: str):
-    """Let the page reach `origin` only (the V2 UI fetches an analytics config from a public host)."""
-    from urllib.parse import urlsplit
-
-    def handle(route) -> None:
-        u = urlsplit(route.request.url)
-        if u.scheme in ("data", "blob") or f"{u.scheme}://{u.netloc}" == origin:
-            route.continue_()
-        else:
-            route.abort("blockedbyclient")
-
-    return handle
-
-
 def test_a_reviewer_at_another_desk_answers_a_review_through_the_office_address(stack, netns, review, tmp_path):
     """GIVEN a suspended review and a browser on another host WHEN it opens the office address
     without the login THEN it gets 401 and no page; WHEN the reviewer gives the login (the browser's
@@ -306,7 +292,7 @@ def test_a_reviewer_at_another_desk_answers_a_review_through_the_office_address(
         # no login: refused, nothing of the UI served
         anon = browser.new_context(ignore_https_errors=True)
         try:
-            anon.route("**/*", _only(origin))
+            anon.route("**/*", _same_origin_only(origin))
             response = anon.new_page().goto(f"{origin}/v2/runs")
             assert response.status == 401
         finally:
@@ -317,7 +303,7 @@ def test_a_reviewer_at_another_desk_answers_a_review_through_the_office_address(
         ctx = browser.new_context(viewport=VIEWPORT, locale="ja-JP", ignore_https_errors=True,
                                   http_credentials={"username": user, "password": password})
         try:
-            ctx.route("**/*", _only(origin))
+            ctx.route("**/*", _same_origin_only(origin))
             page = ctx.new_page()
             page.goto(f"{origin}/v2/runs", wait_until="domcontentloaded")
             # Prefect's own login page (the server has PREFECT_SERVER_API_AUTH_STRING): the same user:password
