@@ -72,6 +72,14 @@ class DecisionSettings(BaseModel):
         description="where the digit reader read a field cell by cell: its minimum lowest-cell probability "
         "for auto-accept, by field kind (every cell must also be backed by a line engine)",
     )
+    line_error: float = Field(0.05, gt=0.0, lt=1.0, description="where the digit reader's cell probabilities are "
+                              "weighed with the line engines' readings (ocr.fusion): a line engine's probability "
+                              "is never taken above 1 minus this (PP-OCR is wrong at 0.999 too)")
+    line_weight: float = Field(0.5, ge=0.0, le=1.0, description="exponent on each line engine's likelihood in that "
+                               "weighing (0.5: the two PP-OCR engines, which share mistakes, count as one); 0 turns "
+                               "the weighing off")
+    line_floor: float = Field(0.9, ge=0.0, le=1.0, description="in that weighing, a line engine's digit below this "
+                              "probability counts for nothing (hesitant engines lean the same way as the digit reader)")
     min_readers: int = Field(2, ge=1, description="readers that must agree before a field can be accepted")
     tick_ink: float = Field(0.06, description="share of dark pixels (beyond the print) that makes a box ticked")
     tick_doubt: float = Field(0.025, description="ink between this and tick_ink is doubtful: review")

@@ -6,7 +6,8 @@ optdigits' 13 writer-independent writers and semeion's held-out part) is drawn o
 of each digit kind are then made of disjoint runs of these cells, as many cells as the built-in
 forms give that kind, and decided with `ocr.decide.decide_field`. For each kind, `ocr.certify`
 finds the lowest digit-reader score whose error among accepted fields has a 95% upper bound
-within the target. Prints a table and writes JSON; the defaults in
+within the target. The digit reader's cell probabilities are first weighed with the line engines'
+readings of the same cells, as the decision weighs them (`ocr.fusion`). Prints a table and writes JSON; the defaults in
 `schemas.settings.DecisionSettings.vote_thresholds` are copied from it.
 """
 
@@ -21,15 +22,18 @@ import numpy as np
 
 from ocr.certify import certify
 from ocr.charsets import DIGITS
-from ocr.decide import DIGIT_READER, EngineText, cell_vote
+from ocr.decide import DIGIT_READER, UNREAD, EngineText, cell_vote
 from ocr.engines import EMPTY_READING
+from ocr.fusion import fuse_texts
 from ocr.readers import load_engines
+from schemas.settings import DecisionSettings
 from training.cells import draw_cell, load_digits
 
 SEED = 20261201
 HELD_OUT = ("mnist_val", "optdigits_windep", "semeion_val")
 CELLS_PER_FIELD = {"postal_code": 7, "digits": 7, "amount": 6, "wareki_date": 6}  # as on the built-in forms
 TARGETS = (0.001, 0.002, 0.005, 0.01, 0.02)
+DECISION = DecisionSettings()
 CURVE = (0.5, 0.8, 0.9, 0.95, 0.97, 0.98, 0.99, 0.995, 0.999)
 
 
@@ -58,6 +62,8 @@ def field_rows(truth: np.ndarray, readings: dict[str, list], cells: int) -> list
         texts = {name: EngineText("".join(rs[i].text or "?" for i in span), 0.0,
                                   tuple(rs[i] if rs[i].text else EMPTY_READING for i in span))
                  for name, rs in readings.items()}
+        # weighed with the line engines' cells as the decision weighs them (ocr.fusion)
+        texts = fuse_texts(texts, DIGIT_READER, UNREAD, DECISION)
         vote = cell_vote(texts)
         right = texts[DIGIT_READER].text == "".join(str(truth[i]) for i in span)
         rows.append((vote.backed, vote.score, right))

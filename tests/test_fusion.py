@@ -1,0 +1,123 @@
+"""The digit reader's cell probabilities weighed with the line engines' readings (ocr.fusion)."""
+
+from datetime import date
+
+import numpy as np
+
+from ocr.decide import EngineText, RawField, decide_field
+from ocr.digit_reader import reading_of
+from ocr.engines import Reading
+from ocr.fusion import fuse_cell
+from ocr.validate import Context
+from schemas.results import FieldStatus
+from schemas.settings import DecisionSettings
+from schemas.templates import load_templates
+
+CFG = DecisionSettings()
+CTX = Context(today=date(2026, 11, 27), values={})
+FORMS = load_templates()
+
+
+def digit_cell(probs: dict[int, float]) -> Reading:
+    """The digit reader's reading of one cell from its class probabilities (10 = not a digit)."""
+    p = np.full(11, 1e-5)
+    for k, q in probs.items():
+        p[k] = q
+    return reading_of(p / p.sum())
+
+
+def line_cell(text: str, conf: float) -> Reading:
+    return Reading(text, conf, (conf,), conf)
+
+
+def field(form: str, name: str, digit: list[Reading], paddle: str, rapid: str, line_conf: float = 1.0) -> RawField:
+    texts = {
+        "paddle": EngineText(paddle, line_conf, tuple(line_cell(c, line_conf) for c in paddle)),
+        "rapid": EngineText(rapid, line_conf, tuple(line_cell(c, line_conf) for c in rapid)),
+        "digit": EngineText("".join(c.text or "?" for c in digit), min(c.confidence for c in digit), tuple(digit)),
+    }
+    return RawField(FORMS[form].field(name), texts, {}, True)
+
+
+def sure(text: str) -> list[Reading]:
+    return [digit_cell({int(c): 0.999}) for c in text]
+
+
+def test_two_line_engines_sure_of_the_digit_the_reader_doubts_make_it_sure():
+    """
+    GIVEN a cell the digit reader reads as 4 at 0.90 (9 at 0.10) and both line engines read as 4 at 1.00
+    WHEN weighing
+    THEN 4, far surer than the vote threshold
+    """
+    cell = fuse_cell(digit_cell({4: 0.90, 9: 0.10}), [line_cell("4", 1.0), line_cell("4", 1.0)], CFG)
+    assert cell.text == "4" and cell.confidence > 0.99
+
+
+def test_line_engines_never_outweigh_a_digit_reader_sure_of_another_digit():
+    """
+    GIVEN the digit reader sure of 7 (0.999) where both line engines read 1 at 0.999
+    WHEN weighing
+    THEN still 7, but no longer sure enough to accept on (their 1 counts, capped at 1 - line_error)
+    """
+    cell = fuse_cell(digit_cell({7: 0.999, 1: 0.001}), [line_cell("1", 0.999), line_cell("1", 0.999)], CFG)
+    assert cell.text == "7" and 0.5 < cell.confidence < CFG.vote_thresholds["digits"]
+
+
+def test_not_a_digit_stays_not_a_digit_and_silent_cells_change_nothing():
+    """
+    GIVEN a cell the digit reader calls not a digit (0.9999, and 0.99) that both line engines read
+          as 1 at 0.99; and a cell no line engine read a digit in
+    WHEN weighing
+    THEN the first is still no digit; the second a 1 far from sure enough to accept; the third keeps
+         the reader's own probabilities
+    """
+    line = [line_cell("1", 0.99)] * 2
+    assert fuse_cell(digit_cell({10: 0.9999, 1: 0.0001}), line, CFG).text == ""
+    assert fuse_cell(digit_cell({10: 0.99, 1: 0.01}), line, CFG).confidence < 0.8
+    alone = digit_cell({3: 0.8, 8: 0.2})
+    same = fuse_cell(alone, [None, line_cell("", 0.0)], CFG)
+    assert same.text == "3" and abs(same.confidence - alone.confidence) < 1e-6
+
+
+def test_a_field_all_three_read_alike_is_accepted_where_the_reader_alone_doubted_one_cell():
+    """
+    GIVEN an account number all three readers read 8304986, the digit reader at 0.90 on one cell,
+          the line engines at 0.98 (below their own threshold of 0.99)
+    WHEN deciding with the weighing, and with it turned off (line_weight 0)
+    THEN accepted with it; without it the field went to review for low confidence (the rule before);
+         the reviewer still sees what the digit reader read by itself
+    """
+    digit = sure("830") + [digit_cell({4: 0.90, 9: 0.10})] + sure("986")
+    raw = field("child_allowance", "account_number", digit, "8304986", "8304986", line_conf=0.98)
+    f = decide_field(raw, CFG, CTX)
+    assert (f.status, f.value) == (FieldStatus.accepted, "8304986")
+    off = decide_field(raw, CFG.model_copy(update={"line_weight": 0.0}), CTX)
+    assert off.status == FieldStatus.needs_review and off.reasons == ["low_confidence"]
+
+
+def test_a_line_engine_sure_of_another_digit_still_stands_against_the_weighed_vote():
+    """
+    GIVEN the digit reader sure of 1 in a cell (the others sure) that rapid reads as 7 at 0.55 and
+          paddle as 1 at 0.70 (a year written 7 that looks like 1)
+    WHEN deciding
+    THEN review: the weighing does not remove the rule that a fair opposing reading is no backing
+    """
+    digit = [digit_cell({1: 0.998, 7: 0.001})] + sure("814")
+    texts = {
+        "paddle": EngineText("1814", 0.7, (line_cell("1", 0.70),) + tuple(line_cell(c, 1.0) for c in "814")),
+        "rapid": EngineText("7814", 0.55, (line_cell("7", 0.55),) + tuple(line_cell(c, 1.0) for c in "814")),
+        "digit": EngineText("1814", 0.998, tuple(digit)),
+    }
+    f = decide_field(RawField(FORMS["child_allowance_claim"].field("bank_code"), texts, {}, True), CFG, CTX)
+    assert f.status == FieldStatus.needs_review and "engines_disagree" in f.reasons
+
+
+def test_hesitant_line_engines_do_not_make_a_hesitant_digit_reader_sure():
+    """
+    GIVEN a 9 written open at the top: the digit reader 4 at 0.57 (9 at 0.25), both line engines 4
+          at 0.76 and 0.83 (below line_floor), as on held-out training digits
+    WHEN weighing
+    THEN the line engines count for nothing: still 0.57, so the field goes to review
+    """
+    cell = fuse_cell(digit_cell({4: 0.57, 9: 0.25, 1: 0.08, 10: 0.07}), [line_cell("4", 0.76), line_cell("4", 0.83)], CFG)
+    assert cell.text == "4" and cell.confidence < 0.6
