@@ -158,6 +158,25 @@ def spacing_doubt(reading: Reading) -> bool:
     return max(inner) > WIDE_GAP * usual or max(ends) > WIDE_END * usual or min(inner) < NARROW_GAP * usual
 
 
+ADDRESS_CHECKS = ("address_matches_postal_code", "address_exists")
+WIDE_NUMBERING = 1.5  # a gap in an address's numbering this many times the line's usual one had a digit in it
+
+
+def numbering_doubt(reading: Reading) -> bool:
+    """True when an address's numbering (from the character before its first digit to the end of
+    the ink) leaves room for a digit the line engines dropped: 「米川9番地」 for 米川94番地,
+    「瀬戸1354番地」 for 1354番地11 (on held-out training digits, every accepted wrong address was one
+    of these). The end counts twice, as in `spacing_doubt`."""
+    p, t = reading.positions, reading.text
+    first = next((i for i, ch in enumerate(t) if ch.isdigit()), None)
+    if first is None or len(p) != len(t) or len(p) < 3:
+        return False
+    gaps = [b - a for a, b in zip(p, p[1:])]
+    usual = sorted(gaps)[len(gaps) // 2]
+    numbering = gaps[max(first - 1, 0):] + [2 * (1 - p[-1])]
+    return usual > 0 and max(numbering) >= WIDE_NUMBERING * usual
+
+
 @dataclass(frozen=True)
 class Vote:
     """What the digit reader says of a field it read cell by cell.
@@ -293,6 +312,9 @@ def decide_text(raw: RawField, cfg: DecisionSettings, ctx: Context) -> FieldResu
     if (digit_unread if vote is not None else line_unread) and not (vote_ok or line_ok):
         reasons.append("unread_ink")
     if spec.kind == FieldKind.kana and any(spacing_doubt(c) for t in raw.texts.values() for c in t.cells if c):
+        reasons.append("char_count_doubt")
+    elif set(spec.validators) & set(ADDRESS_CHECKS) and any(
+            numbering_doubt(c) for t in raw.texts.values() for c in t.cells if c and c.positions):
         reasons.append("char_count_doubt")
     if vetoed and not vote_ok:
         reasons.append("engines_disagree")

@@ -485,3 +485,29 @@ def test_a_month_that_cannot_be_is_not_the_reading_of_a_date():
     wrong = dated("8|71|06")
     f = decide_field(RawField(spec, {"paddle": wrong, "rapid": wrong, "digit": digit}, {}, True), CFG, CTX)
     assert f.status != FieldStatus.accepted
+
+
+def test_an_address_whose_numbering_has_room_for_a_dropped_digit_goes_to_review():
+    """
+    GIVEN an address both engines read surely as 「山口県下松市米川9番地」 where the ink after 9 has
+          room for one more character (the 4 of 94番地 both dropped), and the same address with its
+          characters evenly spaced; and 「…瀬戸1354番地」 whose ink runs on two digits past 地 (番地11)
+    WHEN deciding
+    THEN the first and the third go to review for a doubtful character count; the second is accepted
+    """
+    def address(text, positions):
+        texts = {e: spaced(text, positions) for e in ("paddle", "rapid")}
+        return decide_field(RawField(FORM.field("address"), texts, {}, True), CFG,
+                            Context(today=TODAY, values={"postal_code": "744-0276"}))
+
+    text = "山口県下松市米川9番地"
+    even = [(i + 0.5) / len(text) for i in range(len(text))]
+    gap = even[:8] + [p + 0.5 / len(text) for p in even[8:]]  # after 9: a character's width more
+    dropped = address(text, [p * len(text) / (len(text) + 0.5) for p in gap])
+    assert dropped.status == FieldStatus.needs_review and "char_count_doubt" in dropped.reasons
+    assert address(text, even).status == FieldStatus.accepted
+    seto = "山口県下松市瀬戸1354番地"
+    tail = [(i + 0.5) / (len(seto) + 2) for i in range(len(seto))]  # two digits' ink after 地 unread
+    short = decide_field(RawField(FORM.field("address"), {e: spaced(seto, tail) for e in ("paddle", "rapid")}, {}, True),
+                         CFG, Context(today=TODAY, values={"postal_code": "744-0273"}))
+    assert short.status == FieldStatus.needs_review and "char_count_doubt" in short.reasons
