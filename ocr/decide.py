@@ -26,6 +26,7 @@ import numpy as np
 from ocr.engines import Reading
 from ocr.fusion import fuse_texts
 from ocr.grammar import GRAMMAR_KINDS, NOT_A_DIGIT, grammar_reading
+from ocr.names import reading_matches
 from ocr.validate import CROSS_FIELD, Context, clean_text, to_value, validate, wareki_to_date
 from schemas.results import FieldResult, FieldStatus, reasons_ja
 from schemas.settings import DecisionSettings
@@ -286,6 +287,9 @@ def decide_text(raw: RawField, cfg: DecisionSettings, ctx: Context) -> FieldResu
     line_agree = len({repr(values[e]) for e in lines}) == 1
     line_score = min(confs[e] for e in lines)
     line_threshold = spec.threshold if spec.threshold is not None else cfg.thresholds.get(spec.kind.value, 0.9)
+    if spec.reading_of and line_agree and reading_matches(str(values[lines[0]]), str(ctx.values.get(spec.reading_of))):
+        # a reading the name lists give for the name accepted beside it: evidence from other ink
+        line_threshold = min(line_threshold, cfg.kana_with_name)
     vetoed = vote is not None and any(_contradicted(raw.texts[e], vote) for e in lines)
     line_ok = line_agree and not line_unread and line_score >= line_threshold and not vetoed
     # the digit reader's rule: every cell backed by a line engine, its own lowest probability
@@ -342,9 +346,9 @@ def decide_field(raw: RawField, cfg: DecisionSettings, ctx: Context) -> FieldRes
 
 
 def decide_fields(raws: list[RawField], cfg: DecisionSettings, ctx: Context) -> dict[str, FieldResult]:
-    """Decide every field of a page. Cross-field validators (address vs postal code) run last and
-    see only the values accepted elsewhere on the page."""
-    cross = [r for r in raws if any(v in CROSS_FIELD for v in r.spec.validators)]
+    """Decide every field of a page. Cross-field validators (address vs postal code) and kana read
+    beside their name (`reading_of`) run last and see only the values accepted elsewhere on the page."""
+    cross = [r for r in raws if r.spec.reading_of or any(v in CROSS_FIELD for v in r.spec.validators)]
     out = {r.spec.name: decide_field(r, cfg, ctx) for r in raws if r not in cross}
     accepted = {n: f.value for n, f in out.items() if f.status == FieldStatus.accepted}
     ctx2 = Context(today=ctx.today, values=accepted)

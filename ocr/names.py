@@ -89,3 +89,29 @@ def known_names() -> dict[str, Names]:
 def split_name(name: str, script: str) -> NameSplit:
     """`split_by_surname` with the dataset's names; `script` is "kanji" or "kana" (katakana)."""
     return split_by_surname(name, *known_names()[script])
+
+
+@lru_cache(maxsize=1)
+def _readings() -> tuple[dict[str, str], dict[str, frozenset[str]]]:
+    """Katakana readings by kanji: each surname's one reading, each given name's every reading."""
+    import japanese_personal_name_dataset as jpn
+
+    men, women, last = jpn.load_dataset("org", include_last_names=True)
+    family = {k: jaconv.hira2kata(v["reading"]) for k, v in last.items() if v["reading"]}
+    given: dict[str, set[str]] = {}
+    for table in (men, women):
+        for reading, entry in table.items():
+            for k in entry["kanji"]:
+                given.setdefault(k, set()).add(jaconv.hira2kata(reading))
+    return family, {k: frozenset(v) for k, v in given.items()}
+
+
+def reading_matches(kana: str, name: str) -> bool:
+    """True when `kana` ("ナカガワ アキホ") is, part by part, a reading that the name lists give for
+    `name` ("中川 亜希穂"): the surname's reading and one of the given name's. False where either part
+    is unknown, so a name the lists lack is no evidence either way."""
+    k, n = kana.split(" "), name.split(" ")
+    if len(k) != 2 or len(n) != 2:
+        return False
+    family, given = _readings()
+    return family.get(n[0]) == k[0] and k[1] in given.get(n[1], ())

@@ -78,6 +78,8 @@ class DecisionSettings(BaseModel):
     line_weight: float = Field(0.5, ge=0.0, le=1.0, description="exponent on each line engine's likelihood in that "
                                "weighing (0.5: the two PP-OCR engines, which share mistakes, count as one); 0 turns "
                                "the weighing off")
+    kana_with_name: float = Field(0.5, ge=0.0, le=1.0, description="a kana field whose reading the name lists "
+                                  "give for its accepted kanji name (`reading_of`): the line engines' threshold")
     line_floor: float = Field(0.9, ge=0.0, le=1.0, description="in that weighing, a line engine's digit below this "
                               "probability counts for nothing (hesitant engines lean the same way as the digit reader)")
     min_readers: int = Field(2, ge=1, description="readers that must agree before a field can be accepted")

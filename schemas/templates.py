@@ -127,6 +127,9 @@ class FieldSpec(BaseModel):
     threshold: float | None = Field(None, ge=0.0, le=1.0, description="overrides the kind's default")
     hint: str = Field("", description="small print under the label, e.g. 数字ははっきりと")
     page: int = Field(1, ge=1, description="the page of the form the field is on (1: the first)")
+    reading_of: str | None = Field(None, description="a kana field: the name_kanji field (same page) whose "
+                                   "reading it gives; a reading that the name lists give for that name, once the "
+                                   "name is accepted, is evidence of its own")
 
     @field_validator("eras")
     @classmethod
@@ -164,6 +167,8 @@ class FieldSpec(BaseModel):
             raise ValueError(f"{self.name}: a choice needs at least two options")
         if self.kind == FieldKind.wareki_date and not self.eras:
             raise ValueError(f"{self.name}: a wareki_date needs eras")
+        if self.reading_of is not None and self.kind != FieldKind.kana:
+            raise ValueError(f"{self.name}: reading_of is for a kana field")
         if self.kind == FieldKind.postal_code and self.char_boxes not in (None, 7):
             raise ValueError(f"{self.name}: a postal code has 7 character boxes")
         return self
@@ -252,6 +257,11 @@ class FormTemplate(BaseModel):
             b = f.box
             if b.x < 0 or b.y < 0 or b.x + b.w > w or b.y + b.h > h:
                 raise ValueError(f"{f.name}: box lies outside the page")
+        by_name = {f.name: f for f in self.fields}
+        for f in self.fields:
+            named = by_name.get(f.reading_of) if f.reading_of else None
+            if f.reading_of and (named is None or named.kind != FieldKind.name_kanji or named.page != f.page):
+                raise ValueError(f"{f.name}: reading_of {f.reading_of!r} is no name_kanji field on page {f.page}")
         for what, page in [*((f.name, f.page) for f in self.fields), *((t.text, t.page) for t in self.texts)]:
             if page > self.pages:
                 raise ValueError(f"{what}: page {page}, but the form has {self.pages} page(s) (set `pages`)")

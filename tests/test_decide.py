@@ -511,3 +511,40 @@ def test_an_address_whose_numbering_has_room_for_a_dropped_digit_goes_to_review(
     short = decide_field(RawField(FORM.field("address"), {e: spaced(seto, tail) for e in ("paddle", "rapid")}, {}, True),
                          CFG, Context(today=TODAY, values={"postal_code": "744-0273"}))
     assert short.status == FieldStatus.needs_review and "char_count_doubt" in short.reasons
+
+
+def test_a_kana_reading_the_name_lists_give_for_the_accepted_name_is_accepted_at_lower_confidence():
+    """
+    GIVEN 請求者氏名 accepted as 「中川 亜希穂」 and its フリガナ read alike by both engines at 0.6
+          (below the kana threshold 0.85): as ナカガワ アキホ, as ナカガワ アキボ (no reading of 亜希穂),
+          and as ナカガワ アキホ with the name itself not accepted
+    WHEN deciding the page
+    THEN only the first is accepted: a reading of the name beside it, from other ink
+    """
+    name = raw("applicant_name", "中川 亜希穂", "中川 亜希穂", conf=(0.99, 0.99))
+
+    def kana(text, name_conf=0.99):
+        fields = [raw("applicant_name", "中川 亜希穂", "中川 亜希穂", conf=(name_conf, name_conf)),
+                  raw("applicant_kana", text, text, conf=(0.6, 0.6))]
+        return decide_fields(fields, CFG, CTX)["applicant_kana"]
+
+    assert decide_field(name, CFG, CTX).status == FieldStatus.accepted
+    assert (kana("ナカガワ アキホ").status, kana("ナカガワ アキホ").value) == (FieldStatus.accepted, "ナカガワ アキホ")
+    assert kana("ナカガワ アキボ").reasons == ["low_confidence"]
+    assert kana("ナカガワ アキホ", name_conf=0.5).reasons == ["low_confidence"]
+
+
+def test_reading_of_names_a_name_field_of_the_same_page():
+    """GIVEN a kana field whose reading_of names a postal code, or a field that is no kana WHEN loading THEN refused."""
+    from schemas.templates import FormTemplate
+
+    data = FORM.model_dump()
+    for f in data["fields"]:
+        if f["name"] == "applicant_kana":
+            f["reading_of"] = "postal_code"
+    with pytest.raises(ValueError, match="reading_of"):
+        FormTemplate.model_validate(data)
+    for f in data["fields"]:
+        f["reading_of"] = "applicant_name" if f["name"] == "postal_code" else None
+    with pytest.raises(ValueError, match="reading_of is for a kana field"):
+        FormTemplate.model_validate(data)
