@@ -226,7 +226,24 @@ def propose(pages: Sequence[PagePrint]) -> tuple[list[Proposal], list[str]]:
         out.append(Proposal(number, spec, label_read, c.printed, tuple(c.notes + notes), marks, c.section))
     if "postal_code" not in used:  # no postal code to check the address against: the town must exist
         out = [_replaced(p, "address_matches_postal_code", "address_exists") for p in out]
-    return out, left_out
+    return [_tied(p, out) for p in out], left_out
+
+
+TIE_MM = 3.0  # a フリガナ box this close above or below a name's box is that name's reading
+
+
+def _tied(p: Proposal, out: Sequence[Proposal]) -> Proposal:
+    """A kana field with `reading_of` the name field on the same page right below or above it."""
+    if p.spec.kind != FieldKind.kana:
+        return p
+    k = p.spec.box
+    for q in out:
+        n = q.spec.box
+        near = min(abs(n.y - (k.y + k.h)), abs(k.y - (n.y + n.h))) <= TIE_MM
+        if q.spec.kind == FieldKind.name_kanji and q.spec.page == p.spec.page and near and \
+                min(k.x + k.w, n.x + n.w) - max(k.x, n.x) > 0.5 * min(k.w, n.w):
+            return replace(p, spec=p.spec.model_copy(update={"reading_of": q.spec.name}))
+    return p
 
 
 def _replaced(p: Proposal, validator: str, by: str) -> Proposal:

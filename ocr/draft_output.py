@@ -90,6 +90,8 @@ def _field_lines(p: Proposal, pages: int) -> list[str]:
         out.append(f"    eras: [{', '.join(s.eras)}]")
     if s.validators:
         out.append(f"    validators: [{', '.join(s.validators)}]")
+    if s.reading_of:
+        out.append(f"    reading_of: {s.reading_of}")
     if s.options:
         out.append("    options:")
         out += [f"      - {{name: {_q(o.name)}, label: {_q(o.label)}, box: {_nums(o.box)}}}" for o in s.options if o.box]

@@ -284,7 +284,8 @@ def test_the_city_forms_are_drafted_as_measured(form_id: str, tmp_path: Path, ca
          0.5 mm with their options named; a date written freely has its parts over the gaps before
          年 月 日 and, where two eras are printed to be circled, a box around each; a phone in three
          boxes joined by hyphens is one field with a part in each; the YAML ends with a newline,
-         loads beside a copy of the PDF, and each page has its picture
+         loads beside a copy of the PDF, and each page has its picture; the applicant's フリガナ
+         has `reading_of` its 氏名
     """
     from flows.cli import main
 
@@ -304,6 +305,8 @@ def test_the_city_forms_are_drafted_as_measured(form_id: str, tmp_path: Path, ca
                for n in [picture.name, *(f"{form_id}-draft-p{p}.png" for p in range(2, pages + 1))])
     assert "受付印 [" in out and "受付" not in "".join(f.label for f in template.fields)
     assert sorted(f.name for f in template.fields) == sorted(w[0] for w in want.values() if w)
+    # the applicant's フリガナ, just above the applicant's 氏名, is tied to it
+    assert template.field("kana").reading_of == "name"
 
     for field, parts in boxes.items():
         if want[field] is None:
