@@ -13,7 +13,7 @@ from schemas.results import FieldStatus
 from schemas.settings import DecisionSettings
 from schemas.templates import load_templates
 
-CFG = DecisionSettings()
+CFG = DecisionSettings(line_weight=0.5)  # the weighing on (off by default: README, "The decision rule")
 CTX = Context(today=date(2026, 11, 27), values={})
 FORMS = load_templates()
 
@@ -121,3 +121,16 @@ def test_hesitant_line_engines_do_not_make_a_hesitant_digit_reader_sure():
     """
     cell = fuse_cell(digit_cell({4: 0.57, 9: 0.25, 1: 0.08, 10: 0.07}), [line_cell("4", 0.76), line_cell("4", 0.83)], CFG)
     assert cell.text == "4" and cell.confidence < 0.6
+
+
+def test_the_weighing_is_off_unless_asked_for():
+    """
+    GIVEN the default settings and the account number of the test above (one cell the digit reader
+          gives 0.90, all three readers alike)
+    WHEN deciding
+    THEN review for low confidence, as before the weighing existed
+    """
+    digit = sure("830") + [digit_cell({4: 0.90, 9: 0.10})] + sure("986")
+    f = decide_field(field("child_allowance", "account_number", digit, "8304986", "8304986", line_conf=0.98),
+                     DecisionSettings(), CTX)
+    assert f.status == FieldStatus.needs_review and f.reasons == ["low_confidence"]
