@@ -109,7 +109,7 @@ def reconcile(settle_seconds: float | None = None, linger_seconds: float | None 
     settings = Settings()
     folders = Folders.from_settings(settings).ensure()
     store = Store(settings.db_url)
-    for place in recover(store, folders):
+    for place in recover(store, folders, settings.intake.max_attempts):
         log.info("recovered %s", place)
     try:
         reopened = reopen_reviews(store, settings)
