@@ -89,7 +89,7 @@ def test_a_small_chaos_run_loses_nothing_and_does_nothing_twice(tmp_path, monkey
     monkeypatch.setenv("MADOGUCHI_HOME", str(tmp_path / "unused"))  # chaos.run sets its own; undone after
     monkeypatch.setenv("MADOGUCHI_SERVER__PORT", "4200")
     report = chaos.run(tmp_path / "chaos", REPO, files=12, kills=3, arrive_seconds=10.0, reviews=1,
-                       targets=("watcher", "server", "core_system"), timeout=240.0, seed=5)
+                       targets=("watcher", "server", "core_system"), timeout=420.0, seed=5)
     failed = [c for c in report["checks"] if not c["ok"]]
     assert failed == [], failed
     assert report["kills_per_process"] == {"watcher": 1, "server": 1, "core_system": 1}

@@ -376,8 +376,8 @@ PLACES = ("done", "duplicates", "quarantine", "inbox", "processing", "lost", "tw
 
 def markdown(r: dict) -> str:
     """The report as Markdown tables."""
-    lines = [f"Chaos run: {r['files']} files over {r['arrive_seconds']:.0f} s, {len(r['kills'])} kills, "
-             f"{r['machine']}, seed {r['seed']}; wall time {r['wall_seconds'] / 60:.1f} min.", "",
+    lines = [(f"Chaos run: {r['files']} files over {r['arrive_seconds']:.0f} s, {len(r['kills'])} kills, "
+              f"{r['machine']}, seed {r['seed']}; wall time {r['wall_seconds'] / 60:.1f} min."), "",
              "| file type | files | done/ | done/duplicates/ | quarantine/ (with reason) | still queued | lost |",
              "|---|---|---|---|---|---|---|"]
     for kind, places in r["by_kind"].items():
@@ -391,10 +391,10 @@ def markdown(r: dict) -> str:
         backs = [k["back_seconds"] for k in ks if k["back_seconds"] is not None]
         lines.append(f"| {t} | {len(ks)} | {sum(1 for k in ks if k['mid_document'])} | "
                      f"{max(backs) if backs else '-'} |")
-    lines += ["", f"Readings: {r['readings']} (and {r['interrupted_readings']} interrupted by a kill, done again); "
-              f"documents {r['documents']}; reviews answered {r['reviews_answered']}; entries {r['entries']} "
-              f"({r['entered_by_this_run']} records made, {r['entered_found_already_there']} found already there by "
-              f"their key); records in the core system {r['core_records']}.", "",
+    lines += ["", (f"Readings: {r['readings']} (and {r['interrupted_readings']} interrupted by a kill, done again); "
+                   f"documents {r['documents']}; reviews answered {r['reviews_answered']}; entries {r['entries']} "
+                   f"({r['entered_by_this_run']} records made, {r['entered_found_already_there']} found already "
+                   f"there by their key); records in the core system {r['core_records']}."), "",
               "| check | result | found |", "|---|---|---|"]
     lines += [f"| {c['name']} | {'ok' if c['ok'] else '**FAILED**'} | {c['detail']} |" for c in r["checks"]]
     return "\n".join(lines)

@@ -77,7 +77,7 @@ def add_bench_chaos(sub) -> None:
     b.add_argument("--arrive-seconds", type=float, help="the files arrive over this many seconds (default 0.9 s a file)")
     b.add_argument("--reviews", type=int, help="reviews the bench answers with the true values, so that documents "
                    "are entered during the chaos (default a third of the good scans)")
-    b.add_argument("--targets", default=",".join(("watcher", "worker", "server", "core_system")),
+    b.add_argument("--targets", default="watcher,worker,server,core_system",
                    help="comma-separated programs to kill (default all four)")
     b.add_argument("--timeout", type=float, default=3600.0, help="longest wait for everything to settle, in seconds")
     b.add_argument("--out", default="bench/chaos", help="folder for chaos.json, chaos.md and the run's data root "
