@@ -26,7 +26,7 @@ from flows.home import copy_private, make_private
 from flows.names import derived_name, fit_name, utf8_name
 from flows.pipeline import Reader, link_digest, place_in_quarantine, sha256_of
 from schemas.db import Store
-from schemas.results import DocumentError, DocumentResult, DocumentStatus
+from schemas.results import DocumentError, DocumentResult, DocumentStatus, reading_outcome
 from schemas.settings import Settings
 
 log = logging.getLogger("madoguchi.intake")
@@ -162,7 +162,7 @@ def recover(store: Store, folders: Folders, max_attempts: int = 3) -> list[Path]
         digest = link_digest(path) if path.is_symlink() else sha256_of(path)
         earlier = store.find(digest)
         if earlier is not None and Path(earlier.source) == path:
-            result = DocumentResult(source=str(path), sha256=earlier.sha256, status=DocumentStatus(earlier.status),
+            result = DocumentResult(source=str(path), sha256=earlier.sha256, status=reading_outcome(earlier.status),
                                     errors=store.errors_of(earlier))
             out.append(finish(path, result, folders))
         elif earlier is None and (attempts := store.count_attempt(digest)) >= max_attempts:

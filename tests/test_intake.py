@@ -211,3 +211,23 @@ def test_a_file_whose_reading_stops_every_time_goes_to_quarantine_not_round_fore
     [doc] = store.documents("rejected")
     assert Path(doc.source).name == "stops-the-reader.jpg" and "read_interrupted" in doc.errors
     assert not any(folders.processing.iterdir()) and not any(folders.inbox.iterdir())
+
+
+def test_a_copy_of_a_reviewed_or_entered_document_is_a_duplicate_not_a_crash(reader, folders):
+    """GIVEN a scan read, then validated by a reviewer (or entered into the core system) WHEN an exact
+    copy of it is dropped THEN the copy is filed as a duplicate; it used to raise ValueError ('validated'
+    is not a DocumentStatus), which stopped reconcile at that file at every run (found by the chaos run)."""
+    from sqlmodel import Session
+
+    from schemas.db import Document
+
+    first = reader.process(claim(_drop(folders, GOOD, "original.jpg"), folders), quarantine=False)
+    doc = reader.store.find(first.sha256)
+    for status in ("validated", "entered", "review_rejected"):
+        with Session(reader.store.engine) as s, s.begin():
+            row = s.get(Document, doc.id)
+            row.status = status
+            s.add(row)
+        [(place, result)] = list(process_ready(reader, folders, Settling(seconds=0.0)) if
+                                 _drop(folders, GOOD, f"copy-{status}.jpg") else [])
+        assert place.parent == folders.duplicates and result.duplicate_of, status
