@@ -125,6 +125,8 @@ def reconcile(settle_seconds: float | None = None, linger_seconds: float | None 
     idle_since = time.monotonic()
     while True:
         ready = settling.ready(folders.inbox)  # the first look starts every file's clock
+        if ready:
+            _reader()  # models loaded before a file is taken: a kill while loading leaves nothing in processing/
         for path in ready:
             try:
                 working = claim_file(path, folders)
