@@ -26,7 +26,7 @@ from flows.home import copy_private, make_private
 from flows.names import derived_name, fit_name, utf8_name
 from flows.pipeline import Reader, link_digest, place_in_quarantine, sha256_of
 from schemas.db import Store
-from schemas.results import DocumentResult, DocumentStatus
+from schemas.results import DocumentError, DocumentResult, DocumentStatus, reading_outcome
 from schemas.settings import Settings
 
 log = logging.getLogger("madoguchi.intake")
@@ -143,17 +143,33 @@ def finish(path: Path, result: DocumentResult, folders: Folders) -> Path:
     return _move(path, _free(folders.done, path.name))
 
 
-def recover(store: Store, folders: Folders) -> list[Path]:
-    """Files left in processing/ by a killed run: finished from the database when the document
-    was recorded (its transaction committed), else put back in the inbox to be read again."""
+def interrupted(attempts: int) -> DocumentError:
+    """Why a file whose every reading stopped before it finished is in quarantine."""
+    return DocumentError(
+        code="read_interrupted", message=f"{attempts} readings of this file stopped before they finished "
+        "(the process was killed, or an error of ours); not read again",
+        message_ja=f"このファイルの読み取りが{attempts}回とも途中で止まりました（処理の強制終了か、システム内部の"
+        "エラー）。ファイルを開いて確認し、正しいスキャンならスキャンし直して受付箱に置いてください。"
+        "繰り返す場合はシステム担当者に連絡してください。")
+
+
+def recover(store: Store, folders: Folders, max_attempts: int = 3) -> list[Path]:
+    """Files left in processing/ by a killed or failed run: finished from the database when the
+    document was recorded (its transaction committed), else put back in the inbox to be read again;
+    a file never recorded whose reading stopped `max_attempts` times goes to quarantine instead."""
     out = []
     for path in sorted(p for p in folders.processing.iterdir() if p.is_file() or p.is_symlink()):
-        earlier = store.find(link_digest(path) if path.is_symlink() else sha256_of(path))
+        digest = link_digest(path) if path.is_symlink() else sha256_of(path)
+        earlier = store.find(digest)
         if earlier is not None and Path(earlier.source) == path:
-            result = DocumentResult(source=str(path), sha256=earlier.sha256, status=DocumentStatus(earlier.status),
+            result = DocumentResult(source=str(path), sha256=earlier.sha256, status=reading_outcome(earlier.status),
                                     errors=store.errors_of(earlier))
             out.append(finish(path, result, folders))
-        else:
+        elif earlier is None and (attempts := store.count_attempt(digest)) >= max_attempts:
+            error = interrupted(attempts)
+            store.save(DocumentResult(source=str(path), sha256=digest, status=DocumentStatus.rejected, errors=[error]))
+            out.append(place_in_quarantine(path, digest, error, folders.quarantine, move=True))
+        else:  # the same content recorded from another file is read as its duplicate
             out.append(_move(path, _free(folders.inbox, path.name)))
         log.info("recovered %s -> %s", path.name, out[-1])
     return out

@@ -109,7 +109,7 @@ def reconcile(settle_seconds: float | None = None, linger_seconds: float | None 
     settings = Settings()
     folders = Folders.from_settings(settings).ensure()
     store = Store(settings.db_url)
-    for place in recover(store, folders):
+    for place in recover(store, folders, settings.intake.max_attempts):
         log.info("recovered %s", place)
     try:
         reopened = reopen_reviews(store, settings)
@@ -125,6 +125,8 @@ def reconcile(settle_seconds: float | None = None, linger_seconds: float | None 
     idle_since = time.monotonic()
     while True:
         ready = settling.ready(folders.inbox)  # the first look starts every file's clock
+        if ready:
+            _reader()  # models loaded before a file is taken: a kill while loading leaves nothing in processing/
         for path in ready:
             try:
                 working = claim_file(path, folders)

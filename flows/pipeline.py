@@ -33,7 +33,7 @@ from ocr.paging import candidates, register_pages
 from ocr.registration import Registration
 from ocr.validate import VALIDATORS, Context
 from schemas.db import Store
-from schemas.results import DocumentError, DocumentResult, DocumentStatus, FieldStatus
+from schemas.results import DocumentError, DocumentResult, DocumentStatus, FieldStatus, reading_outcome
 from schemas.settings import Settings
 from schemas.templates import load_templates
 
@@ -206,8 +206,8 @@ class Reader:
         digest = sha256_of(path)
         earlier = self.store.find(digest)
         if earlier is not None and earlier.status != DocumentStatus.rejected:  # a rejected file may be retried
-            return DocumentResult(source=str(path), sha256=digest, form=earlier.form, status=DocumentStatus(earlier.status),
-                                  duplicate_of=earlier.source)
+            return DocumentResult(source=str(path), sha256=digest, form=earlier.form,
+                                  status=reading_outcome(earlier.status), duplicate_of=earlier.source)
         try:
             result, pr = self._read(path, form_id=form_id, today=today)
         except PopplerMissingError:
@@ -226,7 +226,7 @@ class Reader:
         except IntegrityError:  # another worker recorded the same file meanwhile: ours is the duplicate
             earlier = self.store.find(digest)
             return DocumentResult(source=str(path), sha256=digest, form=earlier.form,
-                                  status=DocumentStatus(earlier.status), duplicate_of=earlier.source)
+                                  status=reading_outcome(earlier.status), duplicate_of=earlier.source)
         result.timings["persist"] = round(time.perf_counter() - t0, 4)
         return result
 

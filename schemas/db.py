@@ -10,7 +10,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from sqlalchemy import Column, Text, inspect, text
-from sqlalchemy.exc import DBAPIError
+from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlmodel import Field, Session, SQLModel, create_engine, select
 
 from schemas.results import DocumentError, DocumentResult
@@ -119,6 +119,18 @@ class Entry(SQLModel, table=True):
     entered_at: datetime | None = None
 
 
+class ReadAttempt(SQLModel, table=True):
+    """A file put back in the inbox because its reading never finished (its process was killed, or
+    an error of ours), counted per sha256: a file that stops every reader goes to quarantine after
+    `intake.max_attempts` tries instead of being read again at every reconcile run, forever."""
+
+    __tablename__ = "read_attempt"
+    id: int | None = Field(default=None, primary_key=True)
+    sha256: str = Field(index=True, unique=True, max_length=64)
+    attempts: int = 0
+    updated_at: datetime = Field(default_factory=_now)
+
+
 class Purge(SQLModel, table=True):
     """A document's files deleted under the retention setting (scan, field images, screenshots). The
     document, its fields, corrections and entry stay: the audit trail outlives the images."""
@@ -191,6 +203,20 @@ class Store:
                 s.flush()
                 s.add_all(EngineReading(field_id=row.id, engine=e, text=t) for e, t in f.readings.items())
             return doc.id
+
+    def count_attempt(self, sha256: str) -> int:
+        """One more unfinished reading of this file; returns how many there have been."""
+        for _ in range(2):  # a second process counting the same file first: count again on its row
+            try:
+                with Session(self.engine) as s, s.begin():
+                    row = s.exec(select(ReadAttempt).where(ReadAttempt.sha256 == sha256)).first()
+                    row = row or ReadAttempt(sha256=sha256)
+                    row.attempts, row.updated_at = row.attempts + 1, _now()
+                    s.add(row)
+                    return row.attempts
+            except IntegrityError:
+                continue
+        raise RuntimeError(f"could not count a reading attempt of {sha256}")
 
     @staticmethod
     def errors_of(doc: Document) -> list[DocumentError]:

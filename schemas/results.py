@@ -19,6 +19,15 @@ class DocumentStatus(StrEnum):
     rejected = "rejected"  # could not be read at all: quarantined with a reason
 
 
+def reading_outcome(status: str) -> DocumentStatus:
+    """What reading came to for a document, from its status in the database, which goes on after the
+    reading (validated, review_rejected, entered): a copy of a reviewed or entered document is read
+    as a copy, not a crash (the chaos run found intake stopped on one)."""
+    if status in DocumentStatus.__members__:
+        return DocumentStatus(status)
+    return DocumentStatus.accepted if status in ("validated", "entered") else DocumentStatus.needs_review
+
+
 # a field's or a document's status as clerks and reviewers read it (reports, artifacts, the terminal)
 STATUS_JA = {"accepted": "自動確定", "needs_review": "要確認", "invalid": "要確認(不正値)", "rejected": "読取不可",
              "validated": "確認済み", "review_rejected": "差し戻し", "entered": "入力済み"}

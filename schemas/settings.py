@@ -99,6 +99,9 @@ class IntakeSettings(BaseModel):
                                   "have not changed for this long")
     linger_seconds: float = Field(120.0, ge=0.0, description="a reconcile run keeps watching the inbox this long "
                                   "after its last file, models loaded, so the next scan is read at once")
+    max_attempts: int = Field(3, ge=1, description="readings of one file that may stop before they finish (the "
+                              "process killed, an error of ours) before the file goes to quarantine with the "
+                              "reason, instead of back to the inbox")
 
 
 class ReviewSettings(BaseModel):

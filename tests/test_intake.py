@@ -186,3 +186,48 @@ def test_odd_names_keep_their_name_in_done_and_a_clash_still_fits(reader, folder
     assert odd in names and long_name in names
     [clash] = [n for n in names if n not in (odd, long_name)]
     assert clash.endswith("-1.jpg") and len(os.fsencode(clash)) <= 255 and long_name.startswith(clash[:-6])
+
+
+def test_a_file_whose_reading_stops_every_time_goes_to_quarantine_not_round_forever(tmp_path):
+    """GIVEN a file whose reading never finishes (its process is killed, or an error of ours, each
+    time) WHEN reconcile finds it in processing/ again and again THEN it goes back to the inbox twice,
+    and the third time to quarantine with a Japanese reason and a rejected row, never read again."""
+    from schemas.db import Store
+    from schemas.settings import Settings
+
+    settings = Settings(home=tmp_path / "home")
+    folders = Folders.from_settings(settings).ensure()
+    store = Store(settings.db_url)
+    path = _drop(folders, GOOD, "stops-the-reader.jpg")
+    for attempt in (1, 2):
+        claim(path, folders)  # read, and the reading stopped before it recorded anything
+        [place] = recover(store, folders, max_attempts=3)
+        assert place == path, f"attempt {attempt}"
+    claim(path, folders)
+    [place] = recover(store, folders, max_attempts=3)
+    assert place.parent == folders.quarantine and not path.exists()
+    reason = place.with_name(place.name + ".reason.txt").read_text(encoding="utf-8")
+    assert "理由: このファイルの読み取りが3回とも途中で止まりました" in reason
+    [doc] = store.documents("rejected")
+    assert Path(doc.source).name == "stops-the-reader.jpg" and "read_interrupted" in doc.errors
+    assert not any(folders.processing.iterdir()) and not any(folders.inbox.iterdir())
+
+
+def test_a_copy_of_a_reviewed_or_entered_document_is_a_duplicate_not_a_crash(reader, folders):
+    """GIVEN a scan read, then validated by a reviewer (or entered into the core system) WHEN an exact
+    copy of it is dropped THEN the copy is filed as a duplicate; it used to raise ValueError ('validated'
+    is not a DocumentStatus), which stopped reconcile at that file at every run (found by the chaos run)."""
+    from sqlmodel import Session
+
+    from schemas.db import Document
+
+    first = reader.process(claim(_drop(folders, GOOD, "original.jpg"), folders), quarantine=False)
+    doc = reader.store.find(first.sha256)
+    for status in ("validated", "entered", "review_rejected"):
+        with Session(reader.store.engine) as s, s.begin():
+            row = s.get(Document, doc.id)
+            row.status = status
+            s.add(row)
+        [(place, result)] = list(process_ready(reader, folders, Settling(seconds=0.0)) if
+                                 _drop(folders, GOOD, f"copy-{status}.jpg") else [])
+        assert place.parent == folders.duplicates and result.duplicate_of, status

@@ -1,4 +1,4 @@
-"""`madoguchi bench`, `digits`, `bench-prefect`, `bench-entry`, `bench-fuzz` and `report`: the
+"""`madoguchi bench`, `digits`, `bench-prefect`, `bench-entry`, `bench-fuzz`, `bench-chaos` and `report`: the
 measurements behind the thresholds and the claims, and the month's ledger for the city."""
 
 from __future__ import annotations
@@ -66,6 +66,41 @@ def add_bench_fuzz(sub) -> None:
                    "of each input that loads, as a worker does before reading")
     b.add_argument("--out", default="bench/fuzz", help="folder for fuzz.json, fuzz.md and failures/")
     b.set_defaults(func=cmd_bench_fuzz)
+
+
+def add_bench_chaos(sub) -> None:
+    b = sub.add_parser("bench-chaos", help="files keep arriving while the watcher, worker, Prefect server and "
+                       "stand-in core system are killed at random: nothing lost, read twice or entered twice")
+    b.add_argument("--files", type=int, default=1000, help="files dropped into the inbox (default 1,000)")
+    b.add_argument("--kills", type=int, default=24, help="SIGKILLs over the run, spread over the four programs")
+    b.add_argument("--seed", type=int, help="random seed for the files, their order and the kills")
+    b.add_argument("--arrive-seconds", type=float, help="the files arrive over this many seconds (default 0.9 s a file)")
+    b.add_argument("--reviews", type=int, help="reviews the bench answers with the true values, so that documents "
+                   "are entered during the chaos (default a third of the good scans)")
+    b.add_argument("--targets", default="watcher,worker,server,core_system",
+                   help="comma-separated programs to kill (default all four)")
+    b.add_argument("--timeout", type=float, default=3600.0, help="longest wait for everything to settle, in seconds")
+    b.add_argument("--out", default="bench/chaos", help="folder for chaos.json, chaos.md and the run's data root "
+                   "(emptied first)")
+    b.set_defaults(func=cmd_bench_chaos)
+
+
+def cmd_bench_chaos(args, settings) -> int:
+    from flows.bench import chaos
+
+    if not (Path.cwd() / "prefect.yaml").exists():
+        raise UsageError("run `madoguchi bench-chaos` from the repository root (prefect.yaml)")
+    targets = tuple(t for t in args.targets.split(",") if t)
+    if unknown := set(targets) - set(chaos.TARGETS):
+        raise UsageError(f"unknown targets {sorted(unknown)}; known: {', '.join(chaos.TARGETS)}")
+    if args.files < 1 or args.kills < 0:
+        raise UsageError("--files must be at least 1 and --kills at least 0")
+    report = chaos.run(Path(args.out), Path.cwd(), files=args.files, kills=args.kills,
+                       seed=chaos.SEED if args.seed is None else args.seed, arrive_seconds=args.arrive_seconds,
+                       reviews=args.reviews, targets=targets, timeout=args.timeout)
+    print(chaos.markdown(report))
+    print(f"details: {Path(args.out).resolve()}/chaos.json")
+    return EXIT_OK if report["ok"] else EXIT_FAILED
 
 
 def cmd_bench_fuzz(args, settings) -> int:

@@ -28,11 +28,17 @@ REVIEW_QUEUE, REVIEW_STARTS = "review", 1
 ZOMBIES = "停止した実行をクラッシュ扱いにする"  # automation name, as the UI lists it
 
 
+STUCK = "開始できなかった実行をクラッシュ扱いにする"
+START_SECONDS = 120  # Pending to Running takes 5-20 s (pull step, imports), under a minute on a loaded PC
+
+
 def ensure_zombie_automation(settings: Settings) -> None:
     """A run whose process died (a killed worker, a machine switched off) stops sending heartbeats;
     mark it Crashed after three missed beats, so it frees reconcile's concurrency slot and the
     next reconcile puts its file back in the inbox. Paused and suspended runs (reviews) send no
-    heartbeat and are left alone."""
+    heartbeat and are left alone. A run whose worker died while starting it stays Pending with no
+    process and no heartbeat, holding its deployment's slot (the chaos run found intake stopped so
+    for good): mark it Crashed when it has not started running in START_SECONDS."""
     from prefect.automations import Automation
     from prefect.client.schemas.objects import StateType
     from prefect.events.actions import ChangeFlowRunState
@@ -40,27 +46,36 @@ def ensure_zombie_automation(settings: Settings) -> None:
     from prefect.events.schemas.events import ResourceSpecification
     from prefect.settings import temporary_settings
 
+    ends = ("Completed", "Failed", "Cancelled", "Cancelling", "Crashed", "Paused", "Suspended")
+    wanted = {
+        ZOMBIES: ("ハートビートが途絶えた実行(ワーカー停止など)をクラッシュ扱いにし、ファイルを受付箱に戻せるようにします。",
+                  "prefect.flow-run.heartbeat", {"prefect.flow-run.heartbeat"}, 3 * HEARTBEAT_SECONDS,
+                  "heartbeats stopped: the process was lost"),
+        STUCK: ("ワーカーが起動中に停止し、開始されないまま残った実行をクラッシュ扱いにし、次の実行が始められるようにします。",
+                "prefect.flow-run.Pending", {"prefect.flow-run.Running", "prefect.flow-run.Scheduled",
+                                             "prefect.flow-run.AwaitingConcurrencySlot"}, START_SECONDS,
+                "never started running: the worker starting it was lost"),
+    }
     with temporary_settings(client_settings(settings)):
-        try:
-            Automation.read(name=ZOMBIES)
-            return
-        except ValueError:
-            pass
-        ends = ("Completed", "Failed", "Cancelled", "Cancelling", "Crashed", "Paused", "Suspended")
-        Automation(
-            name=ZOMBIES,
-            description="ハートビートが途絶えた実行(ワーカー停止など)をクラッシュ扱いにし、ファイルを受付箱に戻せるようにします。",
-            trigger=EventTrigger(
-                after={"prefect.flow-run.heartbeat"},
-                expect={"prefect.flow-run.heartbeat", *(f"prefect.flow-run.{s}" for s in ends)},
-                match=ResourceSpecification({"prefect.resource.id": ["prefect.flow-run.*"]}),
-                for_each={"prefect.resource.id"},
-                posture=Posture.Proactive,
-                threshold=1,
-                within=timedelta(seconds=3 * HEARTBEAT_SECONDS),
-            ),
-            actions=[ChangeFlowRunState(state=StateType.CRASHED, message="heartbeats stopped: the process was lost")],
-        ).create()
+        for name, (description, after, expect, seconds, message) in wanted.items():
+            try:
+                Automation.read(name=name)
+                continue
+            except ValueError:
+                pass
+            Automation(
+                name=name, description=description,
+                trigger=EventTrigger(
+                    after={after},
+                    expect={*expect, *(f"prefect.flow-run.{s}" for s in ends)},
+                    match=ResourceSpecification({"prefect.resource.id": ["prefect.flow-run.*"]}),
+                    for_each={"prefect.resource.id"},
+                    posture=Posture.Proactive,
+                    threshold=1,
+                    within=timedelta(seconds=seconds),
+                ),
+                actions=[ChangeFlowRunState(state=StateType.CRASHED, message=message)],
+            ).create()
 
 
 def _paths(settings: Settings) -> tuple[Path, Path, Path]:
