@@ -15,6 +15,7 @@ import urllib.request
 import pytest
 
 from flows import cli
+from flows.bench.chaos import descendants
 from flows.service import server
 from flows.service.supervise import alive
 from tests.browser import artifact_path, browser_fixture, screenshot_flow_runs  # noqa: F401 (fixture)
@@ -47,20 +48,6 @@ def _flow_runs(settings, name: str) -> list[dict]:
                                  headers={"Content-Type": "application/json"})
     with urllib.request.urlopen(req, timeout=10) as r:
         return json.loads(r.read())
-
-
-def _descendants(pid: int) -> list[int]:
-    out = subprocess.run(["ps", "-e", "-o", "pid=,ppid="], capture_output=True, text=True, check=True).stdout
-    children: dict[int, list[int]] = {}
-    for line in out.splitlines():
-        p, pp = map(int, line.split())
-        children.setdefault(pp, []).append(p)
-    found, todo = [], [pid]
-    while todo:
-        for c in children.get(todo.pop(), []):
-            found.append(c)
-            todo.append(c)
-    return found
 
 
 def test_up_starts_everything_and_a_dropped_scan_reaches_done(running):
@@ -107,7 +94,7 @@ def test_killing_the_worker_mid_document_loses_nothing(running):
     claimed = home / "processing" / "ninshin.jpg"
     _wait_for(claimed, 240, running)
     worker = server._pid(running, "worker")
-    for pid in [*_descendants(worker), worker]:
+    for pid in [*descendants(worker), worker]:
         os.kill(pid, signal.SIGKILL)
     assert claimed.exists() and not (home / "done" / "ninshin.jpg").exists(), "killed too late: already filed"
 
