@@ -9,8 +9,8 @@ Where the digit reader (`ocr.digit_reader`, a classifier of another family) read
 one-digit cells, the evidence is counted cell by cell instead: every inked cell needs the digit
 reader's digit backed by at least one line engine's reading of the same cell, and the field's
 score is the digit reader's lowest probability over its cells, held to the kind's `vote` threshold.
-Those probabilities are first weighed with the line engines' readings of the same cells
-(`ocr.fusion`): a 4 the digit reader gives 0.90 and both line engines read at 1.00 is a surer 4.
+Where the settings ask for it (`line_weight` > 0; off by default), those probabilities are first
+weighed with the line engines' readings of the same cells (`ocr.fusion`).
 The two PP-OCR engines share their mistakes, so a second one agreeing adds little; a reader whose
 errors differ adds much. For postal codes and dates the digit reader's cells are also weighed
 together under what the field can hold (`ocr.grammar`), so a doubt between a valid value and an
