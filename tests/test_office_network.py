@@ -267,6 +267,16 @@ def browser_in(netns, tmp_path) -> Iterator:
             b.close()
 
 
+def test_the_review_queue_links_reviewers_to_the_office_address(stack, review, capsys):
+    """GIVEN a suspended review while the UI is served on the office network WHEN `madoguchi review
+    list` runs (as a clerk does to hand out the queue) THEN its link to the review is on the office
+    address a reviewer's desk can open, not this PC's 127.0.0.1."""
+    _, doc, run, _ = review
+    assert cli.main(["review", "list", "--json"]) == 0
+    items = {it["document_id"]: it for it in json.loads(capsys.readouterr().out)}
+    assert items[doc.id]["url"] == f"{_office(stack)}/v2/runs/flow-run/{run.id}"
+
+
 def test_a_reviewer_at_another_desk_answers_a_review_through_the_office_address(stack, netns, review, tmp_path):
     """GIVEN a suspended review and a browser on another host WHEN it opens the office address
     without the login THEN it gets 401 and no page; WHEN the reviewer gives the login (the browser's

@@ -46,7 +46,8 @@ def cmd_review(args, settings) -> int:
     titles = form_titles(settings)
     from flows.service.server import status
 
-    items = learn.queue(store, titles, status(settings)["ui"])
+    st = status(settings)  # reviewers sit at their own desks when the UI is on the office network
+    items = learn.queue(store, titles, st["office_ui"] or st["ui"])
     if args.json:
         print(json.dumps(items, ensure_ascii=False, indent=2))
         return EXIT_OK
