@@ -63,12 +63,21 @@ Names = tuple[frozenset[str], frozenset[str], frozenset[str]]  # surnames, given
 
 
 @lru_cache(maxsize=1)
+def _dataset() -> tuple[dict, dict, dict]:
+    """`japanese-personal-name-dataset`'s "org" lists: men's and women's given names by reading,
+    surnames by kanji; loaded once, on first use."""
+    import japanese_personal_name_dataset as jpn
+
+    return jpn.load_dataset("org", include_last_names=True)
+
+
+@lru_cache(maxsize=1)
 def known_names() -> dict[str, Names]:
     """Surnames, given names and common given names of `japanese-personal-name-dataset` (its
     "org" and "opti" lists), in kanji and in katakana; loaded once, on first use (~0.2 s)."""
     import japanese_personal_name_dataset as jpn
 
-    men, women, last = jpn.load_dataset("org", include_last_names=True)
+    men, women, last = _dataset()
     popular_men, popular_women = jpn.load_dataset("opti")
     given = [e for table in (men, women) for e in table.items()]
     common = [e for table in (popular_men, popular_women) for e in table.items()]
@@ -94,9 +103,7 @@ def split_name(name: str, script: str) -> NameSplit:
 @lru_cache(maxsize=1)
 def _readings() -> tuple[dict[str, str], dict[str, frozenset[str]]]:
     """Katakana readings by kanji: each surname's one reading, each given name's every reading."""
-    import japanese_personal_name_dataset as jpn
-
-    men, women, last = jpn.load_dataset("org", include_last_names=True)
+    men, women, last = _dataset()
     family = {k: jaconv.hira2kata(v["reading"]) for k, v in last.items() if v["reading"]}
     given: dict[str, set[str]] = {}
     for table in (men, women):
