@@ -20,6 +20,7 @@ impossible one does not send a field to review.
 from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
+from itertools import pairwise
 
 import numpy as np
 
@@ -151,7 +152,7 @@ def spacing_doubt(reading: Reading) -> bool:
     p = reading.positions
     if len(p) < 2:
         return False
-    inner = [b - a for a, b in zip(p, p[1:])]
+    inner = [b - a for a, b in pairwise(p)]
     ends = [2 * p[0], 2 * (1 - p[-1])]
     usual = sorted(inner + ends)[len(inner + ends) // 2]
     if usual <= 0:
@@ -172,7 +173,7 @@ def numbering_doubt(reading: Reading) -> bool:
     first = next((i for i, ch in enumerate(t) if ch.isdigit()), None)
     if first is None or len(p) != len(t) or len(p) < 3:
         return False
-    gaps = [b - a for a, b in zip(p, p[1:])]
+    gaps = [b - a for a, b in pairwise(p)]
     usual = sorted(gaps)[len(gaps) // 2]
     numbering = gaps[max(first - 1, 0):] + [2 * (1 - p[-1])]
     return usual > 0 and max(numbering) >= WIDE_NUMBERING * usual
@@ -315,10 +316,14 @@ def decide_text(raw: RawField, cfg: DecisionSettings, ctx: Context) -> FieldResu
     reasons = list(era_reasons) + list(raw.flags)
     if (digit_unread if vote is not None else line_unread) and not (vote_ok or line_ok):
         reasons.append("unread_ink")
-    if spec.kind == FieldKind.kana and any(spacing_doubt(c) for t in raw.texts.values() for c in t.cells if c):
-        reasons.append("char_count_doubt")
-    elif set(spec.validators) & set(ADDRESS_CHECKS) and any(
-            numbering_doubt(c) for t in raw.texts.values() for c in t.cells if c and c.positions):
+    # a character dropped or doubled: a small kana in a name, a digit in an address's numbering
+    if spec.kind == FieldKind.kana:
+        count_doubt = spacing_doubt
+    elif set(spec.validators) & set(ADDRESS_CHECKS):
+        count_doubt = numbering_doubt
+    else:
+        count_doubt = None
+    if count_doubt and any(count_doubt(c) for t in raw.texts.values() for c in t.cells if c and c.positions):
         reasons.append("char_count_doubt")
     if vetoed and not vote_ok:
         reasons.append("engines_disagree")
