@@ -157,3 +157,32 @@ def test_batch_reads_a_folder_in_place_and_its_report_matches_the_database(prefe
     assert again_summary["　うち今回読み取り"] == 1  # only the broken PDF is tried again; good scans are not re-read
     with Session(reader.store.engine) as s:
         assert len(list(s.exec(select(Document)))) == 4
+
+
+def test_a_run_left_pending_by_a_lost_worker_is_crashed_and_frees_its_deployments_slot(prefect_server):
+    """
+    GIVEN a deployment that runs one at a time (as reconcile does), a run of it Pending whose worker
+          was lost (its Pending event lost with a killed server, so no automation sees it), and a
+          second run that cannot start while the first holds the slot
+    WHEN the watcher looks for stuck runs
+    THEN a run Pending for less than the limit is left alone; past it, it is marked Crashed and the
+         second run can start
+    """
+    from prefect.client.orchestration import get_client
+    from prefect.client.schemas.objects import StateType
+    from prefect.states import Pending
+
+    from flows.service.watcher import crash_stuck
+
+    with get_client(sync_client=True) as client:
+        flow_id = client.create_flow_from_name("one-at-a-time")
+        deployment = client.create_deployment(flow_id, "one-at-a-time", concurrency_limit=1)
+        first, second = (client.create_flow_run_from_deployment(deployment) for _ in range(2))
+        assert client.set_flow_run_state(first.id, Pending()).state.type == StateType.PENDING
+        assert client.set_flow_run_state(second.id, Pending()).state.type != StateType.PENDING  # no slot
+        assert crash_stuck(client, older_than=3600) == []
+        assert client.read_flow_run(first.id).state.type == StateType.PENDING
+        time.sleep(1.0)
+        assert [r.id for r in crash_stuck(client, older_than=0.5)] == [first.id]
+        assert client.read_flow_run(first.id).state.type == StateType.CRASHED
+        assert client.set_flow_run_state(second.id, Pending()).state.type == StateType.PENDING

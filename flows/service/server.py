@@ -19,6 +19,7 @@ from pathlib import Path
 from flows.home import close_home, owner_only, write_private
 from flows.service import office
 from flows.service.supervise import Program, Supervisor
+from flows.service.watcher import START_SECONDS
 from schemas.settings import Settings
 
 POOL = "madoguchi"
@@ -28,8 +29,7 @@ REVIEW_QUEUE, REVIEW_STARTS = "review", 1
 ZOMBIES = "停止した実行をクラッシュ扱いにする"  # automation name, as the UI lists it
 
 
-STUCK = "開始できなかった実行をクラッシュ扱いにする"
-START_SECONDS = 120  # Pending to Running takes 5-20 s (pull step, imports), under a minute on a loaded PC
+STUCK = "開始できなかった実行をクラッシュ扱いにする"  # the watcher does the same (watcher.crash_stuck)
 
 
 def ensure_zombie_automation(settings: Settings) -> None:
