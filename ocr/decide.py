@@ -24,6 +24,7 @@ from itertools import pairwise
 
 import numpy as np
 
+from ocr.address import numbering_cells, numbering_doubt, with_town
 from ocr.engines import Reading
 from ocr.fusion import fuse_texts
 from ocr.grammar import GRAMMAR_KINDS, NOT_A_DIGIT, grammar_reading
@@ -161,24 +162,6 @@ def spacing_doubt(reading: Reading) -> bool:
 
 
 ADDRESS_CHECKS = ("address_matches_postal_code", "address_exists")
-WIDE_NUMBERING = 1.5  # a gap in an address's numbering this many times the line's usual one had a digit in it
-
-
-def numbering_doubt(reading: Reading) -> bool:
-    """True when an address's numbering (from the character before its first digit to the end of
-    the ink) leaves room for a digit the line engines dropped: 「米川9番地」 for 米川94番地,
-    「瀬戸1354番地」 for 1354番地11 (on held-out training digits, every accepted wrong address was one
-    of these). The end counts twice, as in `spacing_doubt`."""
-    p, t = reading.positions, reading.text
-    first = next((i for i, ch in enumerate(t) if ch.isdigit()), None)
-    if first is None or len(p) != len(t) or len(p) < 3:
-        return False
-    gaps = [b - a for a, b in pairwise(p)]
-    usual = sorted(gaps)[len(gaps) // 2]
-    numbering = gaps[max(first - 1, 0):] + [2 * (1 - p[-1])]
-    return usual > 0 and max(numbering) >= WIDE_NUMBERING * usual
-
-
 @dataclass(frozen=True)
 class Vote:
     """What the digit reader says of a field it read cell by cell.
@@ -253,6 +236,17 @@ def grammar_vote(raw: RawField, era: str | None, ctx: Context, sure: float,
     return Vote(backed, min(g.posteriors), tuple(sure_cells)), g.value
 
 
+def _numbering_texts(texts: dict[str, EngineText]) -> dict[str, EngineText]:
+    """An address's texts with each line engine's cells one per digit of its numbering (`ocr.address`),
+    to match the digit reader's; a line engine that does not say its characters' probabilities backs none."""
+    out = dict(texts)
+    for name, t in texts.items():
+        if name != DIGIT_READER:
+            whole = t.cells[0] if len(t.cells) == 1 and t.cells[0] is not None else None
+            out[name] = replace(t, cells=(whole and numbering_cells(whole)) or ())
+    return out
+
+
 def _contradicted(line: EngineText, vote: Vote) -> bool:
     """True when the digit reader is sure of another digit than this line engine in some cell."""
     return len(line.cells) == len(vote.sure_cells) and any(
@@ -262,11 +256,25 @@ def _contradicted(line: EngineText, vote: Vote) -> bool:
 def decide_text(raw: RawField, cfg: DecisionSettings, ctx: Context) -> FieldResult:
     spec = raw.spec
     alone = raw.texts  # what each reader read by itself: shown to a reviewer
-    if DIGIT_READER in raw.texts and not spec.parts and cfg.line_weight > 0:
+    address = bool(set(spec.validators) & set(ADDRESS_CHECKS))
+    if DIGIT_READER in raw.texts and address:
+        # the digit reader read the numbering: the line engines' digits there are its cells' backing
+        raw = replace(raw, texts=_numbering_texts(raw.texts))
+    elif DIGIT_READER in raw.texts and not spec.parts and cfg.line_weight > 0:
         # the digit reader's cells weighed with the line engines' readings of them (ocr.fusion)
         raw = replace(raw, texts=fuse_texts(raw.texts, DIGIT_READER, UNREAD, cfg))
+    numbered = raw.texts if address and DIGIT_READER in raw.texts else None
     era, era_conf, era_reasons = _era(raw, cfg) if spec.kind == FieldKind.wareki_date else (None, 1.0, [])
     values = {e: _engine_value(raw, t.text, era) for e, t in raw.texts.items()}
+    if address and DIGIT_READER in values:
+        lines_read = [str(v) for e, v in values.items() if e != DIGIT_READER and v is not None]
+        town = with_town(str(values[DIGIT_READER]), lines_read, lambda v: bool(validate(spec, v, ctx)),
+                         pinned=TOWN_CHECK in spec.validators)
+        if town is None:  # its numbering stands on no town: the line engines decide alone
+            raw = replace(raw, texts={e: t for e, t in raw.texts.items() if e != DIGIT_READER})
+            del values[DIGIT_READER]
+        else:
+            values[DIGIT_READER] = town
     confs = {e: t.confidence for e, t in raw.texts.items()}
     failures = {e: (validate(spec, v, ctx) if v is not None else []) for e, v in values.items()}
     shown = {e: v if alone[e] is raw.texts[e] else _engine_value(raw, alone[e].text, era) for e, v in values.items()}
@@ -292,6 +300,12 @@ def decide_text(raw: RawField, cfg: DecisionSettings, ctx: Context) -> FieldResu
         # a reading the name lists give for the name accepted beside it: evidence from other ink
         line_threshold = min(line_threshold, cfg.kana_with_name)
     vetoed = vote is not None and any(_contradicted(raw.texts[e], vote) for e in lines)
+    if numbered is not None:
+        # a numbering has no grammar to catch what both line engines misread alike (3番11号 read as
+        # 3番1号 by both, surely): there the digit reader's likeliest digit, however unsure, stands
+        # against theirs
+        likeliest = cell_vote(numbered, sure=0.0)
+        vetoed = vetoed or any(_contradicted(numbered[e], likeliest) for e in lines)
     line_ok = line_agree and not line_unread and line_score >= line_threshold and not vetoed
     # the digit reader's rule: every cell backed by a line engine, its own lowest probability
     digit_unread = vote is not None and UNREAD in raw.texts[DIGIT_READER].text
@@ -323,7 +337,7 @@ def decide_text(raw: RawField, cfg: DecisionSettings, ctx: Context) -> FieldResu
         count_doubt = numbering_doubt
     else:
         count_doubt = None
-    if count_doubt and any(count_doubt(c) for t in raw.texts.values() for c in t.cells if c and c.positions):
+    if count_doubt and any(count_doubt(c) for t in alone.values() for c in t.cells if c and c.positions):
         reasons.append("char_count_doubt")
     if vetoed and not vote_ok:
         reasons.append("engines_disagree")

@@ -2,8 +2,9 @@
 
 All crops that share a character set go to each engine in one call, so engines batch them. A
 reader of single digits (`cells_only`) is given the one-character cells of digit fields, and the
-digits of a free-written phone number, or of a field written freely in parts (a city's
-「令和　年　月　日」), cut apart where the line engines placed them.
+digits of a free-written phone number, of a field written freely in parts (a city's
+「令和　年　月　日」) and of an address's numbering (`ocr.address`), cut apart where the line
+engines placed them.
 """
 
 from __future__ import annotations
@@ -16,8 +17,9 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
+from ocr.address import DIGITS, digit_groups, numbering_digits
 from ocr.charsets import charset_for
-from ocr.decide import TICK_KINDS, UNREAD, EngineText, RawField
+from ocr.decide import ADDRESS_CHECKS, TICK_KINDS, UNREAD, EngineText, RawField
 from ocr.engines import Reading, Recognizer, ink_box, to_bgr
 from ocr.fields import crop_cells, crop_free, ink_ratio, is_empty, split_at_gap
 from ocr.layout import FieldLayout, layout_form
@@ -266,7 +268,9 @@ def _spell_free_digits(layouts, cells, by_field, per_engine, engines) -> tuple[d
             doubts[name] = (plan,)
         elif plan is not None:
             plans.append(plan)
-    crops = [w for p in plans for ws in p.windows for w in ws]
+    addresses = [a for name, fl in layouts.items() if numbered_address(fl) and by_field.get(name)
+                 and (a := _address_plan(name, cells[by_field[name][0]], by_field[name][0], per_engine, lines))]
+    crops = [w for p in plans for ws in p.windows for w in ws] + [w for a in addresses for w in a.windows]
     read = iter(digit.recognize(crops, charset="0123456789") if crops else [])
     out: dict[str, dict[str, EngineText]] = {}
     for p in plans:
@@ -285,4 +289,46 @@ def _spell_free_digits(layouts, cells, by_field, per_engine, engines) -> tuple[d
         # a date's 11 read as 1 is still a month; a phone number short of a digit is no number in the plan
         if layouts[p.field].spec.kind == FieldKind.wareki_date and any(not r.text for r in per_digit):
             doubts[p.field] = ("char_count_doubt",)
+    for a in addresses:
+        mine = [next(read) for _ in a.windows]
+        text = list(a.cutter.text)
+        for i, r in zip(a.spots, mine):
+            text[i] = r.text or UNREAD
+        out[a.field] = {digit.name: EngineText("".join(text), min(r.confidence if r.text else 0.0 for r in mine),
+                                               tuple(mine), digit_groups(a.cutter.text))}
     return out, doubts
+
+
+def numbered_address(fl: FieldLayout) -> bool:
+    """True for an address written in one box and checked against the postal master, whose
+    numbering's digits the digit reader reads (`ocr.address`)."""
+    return bool(set(fl.spec.validators) & set(ADDRESS_CHECKS)) and not fl.parts and len(fl.cells) == 1
+
+
+@dataclass(frozen=True)
+class _AddressPlan:
+    field: str
+    cutter: Reading  # the line reading whose positions cut the digits apart
+    spots: list[int]  # where in its text the numbering's digits are
+    windows: list[np.ndarray]  # one per digit
+
+
+def _address_plan(name: str, cell: _Cell, i: int, per_engine, lines) -> _AddressPlan | None:
+    """The cut of an address's numbering, where every line engine reads one and all count its digits
+    alike (a 1 read as / counted as a digit); None otherwise."""
+    rs = [per_engine[e.name].get(i) for e in lines]
+    if cell.crop is None or not all(r is not None and r.text for r in rs):
+        return None
+    spots = [numbering_digits(r.text) for r in rs]
+    if not spots[0] or len({len(s) for s in spots}) != 1:
+        return None
+    # a cutter that read every digit as one, else any: positions are as good either way
+    usable = [(r, s) for r, s in zip(rs, spots) if len(r.positions) == len(r.text)]
+    usable.sort(key=lambda rs_: not all(rs_[0].text[k] in DIGITS for k in rs_[1]))
+    if not usable:
+        return None
+    cutter, mine = usable[0]
+    ws = char_windows(cell.crop, cutter)
+    if ws is None:
+        return None
+    return _AddressPlan(name, cutter, mine, [ws[k] for k in mine])

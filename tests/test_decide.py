@@ -548,3 +548,124 @@ def test_reading_of_names_a_name_field_of_the_same_page():
         f["reading_of"] = "applicant_name" if f["name"] == "postal_code" else None
     with pytest.raises(ValueError, match="reading_of is for a kana field"):
         FormTemplate.model_validate(data)
+
+
+def _numbering_vote(text, doubts=None):
+    """The digit reader's reading of an address's numbering digits, cut where `text` puts them."""
+    from ocr.address import digit_groups, numbering_digits
+
+    spots = numbering_digits(text)
+    digits = "".join("1" if text[i] not in "0123456789" else text[i] for i in spots)
+    read = weighed(digits, doubts)
+    spelled = list(text)
+    for i, r in zip(spots, read.cells):
+        spelled[i] = r.text or "?"
+    return EngineText("".join(spelled), read.confidence, read.cells, digit_groups(text))
+
+
+def test_an_address_numbering_is_read_digit_by_digit_and_its_town_taken_from_the_postal_master():
+    """
+    GIVEN 西柳 (744-0018) accepted as the postal code, and 「山口県下松市西柳1丁目17番4号」 read by the
+          line engines as 「…西柳／丁目17番4号」 and 「…西柳ノ丁目17番4号」 (the 1 before 丁目 taken for a
+          stroke) and, the second time, with 西柳 misread as 西抑 by one of them; the digit reader
+          reading the numbering's four digits surely
+    WHEN deciding
+    THEN accepted as 「山口県下松市西柳1丁目17番4号」 both times (the town the postal code confirms);
+         with the postal code not accepted, or the digit reader unsure of a digit or finding two in one
+         window, or a line engine reading another digit there surely, it goes to review
+    """
+    def address(paddle, rapid, digit, code="744-0018"):
+        texts = {"paddle": spaced(paddle, [(i + 0.5) / len(paddle) for i in range(len(paddle))], 0.4),
+                 "rapid": spaced(rapid, [(i + 0.5) / len(rapid) for i in range(len(rapid))], 0.4), "digit": digit}
+        values = {"postal_code": code} if code else {}
+        return decide_field(RawField(FORM.field("address"), texts, {}, True), CFG, Context(today=TODAY, values=values))
+
+    slash, no = "山口県下松市西柳／丁目17番4号", "山口県下松市西柳ノ丁目17番4号"
+    f = address(slash, no, _numbering_vote(slash))
+    assert (f.status, f.value, f.reasons) == (FieldStatus.accepted, "山口県下松市西柳1丁目17番4号", [])
+    f = address(slash, no.replace("西柳", "西抑"), _numbering_vote(no.replace("西柳", "西抑")))
+    assert (f.status, f.value) == (FieldStatus.accepted, "山口県下松市西柳1丁目17番4号")
+    assert address(slash, no, _numbering_vote(slash), code=None).status == FieldStatus.needs_review
+    unsure = address(slash, no, _numbering_vote(slash, {2: {7: 0.9, 1: 0.1}}))
+    assert unsure.status == FieldStatus.needs_review
+    two_in_one = address(slash, no, _numbering_vote(slash, {1: {10: 0.999}}))  # 10: "not a digit"
+    assert two_in_one.status == FieldStatus.needs_review and "unread_ink" in two_in_one.reasons
+    other = "山口県下松市西柳1丁目77番4号"
+    opposed = address(other, other, _numbering_vote(slash))
+    assert opposed.status == FieldStatus.needs_review
+
+
+def test_a_numbering_both_line_engines_read_alike_goes_to_review_where_the_digit_reader_leans_another_way():
+    """
+    GIVEN 被災場所 「山口県下松市中市3丁目3番11号」 read surely alike by both line engines as 「…3番1号」
+          (0.82: above the text threshold), and the digit reader reading the window cut for that 1
+          (which holds 11) as 4 at 0.61 and 1 at 0.34; and the same with the digit reader leaning to 1
+    WHEN deciding
+    THEN review in the first case, where nothing else would catch it (the evaluation set's one
+         wrong address, 2026-12-04); accepted in the second
+    """
+    spec = load_templates()["disaster_certificate"].field("disaster_place")
+    text = "山口県下松市中市3丁目3番1号"
+
+    def place(doubt):
+        line = spaced(text, [(i + 0.5) / len(text) for i in range(len(text))], 0.82)
+        digit = _numbering_vote(text, {2: doubt})
+        return decide_field(RawField(spec, {"paddle": line, "rapid": line, "digit": digit}, {}, True), CFG, CTX)
+
+    leaning = place({4: 0.614, 1: 0.337})
+    assert leaning.status == FieldStatus.needs_review and "engines_disagree" in leaning.reasons
+    assert place({1: 0.614, 4: 0.337}).status == FieldStatus.accepted
+
+
+def test_an_address_whose_line_engines_count_its_town_apart_goes_to_review():
+    """
+    GIVEN 西豊井 (744-0011) accepted as the postal code, 「…西豊井818番地」 read as 「…西豊井／8番地」 and
+          「…西豊井名18番地」 (the first 8 taken for 名), and the digit reader sure of the 1 and 8 cut
+          from the second (a tuning scan)
+    WHEN deciding
+    THEN review: 西豊井 + 18番地 passes the postal check, but one engine saw one more character
+         before the numbering, which the numbering would lose
+    """
+    paddle, rapid = "山口県下松市西豊井／8番地", "山口県下松市西豊井名18番地"
+    texts = {"paddle": spaced(paddle, [(i + 0.5) / len(paddle) for i in range(len(paddle))], 0.4),
+             "rapid": spaced(rapid, [(i + 0.5) / len(rapid) for i in range(len(rapid))], 0.4),
+             "digit": _numbering_vote(rapid)}
+    f = decide_field(RawField(FORM.field("address"), texts, {}, True), CFG,
+                     Context(today=TODAY, values={"postal_code": "744-0011"}))
+    assert f.status == FieldStatus.needs_review and f.value != "山口県下松市西豊井18番地"
+
+
+def test_an_address_without_a_postal_code_takes_its_town_only_where_both_line_engines_read_it():
+    """
+    GIVEN 被災場所 (checked against every town, no postal code) read as 「山口県下松市末武上2507番地」 by
+          one line engine and 「山口県下松市末武下2507番地」 by the other (both towns exist), the digit
+          reader sure of every digit
+    WHEN deciding
+    THEN review: one engine's town is not enough where no postal code pins it; read alike, accepted
+    """
+    spec = load_templates()["disaster_certificate"].field("disaster_place")
+
+    def place(paddle, rapid):
+        texts = {"paddle": spaced(paddle, [(i + 0.5) / len(paddle) for i in range(len(paddle))], 0.5),
+                 "rapid": spaced(rapid, [(i + 0.5) / len(rapid) for i in range(len(rapid))], 0.5),
+                 "digit": _numbering_vote(paddle)}
+        return decide_field(RawField(spec, texts, {}, True), CFG, CTX)
+
+    assert place("山口県下松市末武上2507番地", "山口県下松市末武下2507番地").status == FieldStatus.needs_review
+    f = place("山口県下松市末武上2507番地", "山口県下松市末武上2507番地")
+    assert (f.status, f.value) == (FieldStatus.accepted, "山口県下松市末武上2507番地")
+
+
+@pytest.mark.parametrize("text, digits, groups", [
+    ("山口県下松市中市3丁目3番11号", "3311", (1, 1, 2)),
+    ("山口県下松市西柳／丁目17番4号", "／174", (1, 2, 1)),
+    ("東京都千代田区五番町12番地3", "123", (2, 1)),  # 番 in the town's name is no numbering
+    ("山口県下松市笠戸島2376番地13", "237613", (4, 2)),
+    ("山口県下松市米川", "", ()),
+    ("山口県下松市米川9番地ク", "", ()),  # something after the numbering: no numbering to read
+])
+def test_an_address_numbering_is_found_from_its_end(text, digits, groups):
+    from ocr.address import digit_groups, numbering_digits
+
+    assert "".join(text[i] for i in numbering_digits(text)) == digits
+    assert digit_groups(text) == groups
