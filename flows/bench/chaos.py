@@ -320,7 +320,7 @@ def summary(plan: list[Planned], facts: cc.Facts, settings: Settings) -> dict:
 
 def run(out: Path, repo: Path, *, files: int = 1000, kills: int = 24, seed: int = SEED,
         arrive_seconds: float | None = None, reviews: int | None = None, targets: tuple[str, ...] = TARGETS,
-        timeout: float = 3600.0) -> dict:
+        timeout: float = 7200.0) -> dict:
     """The whole chaos run; returns the report (also written to out/chaos.json and chaos.md)."""
     out = out.resolve()
     if out.exists():
