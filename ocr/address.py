@@ -74,13 +74,15 @@ def with_town(digit_text: str, line_texts: list[str], fails: Callable[[str], boo
     counts as many characters before the numbering (a digit read as a kanji, 「西豊井名18番地」 for
     西豊井818番地, is ink the numbering would lose). With `pinned` (the check holds the town to the
     postal code's), one line engine's town is enough; else the line engines must read the same town.
-    None otherwise: the digit reader's numbering has no town."""
-    start = numbering_start(digit_text)
+    None otherwise: the digit reader's numbering has no town. The digit reader's text is the line
+    reading it was cut from with its digits spelled ("?" where it saw none), so its numbering starts
+    where the line engines' does."""
     starts = [numbering_start(t) for t in line_texts]
-    if start is None or None in starts or len(set(starts)) != 1:
+    if not starts or None in starts or len(set(starts)) != 1 or numbering_start(digit_text) is None:
         return None
+    numbering = digit_text[starts[0]:]
     towns = {t[:s] for t, s in zip(line_texts, starts)}
-    valid = {c for c in (town + digit_text[start:] for town in towns) if not fails(c)}
+    valid = {c for c in (town + numbering for town in towns) if not fails(c)}
     return valid.pop() if len(valid) == 1 and (pinned or len(towns) == 1) else None
 
 

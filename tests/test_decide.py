@@ -589,7 +589,7 @@ def test_an_address_numbering_is_read_digit_by_digit_and_its_town_taken_from_the
     unsure = address(slash, no, _numbering_vote(slash, {2: {7: 0.9, 1: 0.1}}))
     assert unsure.status == FieldStatus.needs_review
     two_in_one = address(slash, no, _numbering_vote(slash, {1: {10: 0.999}}))  # 10: "not a digit"
-    assert two_in_one.status == FieldStatus.needs_review and "unread_ink" in two_in_one.reasons
+    assert two_in_one.status == FieldStatus.needs_review and "digit" not in two_in_one.readings  # no number
     other = "山口県下松市西柳1丁目77番4号"
     opposed = address(other, other, _numbering_vote(slash))
     assert opposed.status == FieldStatus.needs_review
