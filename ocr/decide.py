@@ -310,6 +310,8 @@ def decide_text(raw: RawField, cfg: DecisionSettings, ctx: Context) -> FieldResu
     # the digit reader's rule: every cell backed by a line engine, its own lowest probability
     digit_unread = vote is not None and UNREAD in raw.texts[DIGIT_READER].text
     vote_ok = vote is not None and vote.backed and not digit_unread and vote.score >= vote_threshold
+    if numbered is not None and line_score < cfg.numbering_floor:
+        vote_ok = False  # a line engine this unsure of an address may have dropped a digit of it (settings)
     # ...and the same under the field's grammar, where a cell's doubt is between a valid value and
     # an impossible one (744-0632 is no postal code, 72月 no month): the valid one, if line-backed
     grammar = None if vote is None or vote_ok else grammar_vote(raw, era, ctx, vote_threshold, invalid)

@@ -85,6 +85,10 @@ class DecisionSettings(BaseModel):
                                "added on the evaluation set (README, 'Measured')")
     kana_with_name: float = Field(0.5, ge=0.0, le=1.0, description="a kana field whose reading the name lists "
                                   "give for its accepted kanji name (`reading_of`): the line engines' threshold")
+    numbering_floor: float = Field(0.5, ge=0.0, le=1.0, description="an address's numbering is accepted on the "
+                                   "digit reader's vote only where both line engines read the address at least this "
+                                   "surely: where a digit was dropped they hesitate (on 500 tuning documents the 3 "
+                                   "dropped digits the vote let through were read at 0.27-0.45)")
     line_floor: float = Field(0.9, ge=0.0, le=1.0, description="in that weighing, a line engine's digit below this "
                               "probability counts for nothing (hesitant engines lean the same way as the digit reader)")
     min_readers: int = Field(2, ge=1, description="readers that must agree before a field can be accepted")
