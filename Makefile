@@ -13,7 +13,7 @@ PYTHON ?= python3.11
 # chromium-headless-shell, fonts-noto-cjk: the browser tests look at the Prefect UI (and bots drive);
 # postgresql: the scale-out tests start a throwaway cluster for Prefect's database and ours.
 # procps: `ps`, which the test that kills a worker uses to find its flow-run processes.
-# supervisor: runs the server, worker and watcher of `server up` and starts again any that dies.
+# supervisor: runs the server, reader, worker and watcher of `server up` and starts again any that dies.
 # caddy: `server up --listen` serves the UI on the office network with TLS (its own local CA) and a login;
 # iproute2: `ip netns`, which the office-network test uses to make a second host of its own.
 APT_PACKAGES := poppler-utils fonts-ipaexfont fonts-kiloji fonts-klee libgl1 libglib2.0-0 libgomp1 \
@@ -31,14 +31,14 @@ DIGIT_DATA ?= ../shared/data
 .PHONY: help setup apt demo demo-down test bench bench-quick bench-prefect bench-entry fuzz chaos clean-demo train-digits calibrate-digits
 
 help:
-	@echo "make demo   install what is missing, start server+worker+watcher and the stand-in core system,"
+	@echo "make demo   install what is missing, start server+reader+worker+watcher and the stand-in core system,"
 	@echo "            read the sample scans through the inbox, enter the finished ones into the core system"
 	@echo "make demo-down  stop what make demo started"
 	@echo "make test   install what is missing, run the test suite"
 	@echo "make bench  accuracy and speed on generated forms and real digits (BENCH_OUT=dir, default bench/)"
 	@echo "make bench-entry  one bot entering records into the stand-in core system: records/min, CPU-s/record"
 	@echo "make fuzz   10,000 mutated sample files through the loaders (FUZZ_N=n): loaded, quarantined, crashes"
-	@echo "make chaos  1,000 files arrive while the watcher, worker, Prefect server and stand-in are killed at random"
+	@echo "make chaos  1,000 files arrive while the watcher, reader, worker, Prefect server and stand-in are killed at random"
 	@echo "            (CHAOS_N=n, CHAOS_KILLS=k): 0 lost, 0 read twice, 0 entered twice (bench/chaos/chaos.md)"
 	@echo "make train-digits  train the digit reader again from ../shared/data (about 20 min on 2 cores)"
 	@echo "make calibrate-digits  certify the digit-vote thresholds on held-out handwriting (bench/calibrate-digits.json)"
@@ -65,7 +65,7 @@ $(STAMP): requirements.lock pyproject.toml | apt $(UV)
 setup: apt $(STAMP)
 
 # The whole product on the bundled samples: server, worker and watcher start, the scans are dropped
-# into the inbox as a clerk would, read by the worker, then the batch flow writes the Excel report.
+# into the inbox as a clerk would, read by the warm reader, then the batch flow writes the Excel report.
 # Everything keeps running afterwards so the Prefect UI can be looked at; `make demo-down` stops it.
 MADOGUCHI := MADOGUCHI_HOME=$(DEMO_DIR) $(VENV)/bin/madoguchi
 demo: setup
@@ -87,7 +87,7 @@ demo: setup
 	echo "  $(DEMO_DIR)/reports/ledger.xlsx      今月の読取実績 (the month's ledger)"; \
 	echo "  $(DEMO_DIR)/done/ quarantine/        処理済みのファイル / 読取不可のファイルと理由 (.reason.txt)"; \
 	echo "  $(DEMO_DIR)/madoguchi.db             データベース (SQLite)"; \
-	echo "  $(DEMO_DIR)/logs/                    server, worker, watcher のログ"; \
+	echo "  $(DEMO_DIR)/logs/                    server, reader, worker, watcher のログ"; \
 	echo "止めるには / to stop: make demo-down"
 
 demo-down:

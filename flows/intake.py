@@ -139,7 +139,7 @@ def finish(path: Path, result: DocumentResult, folders: Folders) -> Path:
     if result.status == DocumentStatus.rejected and result.sha256:
         return place_in_quarantine(path, result.sha256, result.errors[0], folders.quarantine, move=True)
     if result.status == DocumentStatus.rejected:  # a fault of ours: queue it again, never lose it
-        return _move(path, _free(folders.inbox, path.name))
+        return unclaim(path, folders)
     return _move(path, _free(folders.done, path.name))
 
 
@@ -153,12 +153,19 @@ def interrupted(attempts: int) -> DocumentError:
         "繰り返す場合はシステム担当者に連絡してください。")
 
 
-def recover(store: Store, folders: Folders, max_attempts: int = 3) -> list[Path]:
+def unclaim(path: Path, folders: Folders) -> Path:
+    """Put a claimed file back in the inbox, unread (it stays queued)."""
+    return _move(path, _free(folders.inbox, path.name))
+
+
+def recover(store: Store, folders: Folders, max_attempts: int = 3, busy: set[Path] = frozenset()) -> list[Path]:
     """Files left in processing/ by a killed or failed run: finished from the database when the
     document was recorded (its transaction committed), else put back in the inbox to be read again;
-    a file never recorded whose reading stopped `max_attempts` times goes to quarantine instead."""
+    a file never recorded whose reading stopped `max_attempts` times goes to quarantine instead.
+    Files in `busy` belong to runs that may still read them (handed out, see flows/orchestrate.py)
+    and are left alone."""
     out = []
-    for path in sorted(p for p in folders.processing.iterdir() if p.is_file() or p.is_symlink()):
+    for path in sorted(p for p in folders.processing.iterdir() if (p.is_file() or p.is_symlink()) and p not in busy):
         digest = link_digest(path) if path.is_symlink() else sha256_of(path)
         earlier = store.find(digest)
         if earlier is not None and Path(earlier.source) == path:
@@ -170,7 +177,7 @@ def recover(store: Store, folders: Folders, max_attempts: int = 3) -> list[Path]
             store.save(DocumentResult(source=str(path), sha256=digest, status=DocumentStatus.rejected, errors=[error]))
             out.append(place_in_quarantine(path, digest, error, folders.quarantine, move=True))
         else:  # the same content recorded from another file is read as its duplicate
-            out.append(_move(path, _free(folders.inbox, path.name)))
+            out.append(unclaim(path, folders))
         log.info("recovered %s -> %s", path.name, out[-1])
     return out
 
@@ -188,6 +195,6 @@ def process_ready(reader: Reader, folders: Folders, settling: Settling,
         try:
             result = reader.process(working, form_id=hint, quarantine=False)
         except Exception:
-            _move(working, _free(folders.inbox, working.name))  # still queued, never lost
+            unclaim(working, folders)  # still queued, never lost
             raise
         yield finish(working, result, folders), result

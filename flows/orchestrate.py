@@ -1,13 +1,17 @@
 """Prefect flows over the watched folder: the only module that knows Prefect.
 
-`reconcile` finishes what a killed run left in processing/ and reads every settled inbox file,
-one `process_document` subflow each (named 受付-<file>, tagged with form and source, with a
-Markdown artifact of its fields). The stages themselves live in flows/pipeline.py and
-flows/intake.py; tasks here only wrap them and pass paths, not images.
+`reconcile` finishes what a killed run left in processing/ and takes every settled inbox file into
+processing/, handing each to a run of the `process-document` deployment (named 受付-<file>, tagged
+with form and source, with a Markdown artifact of its fields), which any warm reader takes
+(flows/service/reader.py, on any machine); with `MADOGUCHI_INTAKE__HAND_OUT=false` it reads them
+itself, as subflows. The stages themselves live in flows/pipeline.py and flows/intake.py; tasks
+here only wrap them and pass paths, not images.
 """
 
 from __future__ import annotations
 
+import os
+import threading
 import time
 from datetime import date, datetime, timedelta
 from functools import lru_cache
@@ -21,7 +25,7 @@ from prefect.task_runners import ThreadPoolTaskRunner
 from flows.batch import JST, BatchFile, read_one, resolve_folder, select_files
 from flows.handoff import queue_review
 from flows.home import owner_only
-from flows.intake import Folders, Settling, finish, form_hint, recover
+from flows.intake import Folders, Settling, finish, form_hint, recover, unclaim
 from flows.intake import claim as claim_file
 from flows.pipeline import Reader
 from flows.reports.batch import write_batch_report
@@ -31,10 +35,16 @@ from schemas.results import STATUS_JA, DocumentResult, DocumentStatus, FieldStat
 from schemas.settings import Settings
 from schemas.templates import load_templates
 
+PROCESS_DEPLOYMENT = "process_document/process-document"
+ACTIVE = ("SCHEDULED", "PENDING", "RUNNING", "PAUSED", "CANCELLING")  # a run that may still read its file
+_READING = threading.Lock()  # one document at a time per process: each engine already uses every core
+READER_NAME: str | None = None  # set by a warm reader (flows/service/reader.py): its runs are tagged with it
+
 
 @lru_cache(maxsize=1)
 def _reader() -> Reader:
-    """The models load once per flow-run process (about 12 s), not once per document."""
+    """The models load once per process (about 12 s), not once per document: in a warm reader, once
+    for every run it takes."""
     return Reader(Settings())
 
 
@@ -62,6 +72,7 @@ def _tag_run(result: DocumentResult) -> None:
     from prefect.client.orchestration import get_client
 
     found = [result.form or "unidentified", result.status.value] + (["duplicate"] if result.duplicate_of else [])
+    found += [READER_NAME] if READER_NAME else []
     with get_client(sync_client=True) as client:
         client.update_flow_run(flow_run.id, tags=sorted({*flow_run.tags, *found}))
 
@@ -70,7 +81,8 @@ def _tag_run(result: DocumentResult) -> None:
 def read_document(path: str, form_id: str | None) -> DocumentResult:
     """Read and record one claimed file. Not retried: a bad scan stays bad; a fault of ours puts the
     file back in the inbox (see `finish`)."""
-    return _reader().process(Path(path), form_id=form_id, quarantine=False)
+    with _READING:
+        return _reader().process(Path(path), form_id=form_id, quarantine=False)
 
 
 @task(name="振り分け")
@@ -89,6 +101,9 @@ def _queue_review(sha256: str) -> None:
 def process_document(path: str, form_id: str | None = None) -> dict:
     """Read one file already claimed into processing/, record it and file it."""
     owner_only()
+    if not os.path.lexists(path):  # put back by a reconcile that took this run for lost: read from the inbox
+        get_run_logger().warning("%s is no longer in processing/; nothing to do", Path(path).name)
+        return {"source": path, "place": None, "status": "gone", "form": None}
     result = read_document(path, form_id)
     _tag_run(result)
     place = file_document(path, result)
@@ -98,18 +113,59 @@ def process_document(path: str, form_id: str | None = None) -> dict:
     return {"source": path, "place": place, "status": result.status.value, "form": result.form}
 
 
+def _handed_out(deployment: str = PROCESS_DEPLOYMENT) -> set[Path]:
+    """Files of process-document runs that may still read them (waiting for a reader, or being read):
+    recovery leaves them alone. A run of a reader that died is marked Crashed (heartbeats stop), and
+    its file is then recovered."""
+    from prefect.client.orchestration import get_client
+    from prefect.client.schemas.filters import (
+        DeploymentFilter,
+        DeploymentFilterName,
+        FlowRunFilter,
+        FlowRunFilterState,
+        FlowRunFilterStateType,
+    )
+    from prefect.client.schemas.objects import StateType
+
+    busy, offset, page = set(), 0, 200
+    with get_client(sync_client=True) as client:
+        while True:
+            runs = client.read_flow_runs(
+                deployment_filter=DeploymentFilter(name=DeploymentFilterName(any_=[deployment.split("/")[1]])),
+                flow_run_filter=FlowRunFilter(state=FlowRunFilterState(
+                    type=FlowRunFilterStateType(any_=[StateType(t) for t in ACTIVE]))),
+                limit=page, offset=offset)
+            busy |= {Path(r.parameters["path"]) for r in runs if r.parameters.get("path")}
+            if len(runs) < page:
+                return busy
+            offset += page
+
+
+def _hand_out(working: Path, hint: str | None) -> dict:
+    """A process-document run for a claimed file, not waited for: a reader takes it."""
+    from prefect.deployments import run_deployment
+
+    run = run_deployment(PROCESS_DEPLOYMENT, parameters={"path": str(working), "form_id": hint}, timeout=0,
+                         tags=["inbox"])
+    return {"source": str(working), "run": str(run.id), "status": "handed_out"}
+
+
 @flow(name="reconcile", flow_run_name="受付箱の確認")
-def reconcile(settle_seconds: float | None = None, linger_seconds: float | None = None) -> list[dict]:
-    """Finish what a killed run left behind, then read every settled inbox file, and keep looking
-    for `linger_seconds` after the last one: the models stay loaded, so a scan dropped meanwhile
-    is read in seconds instead of waiting for a new process to load them (about 15 s). Models are
-    loaded only when there is a file: a run on an empty inbox costs about a second."""
+def reconcile(settle_seconds: float | None = None, linger_seconds: float | None = None,
+              hand_out: bool | None = None) -> list[dict]:
+    """Finish what a killed run left behind, then take every settled inbox file, and keep looking
+    for `linger_seconds` after the last one, so a scan dropped meanwhile is taken in seconds instead
+    of waiting for a new run. Each file taken is handed to a process-document run (`hand_out`, the
+    default: any warm reader on any machine reads it) or read here, models loaded only when there is
+    a file (a run on an empty inbox costs about a second)."""
     owner_only()  # also when its worker was started by hand, not by `server up`
     log = get_run_logger()
     settings = Settings()
     folders = Folders.from_settings(settings).ensure()
     store = Store(settings.db_url)
-    for place in recover(store, folders, settings.intake.max_attempts):
+    hand_out = settings.intake.hand_out if hand_out is None else hand_out
+    busy = _handed_out() if hand_out else set()
+    for place in recover(store, folders, settings.intake.max_attempts, busy=busy):
         log.info("recovered %s", place)
     try:
         reopened = reopen_reviews(store, settings)
@@ -121,11 +177,11 @@ def reconcile(settle_seconds: float | None = None, linger_seconds: float | None 
     linger = settings.intake.linger_seconds if linger_seconds is None else linger_seconds
     settling = Settling(seconds=settle)
     forms = set(load_templates(settings.ocr.forms_dir))
-    out = []
+    out, stalled = [], False
     idle_since = time.monotonic()
     while True:
         ready = settling.ready(folders.inbox)  # the first look starts every file's clock
-        if ready:
+        if ready and not hand_out:
             _reader()  # models loaded before a file is taken: a kill while loading leaves nothing in processing/
         for path in ready:
             try:
@@ -133,20 +189,32 @@ def reconcile(settle_seconds: float | None = None, linger_seconds: float | None 
             except FileNotFoundError:  # taken by a batch meanwhile
                 continue
             hint = form_hint(path, folders.inbox, forms)
-            with tags("inbox"):
-                out.append(process_document(str(working), hint))
+            if not hand_out:
+                with tags("inbox"):
+                    out.append(process_document(str(working), hint))
+                continue
+            try:
+                out.append(_hand_out(working, hint))
+            except Exception as exc:  # noqa: BLE001 (the server did not take the run: the file waits in the inbox)
+                log.warning("could not hand %s to a reader (%s); it stays queued for the next run", working.name, exc)
+                unclaim(working, folders)
+                stalled = True
+                break
+        if stalled:
+            break
         if ready:
             idle_since = time.monotonic()
         elif time.monotonic() - idle_since >= max(linger, settle + 0.5):  # a file present at the start had its chance
             break
         time.sleep(min(0.5, settle / 2) if settle else 0.1)
-    log.info("%d file(s) read from %s", len(out), folders.inbox)
+    log.info("%d file(s) %s from %s", len(out), "handed to readers" if hand_out else "read", folders.inbox)
     return out
 
 
 @task(name="一括読取", task_run_name="読取-{item.path.name}")
 def batch_read(item: BatchFile) -> DocumentResult | None:
-    return read_one(_reader(), item, Folders.from_settings(_reader().settings))
+    with _READING:
+        return read_one(_reader(), item, Folders.from_settings(_reader().settings))
 
 
 def _batch_name() -> str:

@@ -103,6 +103,11 @@ class IntakeSettings(BaseModel):
                                   "have not changed for this long")
     linger_seconds: float = Field(120.0, ge=0.0, description="a reconcile run keeps watching the inbox this long "
                                   "after its last file, models loaded, so the next scan is read at once")
+    hand_out: bool = Field(True, description="reconcile hands each file it takes to a process-document run, which "
+                           "any reader (`madoguchi reader`, on any machine) takes; false: reconcile reads its files "
+                           "itself, one after another")
+    readers: int = Field(1, ge=0, description="warm readers `server up` starts on this PC (each loads the models "
+                         "once, about 1.4 GB); 0: none, reading runs wait for readers on other machines")
     max_attempts: int = Field(3, ge=1, description="readings of one file that may stop before they finish (the "
                               "process killed, an error of ours) before the file goes to quarantine with the "
                               "reason, instead of back to the inbox")

@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from flows.intake import Folders, Settling, claim, process_ready, recover
+from flows.pipeline import sha256_of
 from tests.conftest import SAMPLES
 
 GOOD = SAMPLES / "scans" / "long_term_care-400dpi.jpg"
@@ -71,6 +72,18 @@ def test_a_file_left_in_processing_by_a_killed_run_is_finished_or_queued_again(r
 
     with Session(reader.store.engine) as s:
         assert [Path(d.source).name for d in s.exec(select(Document))] == ["recorded.jpg"]
+
+
+def test_recovery_leaves_alone_a_file_a_live_run_was_handed(reader, folders):
+    """GIVEN two unrecorded files in processing/, one handed to a run that may still read it (a reader
+    on another PC has it) WHEN a reconcile recovers THEN only the other goes back to the inbox, and
+    no attempt is counted against the busy one."""
+    busy = claim(_drop(folders, GOOD, "being-read.jpg"), folders)
+    claim(_drop(folders, SAMPLES / "scans" / "pregnancy_notification-300dpi.jpg", "lost.jpg"), folders)
+    places = recover(reader.store, folders, busy={busy})
+    assert [(p.parent, p.name) for p in places] == [(folders.inbox, "lost.jpg")]
+    assert [p.name for p in folders.processing.iterdir()] == ["being-read.jpg"]
+    assert reader.store.count_attempt(sha256_of(busy)) == 1  # this call's own: none counted before
 
 
 def _drop(folders: Folders, source: Path, name: str) -> Path:

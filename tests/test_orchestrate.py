@@ -61,7 +61,7 @@ def test_reconcile_files_each_drop_once_and_waits_for_a_file_still_being_written
     shutil.copy(SAMPLES / "bad" / "truncated-transfer.pdf", folders.inbox / "broken.pdf")
     slow = SAMPLES / "scans" / "pregnancy_notification-300dpi.jpg"
     writer = _write_slowly(slow, folders.inbox / "ninshin.jpg", 12.0)
-    out = orchestrate.reconcile(settle_seconds=1.0, linger_seconds=8.0)
+    out = orchestrate.reconcile(settle_seconds=1.0, linger_seconds=8.0, hand_out=False)
     writer.join()
     assert [r["status"] for r in out] == ["rejected", "accepted", "accepted", "needs_review"]
     assert out[-1]["source"].endswith("ninshin.jpg")  # last: it was still being written

@@ -156,7 +156,7 @@ def test_reconcile_runs_against_a_prefect_server_on_postgres(prefect_on_postgres
             return await client.read_flow_runs()
 
     with temporary_settings(updates={PREFECT_API_URL: api}):
-        out = orchestrate.reconcile(settle_seconds=0.5, linger_seconds=0)
+        out = orchestrate.reconcile(settle_seconds=0.5, linger_seconds=0, hand_out=False)  # no deployments here
         flow_runs = asyncio.run(runs())
         APILogWorker.drain_all(timeout=10)  # send the runs' logs and events while this server is still up
         EventsWorker.drain_all(timeout=10)

@@ -1,4 +1,4 @@
-"""`madoguchi server up|down`: a real Prefect server, deployments, a worker and the watcher, as the
+"""`madoguchi server up|down`: a real Prefect server, deployments, a warm reader, a worker and the watcher, as the
 counter runs them. One server for the module (starting it and loading models costs ~30 s)."""
 
 from __future__ import annotations
@@ -38,7 +38,7 @@ def _wait_for(path, seconds: float, settings) -> None:
     while not path.exists() and time.monotonic() < deadline:
         time.sleep(0.5)
     logs = settings.home / "logs"
-    assert path.exists(), "\n".join((logs / f"{n}.log").read_text()[-2500:] for n in ("watcher", "worker"))
+    assert path.exists(), "\n".join((logs / f"{n}.log").read_text()[-2500:] for n in ("watcher", "reader", "worker"))
 
 
 def _flow_runs(settings, name: str) -> list[dict]:
@@ -52,14 +52,14 @@ def _flow_runs(settings, name: str) -> list[dict]:
 
 def test_up_starts_everything_and_a_dropped_scan_reaches_done(running):
     """GIVEN `server up` WHEN a scan is dropped in the inbox THEN the watcher starts a reconcile run and
-    the scan reaches done/ through the worker."""
+    the scan reaches done/ through the warm reader."""
     st = server.status(running)
-    assert st["healthy"] and st["server"] and st["worker"] and st["watcher"] and st["core_system"]
+    assert st["healthy"] and st["server"] and st["reader"] and st["worker"] and st["watcher"] and st["core_system"]
     with urllib.request.urlopen(f"{st['core_system_url']}/login", timeout=10) as r:  # the stand-in core system
         assert "ログイン" in r.read().decode()
     inbox = running.home / "inbox"
     shutil.copy(SAMPLES / "scans" / "long_term_care-400dpi.jpg", inbox / "kaigo.jpg")
-    _wait_for(running.home / "done" / "kaigo.jpg", 240, running)  # worker poll, process start, models, reading
+    _wait_for(running.home / "done" / "kaigo.jpg", 240, running)  # watcher, reconcile, reader, reading
     deadline = time.monotonic() + 60  # the run files the scan, then records its artifact and finishes
     while (states := [r["state_type"] for r in _flow_runs(running, "受付-kaigo.jpg")]) == ["RUNNING"]:
         if time.monotonic() > deadline:
@@ -80,10 +80,20 @@ def test_everything_under_the_data_root_is_owner_only(running):
     assert (home / "run" / "enter_since").exists()
 
 
-def test_killing_the_worker_mid_document_loses_nothing(running):
-    """GIVEN a document being read by the worker WHEN the worker and its flow-run process are killed
-    (a power cut) THEN the run is marked Crashed once its heartbeats stop, and after the worker is
-    started again the file is read exactly once: in done/, recorded whole, nowhere else."""
+def _wait_running(settings, run_name: str, seconds: float) -> None:
+    """Until the run of that name is Running (its document is being read)."""
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if "RUNNING" in [r["state_type"] for r in _flow_runs(settings, run_name)]:
+            return
+        time.sleep(0.1)
+    raise AssertionError(f"{run_name} never ran: " + (settings.home / "logs" / "reader.log").read_text()[-2500:])
+
+
+def test_killing_the_reader_mid_document_loses_nothing(running):
+    """GIVEN a document being read by the warm reader WHEN the reader is killed (a power cut) THEN its
+    run is marked Crashed once its heartbeats stop, and with the reader back (supervisord starts it
+    again) the file is read exactly once: in done/, recorded whole, nowhere else."""
     from sqlmodel import Session, select
 
     from schemas.db import Document, FieldValue, Store
@@ -93,13 +103,14 @@ def test_killing_the_worker_mid_document_loses_nothing(running):
     shutil.copy(SAMPLES / "scans" / "pregnancy_notification-300dpi.jpg", home / "inbox" / "ninshin.jpg")
     claimed = home / "processing" / "ninshin.jpg"
     _wait_for(claimed, 240, running)
-    worker = server._pid(running, "worker")
-    for pid in [*descendants(worker), worker]:
+    _wait_running(running, "受付-ninshin.jpg", 120)
+    reader = server._pid(running, "reader")
+    for pid in [*descendants(reader), reader]:
         os.kill(pid, signal.SIGKILL)
     assert claimed.exists() and not (home / "done" / "ninshin.jpg").exists(), "killed too late: already filed"
 
-    server.up(running, REPO)  # starts the missing worker again; the rest is still running
     _wait_for(home / "done" / "ninshin.jpg", 420, running)  # heartbeats missed (90 s), next reconcile, reading
+    assert server._pid(running, "reader") not in (None, reader)  # back by itself, a new process
     assert not any((home / "inbox").iterdir()) and not any((home / "processing").iterdir())
     assert not (home / "done" / "duplicates").exists() or not any((home / "done" / "duplicates").iterdir())
     store = Store(running.db_url)
@@ -108,8 +119,45 @@ def test_killing_the_worker_mid_document_loses_nothing(running):
         assert len(docs) == 1
         fields = list(s.exec(select(FieldValue).where(FieldValue.document_id == docs[0].id)))
     assert len(fields) == len(load_templates()["pregnancy_notification"].fields)  # whole, not half
-    states = [r["state_type"] for r in _flow_runs(running, "受付箱の確認")]
-    assert "CRASHED" in states, states
+    states = sorted(r["state_type"] for r in _flow_runs(running, "受付-ninshin.jpg"))
+    assert states == ["COMPLETED", "CRASHED"], states  # the killed reading, then the one that filed it
+
+
+def test_two_readers_on_one_inbox_read_each_file_once(running, tmp_path):
+    """GIVEN a second warm reader beside `server up`'s (as on another PC sharing the data root) WHEN
+    eight scans are dropped at once THEN each file is read by exactly one run of one reader and
+    filed once, and both readers read some of them (a second reader adds throughput)."""
+    from samples.generator.draw import generate
+    from schemas.templates import load_templates
+
+    made = [p for t in load_templates().values() for p in generate(t, 3, 424243, tmp_path, ("jpg",))][:8]
+    env = server.environment(running, REPO)
+    log = running.home / "logs" / "reader-second.log"
+    with open(log, "wb") as out:
+        second = subprocess.Popen([str(REPO / ".venv" / "bin" / "madoguchi"), "reader"], env=env, cwd=REPO,
+                                  stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
+    try:
+        deadline = time.monotonic() + 180
+        while "models loaded" not in log.read_text() and time.monotonic() < deadline:
+            assert second.poll() is None, log.read_text()[-2500:]
+            time.sleep(0.5)
+        names = [f"paper-{i}.jpg" for i in range(len(made))]
+        for src, name in zip(made, names, strict=True):
+            shutil.copy(src, running.home / "inbox" / f".{name}")  # written under a hidden name, then renamed
+            os.replace(running.home / "inbox" / f".{name}", running.home / "inbox" / name)
+        for name in names:
+            _wait_for(running.home / "done" / name, 300, running)
+        runs = {n: _flow_runs(running, f"受付-{n}") for n in names}
+    finally:
+        os.killpg(second.pid, signal.SIGKILL)
+        second.wait()
+    assert {n: [r["state_type"] for r in rs] for n, rs in runs.items()} == {n: ["COMPLETED"] for n in names}
+    by = {next(t for t in r["tags"] if t.startswith("reader-")) for rs in runs.values() for r in rs}
+    assert len(by) == 2, by  # both readers read
+    assert f"reader-{os.uname().nodename}-{second.pid}" in by
+    texts = (running.home / "logs" / "reader.log").read_text() + log.read_text()
+    assert all(texts.count(f"running process_document of {n} (") == 1 for n in names)  # taken once, by one reader
+    assert not any((running.home / "processing").iterdir())
 
 
 def _secrets_of(truth_file) -> set[str]:
@@ -124,8 +172,8 @@ def _secrets_of(truth_file) -> set[str]:
 
 
 def test_no_log_carries_what_a_resident_wrote(running):
-    """GIVEN the two scans read above (one by a worker killed mid-document) WHEN every log under the
-    data root (server, worker with its flow runs, watcher, stand-in) and the log lines in Prefect's
+    """GIVEN the scans read above (one by a reader killed mid-document) WHEN every log under the
+    data root (server, readers with their flow runs, worker, watcher, stand-in) and the log lines in Prefect's
     database are searched THEN no name, reading, number or address from the forms is there."""
     import sqlite3
 
@@ -173,7 +221,7 @@ def test_what_dies_comes_back_by_itself(running):
 
 def test_down_stops_exactly_what_up_started(running):
     st = server.status(running)
-    pids = [st["server"], st["core_system"], st["worker"], st["watcher"]]
+    pids = [st["server"], st["core_system"], st["reader"], st["worker"], st["watcher"]]
     assert all(pids)
     sentinel = subprocess.Popen(["sleep", "60"])  # a process of ours that `down` must leave alone
     try:

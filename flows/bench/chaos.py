@@ -39,7 +39,7 @@ from flows.service.supervise import Supervisor
 from schemas.settings import Settings
 
 SEED = 20261204
-TARGETS = ("watcher", "worker", "server", "core_system")
+TARGETS = ("watcher", "reader", "worker", "server", "core_system")
 UP_SECONDS = 5.0  # a program is killed only after it has been up this long (supervisord's startsecs is 3)
 REVIEWER = "カオス 試験"
 ACTIVE = ["SCHEDULED", "PENDING", "RUNNING"]

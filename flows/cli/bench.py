@@ -38,6 +38,9 @@ def add_bench_prefect(sub) -> None:
     bp.add_argument("--files", type=int, default=20, help="scans dropped one by one into the inbox")
     bp.add_argument("--interval", type=float, default=10.0, help="seconds between two drops")
     bp.add_argument("--docs", type=int, default=50, help="documents in the batch")
+    bp.add_argument("--idle", type=float, default=600.0, help="seconds of nothing before the after-idle drops")
+    bp.add_argument("--idle-files", type=int, default=3, help="scans dropped after the idle time (0: none), each "
+                    "once no reconcile run lingers")
     bp.set_defaults(func=cmd_bench_prefect)
 
 
@@ -69,7 +72,7 @@ def add_bench_fuzz(sub) -> None:
 
 
 def add_bench_chaos(sub) -> None:
-    b = sub.add_parser("bench-chaos", help="files keep arriving while the watcher, worker, Prefect server and "
+    b = sub.add_parser("bench-chaos", help="files keep arriving while the watcher, reader, worker, Prefect server and "
                        "stand-in core system are killed at random: nothing lost, read twice or entered twice")
     b.add_argument("--files", type=int, default=1000, help="files dropped into the inbox (default 1,000)")
     b.add_argument("--kills", type=int, default=24, help="SIGKILLs over the run, spread over the four programs")
@@ -77,8 +80,8 @@ def add_bench_chaos(sub) -> None:
     b.add_argument("--arrive-seconds", type=float, help="the files arrive over this many seconds (default 0.9 s a file)")
     b.add_argument("--reviews", type=int, help="reviews the bench answers with the true values, so that documents "
                    "are entered during the chaos (default a third of the good scans)")
-    b.add_argument("--targets", default="watcher,worker,server,core_system",
-                   help="comma-separated programs to kill (default all four)")
+    b.add_argument("--targets", default="watcher,reader,worker,server,core_system",
+                   help="comma-separated programs to kill (default all five)")
     # 1,000 files took 74 min on 2 cores shared with a benchmark (2026-12-04); the wait ends once all settles
     b.add_argument("--timeout", type=float, default=7200.0, help="longest wait for everything to settle, in seconds")
     b.add_argument("--out", default="bench/chaos", help="folder for chaos.json, chaos.md and the run's data root "
@@ -171,9 +174,12 @@ def cmd_bench_prefect(args, settings) -> int:
 
     if not (Path.cwd() / "prefect.yaml").exists():
         raise UsageError("run `madoguchi bench-prefect` from the repository root (prefect.yaml)")
-    result = run(Path(args.out), Path.cwd(), intake_files=args.files, interval=args.interval, batch_docs=args.docs)
+    result = run(Path(args.out), Path.cwd(), intake_files=args.files, interval=args.interval, batch_docs=args.docs,
+                 idle_seconds=args.idle, idle_files=args.idle_files)
     print((Path(args.out) / "prefect.md").read_text(encoding="utf-8"))
-    ok = result["intake"]["recorded"] == args.files and all(b["state"] == "Completed" for b in result["batches"])
+    idle = result["intake_after_idle"]
+    ok = (result["intake"]["recorded"] == args.files and all(b["state"] == "Completed" for b in result["batches"])
+          and (idle is None or idle["recorded"] == idle["files"]))
     return EXIT_OK if ok else EXIT_FAILED
 
 

@@ -1,4 +1,4 @@
-"""`madoguchi server up|down|status`, `watch`, `drop` and `batch`: the service on the office PC,
+"""`madoguchi server up|down|status`, `reader`, `watch`, `drop` and `batch`: the service on the office PC,
 scans into its inbox, and a batch run started on its server."""
 
 from __future__ import annotations
@@ -41,6 +41,14 @@ def add_batch(sub) -> None:
 def add_watch(sub) -> None:
     w = sub.add_parser("watch", help="watch the inbox and start a reconcile run when scans arrive")
     w.set_defaults(func=cmd_watch)
+
+
+def add_reader(sub) -> None:
+    r = sub.add_parser("reader", help="a warm reader: load the models once and run the reading runs (intake, "
+                       "batches) the server hands out; start one on another PC to read more")
+    r.add_argument("--runs", type=int, default=None, help="runs at once (default 3; documents are still read "
+                   "one at a time)")
+    r.set_defaults(func=cmd_reader)
 
 
 def cmd_server(args, settings) -> int:
@@ -128,6 +136,13 @@ def cmd_batch(args, settings) -> int:
     if params["report"]:
         print(f"レポート (report): {params['report']}")
     return EXIT_OK if run.state.is_completed() else EXIT_FAILED
+
+
+def cmd_reader(args, settings) -> int:
+    from flows.service import reader
+
+    reader.main(settings, runs=args.runs or reader.RUNS)
+    return EXIT_OK
 
 
 def cmd_watch(args, settings) -> int:

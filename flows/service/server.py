@@ -1,5 +1,6 @@
 """`madoguchi server up|down|status`: the Prefect server (embedded SQLite, or PostgreSQL by setting;
-loopback only), the work pool and deployments, a worker and the inbox watcher (and the stand-in
+loopback only), the work pool and deployments, warm readers (`flows/service/reader.py`: the runs
+that read, models loaded once), a worker (the other runs) and the inbox watcher (and the stand-in
 core system for the demo; with `--listen`, Caddy serving the UI on the office network, see
 `flows/service/office.py`), each run by supervisord (`flows/service/supervise.py`), which starts
 again any that dies, with a log under the data root.
@@ -23,7 +24,19 @@ from flows.service.watcher import START_SECONDS
 from schemas.settings import Settings
 
 POOL = "madoguchi"
-SERVICES = ("server", "core_system", "worker", "watcher", "proxy")  # started in this order, stopped in reverse
+SERVICES = ("server", "core_system", "reader", "worker", "watcher", "proxy")  # started in this order, stopped in reverse
+READING_QUEUE = "reading"  # runs that read: taken by warm readers (flows/service/reader.py), not by the worker
+WORKER_QUEUES = ("default", "review")  # the worker's: entry, purge, reviews
+
+
+def readers(settings: Settings) -> list[str]:
+    """The warm readers' program names on this PC: reader, reader-2, ..."""
+    return ["reader", *(f"reader-{i}" for i in range(2, settings.intake.readers + 1))][:settings.intake.readers]
+
+
+def services(settings: Settings) -> list[str]:
+    """SERVICES with every reader this PC runs."""
+    return [n for s in SERVICES for n in (readers(settings) if s == "reader" else [s])]
 HEARTBEAT_SECONDS = 30  # Prefect's minimum
 REVIEW_QUEUE, REVIEW_STARTS = "review", 1
 ZOMBIES = "停止した実行をクラッシュ扱いにする"  # automation name, as the UI lists it
@@ -137,7 +150,7 @@ def supervisor(settings: Settings) -> Supervisor:
 
 
 def _pid(settings: Settings, name: str) -> int | None:
-    """The running process of one of SERVICES, None when it is not running."""
+    """The running process of one of `services`, None when it is not running."""
     return supervisor(settings).pid(name)
 
 
@@ -155,7 +168,12 @@ def _programs(settings: Settings, repo: Path, run: Path) -> list[Program]:
             sys.executable, "-m", "samples.core_system", "--db", str(settings.home / "core_system" / "core.db"),
             "--url-file", str(run / "core_system.url"), "--user", settings.rpa.user, "--password-file",
             str(run / "core_system.password"), "--maintenance", "none", "--error-rate", "0.01"], {}))
-    programs.append(Program("worker", office.with_login(run, [_prefect(), "worker", "start", "--pool", POOL]), {}))
+    for name in readers(settings):
+        programs.append(Program(name, office.with_login(run, [str(Path(sys.executable).with_name("madoguchi")),
+                                                              "reader"]), {}))
+    queues = [a for q in WORKER_QUEUES for a in ("--work-queue", q)]
+    programs.append(Program("worker", office.with_login(run, [_prefect(), "worker", "start", "--pool", POOL, *queues]),
+                            {}))
     programs.append(Program("watcher", office.with_login(run, [str(Path(sys.executable).with_name("madoguchi")),
                                                                "watch"]), {}))
     if listen:
@@ -206,6 +224,8 @@ def up(settings: Settings, repo: Path, *, timeout: float = 90.0) -> dict[str, in
                         str(REVIEW_STARTS)], env=env, stdout=log, stderr=subprocess.STDOUT, check=False, cwd=repo)
         subprocess.run([_prefect(), "work-queue", "set-concurrency-limit", REVIEW_QUEUE, str(REVIEW_STARTS), "--pool",
                         POOL], env=env, stdout=log, stderr=subprocess.STDOUT, check=True, cwd=repo)
+        subprocess.run([_prefect(), "work-queue", "create", READING_QUEUE, "--pool", POOL], env=env, stdout=log,
+                       stderr=subprocess.STDOUT, check=False, cwd=repo)  # exists already after the first `up`
         subprocess.run([_prefect(), "--no-prompt", "deploy", "--all"], env=env, stdout=log,
                        stderr=subprocess.STDOUT, check=True, cwd=repo)
     ensure_zombie_automation(settings)
@@ -217,7 +237,7 @@ def up(settings: Settings, repo: Path, *, timeout: float = 90.0) -> dict[str, in
         ensure_limit(settings)
         if any(p.name == "core_system" for p in programs):
             start_standin(settings, sup, run, logs, timeout)
-    for name in ("worker", "watcher", *(["proxy"] if settings.server.listen else [])):
+    for name in (*readers(settings), "worker", "watcher", *(["proxy"] if settings.server.listen else [])):
         sup.start(name)
     return {p.name: sup.pid(p.name) for p in programs}
 
@@ -252,8 +272,8 @@ def down(settings: Settings) -> list[str]:
     the programs that were running."""
     run, _, _ = _paths(settings)
     sup = supervisor(settings)
-    running = [name for name in SERVICES if sup.pid(name) is not None]
-    sup.shutdown(list(SERVICES))
+    running = [name for name in services(settings) if sup.pid(name) is not None]
+    sup.shutdown(services(settings))
     (run / "core_system.url").unlink(missing_ok=True)
     (run / office.URL_FILE).unlink(missing_ok=True)
     return running
@@ -262,7 +282,7 @@ def down(settings: Settings) -> list[str]:
 def status(settings: Settings) -> dict[str, object]:
     run, logs, _ = _paths(settings)
     return {
-        **{name: _pid(settings, name) for name in SERVICES},
+        **{name: _pid(settings, name) for name in services(settings)},
         "healthy": healthy(settings),
         "core_system_url": (run / "core_system.url").read_text().strip() if (run / "core_system.url").exists() else None,
         "ui": f"http://127.0.0.1:{settings.server.port}",

@@ -1,0 +1,140 @@
+"""`madoguchi reader`: a warm reader. A long-lived process that loads the reading models once and
+runs the reading deployments' flow runs (the work pool's `reading` queue: reconcile,
+process-document, batch, nightly-report) in itself, a few at a time in threads, where Prefect's
+process worker starts a new process per run that imports everything and loads the models again
+(10-13 s of a 2-core PC's time per run).
+
+Any number of readers, on any machine that shares the data root and both databases (README, "More
+than one machine"), take runs from the same queue: the server grants a run's Scheduled -> Pending
+transition to one of them only, so each run is read once and another reader adds throughput.
+Documents are read one at a time per reader (flows/orchestrate.py `_READING`), as each engine
+already uses every core.
+
+A reader killed mid-run loses nothing: its runs stop sending heartbeats and the server's automation
+marks them Crashed (flows/service/server.py), a run it had taken but not started is marked Crashed
+by the watcher's sweep, and the next reconcile puts their files back in the inbox
+(flows/intake.py `recover`). Prefect's own worker still runs the other queues (reviews, entry,
+purge), whose runs need no models.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import signal
+import socket
+import threading
+import time
+from concurrent.futures import Future, ThreadPoolExecutor
+from datetime import UTC, datetime
+from pathlib import Path
+from uuid import UUID
+
+from schemas.settings import Settings
+
+log = logging.getLogger("madoguchi.reader")
+POOL = "madoguchi"
+QUEUE = "reading"  # the work queue of the deployments a reader runs (prefect.yaml)
+RUNS = 3  # runs at once: a lingering reconcile, a document being read, the next one waiting to read
+POLL_SECONDS = 1.0
+
+
+def name() -> str:
+    """This reader in logs and in its runs' tags: which machine read a document."""
+    return f"reader-{socket.gethostname()}-{os.getpid()}"
+
+
+def _flows() -> dict:
+    """The flows a reader runs, by flow name; the module's own objects, so their runs share its loaded models."""
+    from flows import orchestrate
+
+    return {f.name: f for f in (orchestrate.reconcile, orchestrate.process_document, orchestrate.batch)}
+
+
+def take(client, flow_run) -> bool:
+    """Ask the server for this run (Scheduled -> Pending); False when another reader has it, or its
+    deployment's concurrency slots are taken (reconcile runs one at a time)."""
+    from prefect.exceptions import Abort
+    from prefect.states import Pending
+    from prefect.utilities.engine import propose_state_sync
+
+    try:
+        state = propose_state_sync(client, Pending(), flow_run_id=flow_run.id)
+    except Abort:
+        return False
+    return state.is_pending()
+
+
+def execute(flow_run_id: UUID, flows: dict) -> None:
+    """Run one taken flow run here, to its end (Running, heartbeats, a final state)."""
+    from prefect.client.orchestration import get_client
+    from prefect.flow_engine import flow_run_logger, run_flow
+
+    with get_client(sync_client=True) as client:
+        flow_run = client.read_flow_run(flow_run_id)
+        flow_name = client.read_flow(flow_run.flow_id).name
+    flow = flows.get(flow_name)
+    if flow is None:
+        log.error("flow run %s is of flow %r, which a reader does not run", flow_run.name, flow_name)
+        return
+    path = flow_run.parameters.get("path")
+    what = f"{flow_name}{f' of {Path(path).name}' if path else ''} ({flow_run.id})"  # its name is given as it starts
+    log.info("running %s", what)
+    try:
+        run_flow(flow, flow_run=flow_run, error_logger=flow_run_logger(flow_run))
+    except BaseException:
+        log.exception("%s ended with an error", what)
+    else:
+        log.info("finished %s", what)
+
+
+def serve(stop: threading.Event, runs: int = RUNS, poll: float = POLL_SECONDS, warm: bool = True) -> None:
+    """Take and run reading runs until `stop` is set. `warm`: load the models before taking any."""
+    from prefect.client.orchestration import get_client
+
+    from flows.orchestrate import _reader
+
+    if warm:
+        t0 = time.perf_counter()
+        _reader()
+        log.info("models loaded in %.1f s", time.perf_counter() - t0)
+    flows = _flows()
+    active: dict[UUID, Future] = {}
+    with ThreadPoolExecutor(runs, thread_name_prefix="run") as pool, get_client(sync_client=True) as client:
+        while not stop.is_set():
+            for run_id in [k for k, f in active.items() if f.done()]:
+                del active[run_id]
+            if len(active) < runs:
+                try:
+                    due = client.get_scheduled_flow_runs_for_work_pool(POOL, work_queue_names=[QUEUE],
+                                                                       scheduled_before=datetime.now(UTC))
+                    for response in due:
+                        run = response.flow_run
+                        if len(active) >= runs:
+                            break
+                        if run.id not in active and take(client, run):
+                            active[run.id] = pool.submit(execute, run.id, flows)
+                except Exception as e:  # noqa: BLE001 (the server is restarting: try again)
+                    log.info("could not ask the server for runs (%s); trying again", type(e).__name__)
+                    stop.wait(5)
+            stop.wait(poll)
+        log.info("stopping; %d run(s) in progress are left to recovery", len(active))
+    # not reached while runs are in progress: main() exits the process without waiting for them
+
+
+def main(settings: Settings, runs: int = RUNS) -> None:
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
+    from flows import orchestrate
+    from flows.home import owner_only
+
+    owner_only()
+    orchestrate.READER_NAME = name()
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    log.info("%s taking runs of queue %r of pool %r", name(), QUEUE, POOL)
+    waiter = threading.Thread(target=lambda: (stop.wait(), time.sleep(2), os._exit(0)), daemon=True)
+    waiter.start()  # a stop does not wait for a lingering reconcile: its runs are recovered
+    try:
+        serve(stop, runs)
+    except KeyboardInterrupt:
+        stop.set()
