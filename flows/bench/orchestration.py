@@ -21,6 +21,7 @@ from datetime import UTC
 from pathlib import Path
 
 from flows.bench.evaluate import EVAL_SEED
+from flows.bench.scale import markdown as scale_markdown
 from flows.intake import Folders
 from flows.pipeline import Reader
 from flows.service import server
@@ -32,6 +33,7 @@ from schemas.templates import load_templates
 
 INTAKE_SEED = EVAL_SEED + 1  # generated documents only timed, never used to judge accuracy
 BATCH_SEED = EVAL_SEED + 2
+SCALE_SEED = EVAL_SEED + 5
 
 
 def _free_port() -> int:
@@ -119,10 +121,12 @@ def plain_throughput(home: Path, scans: list[Path]) -> dict:
 
 
 def run(out: Path, repo: Path, *, intake_files: int = 20, interval: float = 10.0, batch_docs: int = 50,
-        concurrencies: tuple[int, ...] = (1,), idle_seconds: float = 600.0, idle_files: int = 3) -> dict:
+        concurrencies: tuple[int, ...] = (1,), idle_seconds: float = 600.0, idle_files: int = 3,
+        scale_docs: int = 200, scale_readers: tuple[int, ...] = (1, 2)) -> dict:
     """intake_files scans `interval` s apart (warm: a reconcile run lingers between them), then
     `idle_files` scans after `idle_seconds` of nothing, each `linger + 15` s after the last (no
-    reconcile run alive when it lands), then the batches."""
+    reconcile run alive when it lands), then the batches, then `scale_docs` scans dropped at once for
+    each reader count on PostgreSQL (flows/bench/scale.py; 0: not run)."""
     out = out.resolve()
     if out.exists():
         shutil.rmtree(out)
@@ -146,6 +150,15 @@ def run(out: Path, repo: Path, *, intake_files: int = 20, interval: float = 10.0
     finally:
         server.down(settings)
     plain = plain_throughput(out / "plain-home", batch_scans[concurrencies[0]])
+    scaled: list[dict] | dict = []
+    if scale_docs:
+        from flows.bench import scale
+        from flows.bench.postgres import PostgresMissingError
+
+        try:
+            scaled = scale.run(out, repo, _scans(scale_docs, SCALE_SEED, out / "scale-scans"), scale_readers)
+        except PostgresMissingError as e:
+            scaled = {"skipped": str(e)}
     for b in batches:
         b["documents_per_minute"] = round(60 * batch_docs / b["wall_seconds"], 1)
         b["prefect_share_seconds"] = round(b["wall_seconds"] - plain["wall_seconds"], 1)
@@ -156,6 +169,7 @@ def run(out: Path, repo: Path, *, intake_files: int = 20, interval: float = 10.0
         "intake_after_idle": idle,
         "batches": batches,
         "plain": {"documents": batch_docs, **plain, "documents_per_minute": round(60 * batch_docs / plain["wall_seconds"], 1)},
+        "scale": scaled,
     }
     (out / "prefect.json").write_text(json.dumps(result, indent=2, ensure_ascii=False), encoding="utf-8")
     (out / "prefect.md").write_text(_markdown(result), encoding="utf-8")
@@ -186,4 +200,6 @@ def _markdown(r: dict) -> str:
         "The deployment's extra time is Prefect's share: scheduling and a reader's poll, task bookkeeping, the "
         "Excel report, and review runs started meanwhile (before warm readers: also a new process that loaded "
         "the models again).", "",
+        *(scale_markdown(r["scale"]) if isinstance(r.get("scale"), list) else
+          [f"Scale run not done: {r['scale']['skipped']}", ""] if r.get("scale") else []),
     ])

@@ -41,6 +41,8 @@ def add_bench_prefect(sub) -> None:
     bp.add_argument("--idle", type=float, default=600.0, help="seconds of nothing before the after-idle drops")
     bp.add_argument("--idle-files", type=int, default=3, help="scans dropped after the idle time (0: none), each "
                     "once no reconcile run lingers")
+    bp.add_argument("--scale-docs", type=int, default=200, help="scans dropped at once for 1, then 2 warm readers "
+                    "with both databases on a throwaway PostgreSQL (0: not run)")
     bp.set_defaults(func=cmd_bench_prefect)
 
 
@@ -175,11 +177,13 @@ def cmd_bench_prefect(args, settings) -> int:
     if not (Path.cwd() / "prefect.yaml").exists():
         raise UsageError("run `madoguchi bench-prefect` from the repository root (prefect.yaml)")
     result = run(Path(args.out), Path.cwd(), intake_files=args.files, interval=args.interval, batch_docs=args.docs,
-                 idle_seconds=args.idle, idle_files=args.idle_files)
+                 idle_seconds=args.idle, idle_files=args.idle_files, scale_docs=args.scale_docs)
     print((Path(args.out) / "prefect.md").read_text(encoding="utf-8"))
     idle = result["intake_after_idle"]
+    scaled = result["scale"] if isinstance(result["scale"], list) else []
     ok = (result["intake"]["recorded"] == args.files and all(b["state"] == "Completed" for b in result["batches"])
-          and (idle is None or idle["recorded"] == idle["files"]))
+          and (idle is None or idle["recorded"] == idle["files"])
+          and all(r["documents"] == r["files"] and not r["files_read_more_than_once"] for r in scaled))
     return EXIT_OK if ok else EXIT_FAILED
 
 

@@ -66,23 +66,27 @@ def take(client, flow_run) -> bool:
 
 
 def execute(flow_run_id: UUID, flows: dict) -> None:
-    """Run one taken flow run here, to its end (Running, heartbeats, a final state)."""
+    """Run one taken flow run here, to its end (Running, heartbeats, a final state). A run that cannot
+    start (the server went away) stays Pending and the watcher's sweep marks it Crashed."""
     from prefect.client.orchestration import get_client
     from prefect.flow_engine import flow_run_logger, run_flow
+    from prefect.states import Failed
 
-    with get_client(sync_client=True) as client:
-        flow_run = client.read_flow_run(flow_run_id)
-        flow_name = client.read_flow(flow_run.flow_id).name
-    flow = flows.get(flow_name)
-    if flow is None:
-        log.error("flow run %s is of flow %r, which a reader does not run", flow_run.name, flow_name)
-        return
-    path = flow_run.parameters.get("path")
-    what = f"{flow_name}{f' of {Path(path).name}' if path else ''} ({flow_run.id})"  # its name is given as it starts
-    log.info("running %s", what)
+    what = str(flow_run_id)
     try:
-        run_flow(flow, flow_run=flow_run, error_logger=flow_run_logger(flow_run))
-    except BaseException:
+        with get_client(sync_client=True) as client:
+            flow_run = client.read_flow_run(flow_run_id)
+            flow_name = client.read_flow(flow_run.flow_id).name
+            if flow_name not in flows:
+                client.set_flow_run_state(flow_run_id, Failed(message=f"a reader does not run flow {flow_name!r}"),
+                                          force=True)
+                log.error("flow run %s is of flow %r, which a reader does not run: failed", flow_run.name, flow_name)
+                return
+        path = flow_run.parameters.get("path")
+        what = f"{flow_name}{f' of {Path(path).name}' if path else ''} ({flow_run_id})"  # its name is given as it starts
+        log.info("running %s", what)
+        run_flow(flows[flow_name], flow_run=flow_run, error_logger=flow_run_logger(flow_run))
+    except BaseException:  # the run's state says what happened; the reader goes on
         log.exception("%s ended with an error", what)
     else:
         log.info("finished %s", what)
@@ -119,11 +123,12 @@ def serve(stop: threading.Event, runs: int = RUNS, poll: float = POLL_SECONDS, w
                     stop.wait(5)
             stop.wait(poll)
         log.info("stopping; %d run(s) in progress are left to recovery", len(active))
-    # not reached while runs are in progress: main() exits the process without waiting for them
+        # leaving the pool waits for them; main() ends the process 2 s after the stop instead
 
 
 def main(settings: Settings, runs: int = RUNS) -> None:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
+    logging.getLogger("httpx").setLevel(logging.WARNING)  # a line a second for every poll otherwise
     from flows import orchestrate
     from flows.home import owner_only
 
