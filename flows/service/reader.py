@@ -1,8 +1,9 @@
 """`madoguchi reader`: a warm reader. A long-lived process that loads the reading models once and
 runs the reading deployments' flow runs (the work pool's `reading` queue: reconcile,
-process-document, batch, nightly-report) in itself, a few at a time in threads, where Prefect's
-process worker starts a new process per run that imports everything and loads the models again
-(10-13 s of a 2-core PC's time per run).
+process-document, batch, nightly-report) and the review runs (`review` queue) in itself, a few at a
+time in threads, where Prefect's process worker starts a new process per run that imports
+everything and, for reading, loads the models again (10-13 s of a 2-core PC's time per run; 3-4 s
+for a review run, which only shows a form and suspends: one per document that needs review).
 
 Any number of readers, on any machine that shares the data root and both databases (README, "More
 than one machine"), take runs from the same queue: the server grants a run's Scheduled -> Pending
@@ -13,8 +14,9 @@ already uses every core.
 A reader killed mid-run loses nothing: its runs stop sending heartbeats and the server's automation
 marks them Crashed (flows/service/server.py), a run it had taken but not started is marked Crashed
 by the watcher's sweep, and the next reconcile puts their files back in the inbox
-(flows/intake.py `recover`). Prefect's own worker still runs the other queues (reviews, entry,
-purge), whose runs need no models.
+(flows/intake.py `recover`); a review run waiting for a reviewer is suspended and holds no thread,
+and a crashed one is opened again by `reconcile` (flows/review.py `reopen_reviews`). Prefect's own
+worker runs the rest (entry, purge).
 """
 
 from __future__ import annotations
@@ -34,7 +36,7 @@ from schemas.settings import Settings
 
 log = logging.getLogger("madoguchi.reader")
 POOL = "madoguchi"
-QUEUE = "reading"  # the work queue of the deployments a reader runs (prefect.yaml)
+QUEUES = ("reading", "review")  # the work queues of the deployments a reader runs (prefect.yaml)
 RUNS = 3  # runs at once: a lingering reconcile, a document being read, the next one waiting to read
 POLL_SECONDS = 1.0
 
@@ -46,9 +48,10 @@ def name() -> str:
 
 def _flows() -> dict:
     """The flows a reader runs, by flow name; the module's own objects, so their runs share its loaded models."""
-    from flows import orchestrate
+    from flows import orchestrate, review
 
-    return {f.name: f for f in (orchestrate.reconcile, orchestrate.process_document, orchestrate.batch)}
+    return {f.name: f for f in (orchestrate.reconcile, orchestrate.process_document, orchestrate.batch,
+                                review.review_document)}
 
 
 def take(client, flow_run) -> bool:
@@ -69,6 +72,7 @@ def execute(flow_run_id: UUID, flows: dict) -> None:
     """Run one taken flow run here, to its end (Running, heartbeats, a final state). A run that cannot
     start (the server went away) stays Pending and the watcher's sweep marks it Crashed."""
     from prefect.client.orchestration import get_client
+    from prefect.exceptions import Abort, Pause
     from prefect.flow_engine import flow_run_logger, run_flow
     from prefect.states import Failed
 
@@ -86,6 +90,10 @@ def execute(flow_run_id: UUID, flows: dict) -> None:
         what = f"{flow_name}{f' of {Path(path).name}' if path else ''} ({flow_run_id})"  # its name is given as it starts
         log.info("running %s", what)
         run_flow(flows[flow_name], flow_run=flow_run, error_logger=flow_run_logger(flow_run))
+    except Pause:  # a review waiting for its reviewer: resumed, it is scheduled again and runs from the top
+        log.info("suspended %s", what)
+    except Abort as e:  # the server stopped it (cancelled meanwhile)
+        log.info("aborted %s: %s", what, e)
     except BaseException:  # the run's state says what happened; the reader goes on
         log.exception("%s ended with an error", what)
     else:
@@ -110,7 +118,7 @@ def serve(stop: threading.Event, runs: int = RUNS, poll: float = POLL_SECONDS, w
                 del active[run_id]
             if len(active) < runs:
                 try:
-                    due = client.get_scheduled_flow_runs_for_work_pool(POOL, work_queue_names=[QUEUE],
+                    due = client.get_scheduled_flow_runs_for_work_pool(POOL, work_queue_names=list(QUEUES),
                                                                        scheduled_before=datetime.now(UTC))
                     for response in due:
                         run = response.flow_run
@@ -136,7 +144,7 @@ def main(settings: Settings, runs: int = RUNS) -> None:
     orchestrate.READER_NAME = name()
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
-    log.info("%s taking runs of queue %r of pool %r", name(), QUEUE, POOL)
+    log.info("%s taking runs of queues %s of pool %r", name(), ", ".join(QUEUES), POOL)
     waiter = threading.Thread(target=lambda: (stop.wait(), time.sleep(2), os._exit(0)), daemon=True)
     waiter.start()  # a stop does not wait for a lingering reconcile: its runs are recovered
     try:

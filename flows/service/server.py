@@ -26,7 +26,7 @@ from schemas.settings import Settings
 POOL = "madoguchi"
 SERVICES = ("server", "core_system", "reader", "worker", "watcher", "proxy")  # started in this order, stopped in reverse
 READING_QUEUE = "reading"  # runs that read: taken by warm readers (flows/service/reader.py), not by the worker
-WORKER_QUEUES = ("default", "review")  # the worker's: entry, purge, reviews
+WORKER_QUEUES = ("default",)  # the worker's: entry, purge (reviews run in the readers too)
 
 
 def readers(settings: Settings) -> list[str]:
@@ -218,8 +218,8 @@ def up(settings: Settings, repo: Path, *, timeout: float = 90.0) -> dict[str, in
     with open(setup, "ab") as log:
         subprocess.run([_prefect(), "work-pool", "create", POOL, "--type", "process", "--overwrite"], env=env,
                        stdout=log, stderr=subprocess.STDOUT, check=True, cwd=repo)
-        # review runs start a process each (imports, no models): a burst of them after a batch would
-        # take the CPU from reading, so they start REVIEW_STARTS at a time
+        # review runs start REVIEW_STARTS at a time: under Prefect's worker each was a new process
+        # (imports, no models), and a burst of them after a batch took the CPU from reading
         subprocess.run([_prefect(), "work-queue", "create", REVIEW_QUEUE, "--pool", POOL, "--limit",
                         str(REVIEW_STARTS)], env=env, stdout=log, stderr=subprocess.STDOUT, check=False, cwd=repo)
         subprocess.run([_prefect(), "work-queue", "set-concurrency-limit", REVIEW_QUEUE, str(REVIEW_STARTS), "--pool",
