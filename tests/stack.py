@@ -3,20 +3,14 @@ root and a free port, for the test modules that need it; stopped exactly afterwa
 
 from __future__ import annotations
 
-import socket
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
 import pytest
 
 from flows.service import server
+from flows.service.server import free_port  # noqa: F401 (the tests import it from here)
 from tests.conftest import REPO
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 @contextmanager

@@ -147,7 +147,12 @@ def test_two_readers_on_one_inbox_read_each_file_once(running, tmp_path):
             os.replace(running.home / "inbox" / f".{name}", running.home / "inbox" / name)
         for name in names:
             _wait_for(running.home / "done" / name, 300, running)
-        runs = {n: _flow_runs(running, f"受付-{n}") for n in names}
+        deadline = time.monotonic() + 60  # a run files its scan, then records its artifact and finishes
+        while True:
+            runs = {n: _flow_runs(running, f"受付-{n}") for n in names}
+            if all(r["state_type"] != "RUNNING" for rs in runs.values() for r in rs) or time.monotonic() > deadline:
+                break
+            time.sleep(1)
     finally:
         os.killpg(second.pid, signal.SIGKILL)
         second.wait()

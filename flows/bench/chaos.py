@@ -22,7 +22,6 @@ import os
 import random
 import shutil
 import signal
-import socket
 import subprocess
 import threading
 import time
@@ -43,12 +42,6 @@ TARGETS = ("watcher", "reader", "worker", "server", "core_system")
 UP_SECONDS = 5.0  # a program is killed only after it has been up this long (supervisord's startsecs is 3)
 REVIEWER = "カオス 試験"
 ACTIVE = ["SCHEDULED", "PENDING", "RUNNING"]
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def descendants(pid: int) -> list[int]:
@@ -327,7 +320,7 @@ def run(out: Path, repo: Path, *, files: int = 1000, kills: int = 24, seed: int 
         shutil.rmtree(out)
     out.mkdir(parents=True)
     os.environ["MADOGUCHI_HOME"] = str(out / "home")
-    os.environ["MADOGUCHI_SERVER__PORT"] = str(_free_port())
+    os.environ["MADOGUCHI_SERVER__PORT"] = str(server.free_port())
     settings = Settings()
     plan = make(out / "input", files, seed, repo / "samples")
     good = sum(1 for p in plan if p.dropped.kind in ("good", "slow"))

@@ -14,7 +14,6 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import socket
 import statistics
 import time
 from datetime import UTC
@@ -34,12 +33,6 @@ from schemas.templates import load_templates
 INTAKE_SEED = EVAL_SEED + 1  # generated documents only timed, never used to judge accuracy
 BATCH_SEED = EVAL_SEED + 2
 SCALE_SEED = EVAL_SEED + 5
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def _scans(count: int, seed: int, folder: Path) -> list[Path]:
@@ -132,7 +125,7 @@ def run(out: Path, repo: Path, *, intake_files: int = 20, interval: float = 10.0
         shutil.rmtree(out)
     home = out / "home"
     os.environ["MADOGUCHI_HOME"] = str(home)
-    os.environ["MADOGUCHI_SERVER__PORT"] = str(_free_port())
+    os.environ["MADOGUCHI_SERVER__PORT"] = str(server.free_port())
     settings = Settings()
     intake_scans = _scans(intake_files, INTAKE_SEED, out / "intake-scans")
     idle_scans = _scans(idle_files, INTAKE_SEED + 10, out / "idle-scans") if idle_files else []

@@ -10,7 +10,6 @@ from __future__ import annotations
 import os
 import pwd
 import shutil
-import socket
 import subprocess
 import tempfile
 from collections.abc import Iterator
@@ -19,17 +18,13 @@ from dataclasses import dataclass
 from glob import glob
 from pathlib import Path
 
+from flows.service.server import free_port
+
 USER = "postgres"  # the system user of Debian's package; PostgreSQL refuses to run as root
 
 
 class PostgresMissingError(RuntimeError):
     """PostgreSQL (or its system user) is not installed."""
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def _bin_dir() -> Path | None:
@@ -88,7 +83,7 @@ def cluster() -> Iterator[Postgres]:
     if os.geteuid() == 0:
         shutil.chown(root, USER, USER)
     data, log = root / "data", root / "server.log"
-    port = _free_port()
+    port = free_port()
     options = (f"-c listen_addresses=127.0.0.1 -p {port} -k {root} "
                "-c fsync=off -c synchronous_commit=off -c full_page_writes=off")  # throwaway: speed over safety
     started = False

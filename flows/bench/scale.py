@@ -60,12 +60,10 @@ def _runs(settings: Settings) -> list:
 
 def one(out: Path, repo: Path, scans: list[Path], readers: int, pg, timeout: float) -> dict:
     """The scans read by `readers` warm readers on a fresh data root and fresh databases."""
-    from flows.bench.orchestration import _free_port
-
     tag = f"r{readers}"
     os.environ.update({
         "MADOGUCHI_HOME": str(out / f"scale-{tag}" / "home"),
-        "MADOGUCHI_SERVER__PORT": str(_free_port()),
+        "MADOGUCHI_SERVER__PORT": str(server.free_port()),
         "MADOGUCHI_DB__URL": pg.create_database(f"madoguchi_{tag}"),
         "MADOGUCHI_SERVER__DATABASE_URL": pg.url(f"prefect_{tag}", "asyncpg"),
         "MADOGUCHI_INTAKE__READERS": str(readers),

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import secrets
+import socket
 import subprocess
 import sys
 import time
@@ -27,6 +28,13 @@ POOL = "madoguchi"
 SERVICES = ("server", "core_system", "reader", "worker", "watcher", "proxy")  # started in this order, stopped in reverse
 READING_QUEUE = "reading"  # runs that read: taken by warm readers (flows/service/reader.py), not by the worker
 WORKER_QUEUES = ("default",)  # the worker's: entry, purge (reviews run in the readers too)
+
+
+def free_port() -> int:
+    """A TCP port free on 127.0.0.1 now (for a bench's or a test's own server)."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
 
 
 def readers(settings: Settings) -> list[str]:
