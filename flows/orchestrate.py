@@ -238,8 +238,8 @@ def batch(folder: str | None = None, forms: list[str] | None = None, since: date
 
     forms: only these forms' sub-folders (others are left alone); since/until: scan dates,
     inclusive, Japan time; last_days: the last N days up to today instead; concurrency: documents
-    read at once (1: on 2 cores each engine already uses both; 2 measured
-    slower, 14.0 against 19.3 documents a minute, see README)."""
+    in hand at once (their reading still goes one at a time, `_READING`: on 2 cores each engine
+    already uses both; 2 read at once measured slower, 14.0 against 19.3 documents a minute)."""
     owner_only()
     log = get_run_logger()
     reader = _reader()

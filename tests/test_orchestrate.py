@@ -186,3 +186,26 @@ def test_a_run_left_pending_by_a_lost_worker_is_crashed_and_frees_its_deployment
         assert [r.id for r in crash_stuck(client, older_than=0.5)] == [first.id]
         assert client.read_flow_run(first.id).state.type == StateType.CRASHED
         assert client.set_flow_run_state(second.id, Pending()).state.type == StateType.PENDING
+
+
+def test_a_reader_asking_for_a_run_another_reader_already_suspended_is_refused_not_stopped(prefect_server):
+    """GIVEN a review run that one reader took and suspended after another reader saw it Scheduled
+    WHEN the second reader asks for it THEN it is told no (False), not stopped by Prefect's Pause
+    (a reader died so in a scale run with two readers); a Scheduled run is still taken."""
+    from prefect import flow
+    from prefect.client.orchestration import get_client
+    from prefect.states import Scheduled, Suspended
+
+    from flows.service.reader import take
+
+    @flow(name="nothing")
+    def nothing() -> None:
+        return None
+
+    with get_client(sync_client=True) as client:
+        suspended = client.create_flow_run(nothing, state=Scheduled())
+        client.set_flow_run_state(suspended.id, Suspended(), force=True)
+        assert take(client, client.read_flow_run(suspended.id)) is False
+        waiting = client.create_flow_run(nothing, state=Scheduled())
+        assert take(client, client.read_flow_run(waiting.id)) is True
+        assert client.read_flow_run(waiting.id).state.is_pending()

@@ -56,14 +56,16 @@ def _flows() -> dict:
 
 def take(client, flow_run) -> bool:
     """Ask the server for this run (Scheduled -> Pending); False when another reader has it, or its
-    deployment's concurrency slots are taken (reconcile runs one at a time)."""
-    from prefect.exceptions import Abort
+    deployment's concurrency slots are taken (reconcile runs one at a time). A review run another
+    reader took and suspended meanwhile is refused with Pause: with two readers, that stopped one
+    (the scale run of 2026-12-05)."""
+    from prefect.exceptions import Abort, Pause
     from prefect.states import Pending
     from prefect.utilities.engine import propose_state_sync
 
     try:
         state = propose_state_sync(client, Pending(), flow_run_id=flow_run.id)
-    except Abort:
+    except (Abort, Pause):
         return False
     return state.is_pending()
 
