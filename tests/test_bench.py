@@ -7,11 +7,13 @@ from tests.test_digits import MNIST
 
 def test_bench_writes_results_for_each_engine_alone_and_combined(reader, tmp_path):
     """GIVEN one generated document WHEN benchmarked THEN results.json has per-variant tallies that
-    add up, a curve per kind, speed per stage, and results.md and curves.png exist."""
+    add up, a curve per kind, speed per stage, and results.md and curves.png exist; the readings it
+    saved, decided again by `bench-replay`, give the bench's own combined tallies."""
     from flows.bench.reading import run_bench
+    from flows.bench.replay import replay
 
     report = run_bench(reader, tmp_path, docs=1, forms=["pregnancy_notification"], seed=3,
-                       mnist=MNIST, mnist_fields=5, mnist_alone=50)
+                       mnist=MNIST, mnist_fields=5, mnist_alone=50, save_raws=True)
     assert set(report["generated_documents"]) == {"paddle", "rapid", "paddle+rapid", "combined"}
     real = report["real_digit_documents"]
     assert real["documents"] == 1 and set(real["tallies"]) == set(report["generated_documents"])
@@ -39,6 +41,10 @@ def test_bench_writes_results_for_each_engine_alone_and_combined(reader, tmp_pat
     assert "## Real handwritten digits and seals: combined" in md and "## Font-drawn: paddle+rapid" in md
     assert "## Review load" in md and "| pregnancy_notification | 1 | 1 = 100.0% | 0 | 0 |" in md
     assert (tmp_path / "curves.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    for saved, tallies in (("raws-font.pkl", report["generated_documents"]), ("raws-real.pkl", real["tallies"])):
+        again = replay(tmp_path / saved, reader.settings.decision)
+        assert again["documents"] == 1 and again["seed"] == 3
+        assert again["tallies"] == tallies["combined"]
 
 
 def test_the_bench_command_runs_again_into_the_same_folder(engines, tmp_path, monkeypatch, capsys):

@@ -9,6 +9,7 @@ Seeds: EVAL_SEED is only ever reported; thresholds are chosen on TUNING_SEED (se
 from __future__ import annotations
 
 import json
+import pickle
 import resource
 import time
 from dataclasses import replace
@@ -69,8 +70,10 @@ def review_load(counts: list[int]) -> dict:
     }
 
 
-def _measure(reader: Reader, paths: list[Path], engines: list[str], timer: Timer, progress=None) -> dict:
-    """Read and decide every document with every variant; tallies, curve points and review load."""
+def _measure(reader: Reader, paths: list[Path], engines: list[str], timer: Timer, progress=None,
+             keep: list | None = None) -> dict:
+    """Read and decide every document with every variant; tallies, curve points and review load.
+    `keep` receives each identified document's raw readings and truth (`flows.bench.replay`)."""
     tallies: dict[str, dict[str, Tally]] = {v: {} for v in variants(engines)}
     points: dict[str, dict[str, list]] = {v: {} for v in variants(engines)}
     review_counts: dict[str, list[int]] = {v: [] for v in variants(engines)}  # fields sent to review, per document
@@ -96,6 +99,8 @@ def _measure(reader: Reader, paths: list[Path], engines: list[str], timer: Timer
                         tallies[variant].setdefault(key, Tally()).add("needs_review", False, f"{path.stem}:{name}")
             continue
         ident["identified"] += 1
+        if keep is not None:
+            keep.append({"document": path.stem, "form": form, "truth": truth, "raws": pr.raws})
         with timer.stage("decide"):
             decided = _decide_variants(reader, pr.raws, engines, open_thresholds=False)
         with timer.stage("persist"):
@@ -122,30 +127,40 @@ def _measure(reader: Reader, paths: list[Path], engines: list[str], timer: Timer
 
 
 def run_bench(reader: Reader, out: Path, *, docs: int, forms: list[str] | None, seed: int = EVAL_SEED,
-              mnist: Path | None, mnist_fields: int, mnist_alone: int | None = None, progress=None) -> dict:
+              mnist: Path | None, mnist_fields: int, mnist_alone: int | None = None, progress=None,
+              save_raws: bool = False) -> dict:
     """Generate, read, decide and measure; writes results.json, results.md and curves.png in `out`.
 
     Two sets of documents: font-drawn, and the same forms with every digit a real handwritten one
-    from the MNIST test split and a red seal over the name on SEAL_RATE of them (when `mnist` has
-    it). The reader's database receives one row set per document (the persist stage is timed)."""
+    and a red seal over the name on SEAL_RATE of them (when `mnist` has them): digits from the MNIST
+    test split, or with the tuning seed from the training digits the digit reader never trained on
+    (the test split is never tuned on). The reader's database receives one row set per document (the
+    persist stage is timed). `save_raws` also writes every document's readings and truth
+    (raws-font.pkl, raws-real.pkl) for `madoguchi bench-replay`."""
     out.mkdir(parents=True, exist_ok=True)
     settings = reader.settings
     engines = [e.name for e in reader.engines]
     forms = forms or list(reader.templates)
     have_mnist = mnist is not None and (mnist / "t10k-images-idx3-ubyte.gz").exists()
+    tuning = seed == TUNING_SEED
     t0 = time.perf_counter()
     paths = _generate(reader, forms, docs, seed, out / "scans")
-    real = _generate(reader, forms, docs, seed, out / "scans-real-digits", digits=DigitHand.mnist(mnist),
+    hand = (DigitHand.held_out(mnist) if tuning else DigitHand.mnist(mnist)) if have_mnist else None
+    real = _generate(reader, forms, docs, seed, out / "scans-real-digits", digits=hand,
                      seal_rate=SEAL_RATE) if have_mnist else []
     generate_seconds = time.perf_counter() - t0
     timer = Timer()
-    font = _measure(reader, paths, engines, timer, progress)
+    kept: dict[str, list] = {"font": [], "real": []}
+    font = _measure(reader, paths, engines, timer, progress, keep=kept["font"] if save_raws else None)
     n = len(paths)
     speed = {
         "pages_per_minute": round(60 * n / max(sum(timer.seconds.values()), 1e-9), 2),
         "seconds_per_page": {k: round(v / max(n, 1), 4) for k, v in timer.seconds.items()},
     }
-    real_rows = _measure(reader, real, engines, Timer(), progress) if real else None
+    real_rows = _measure(reader, real, engines, Timer(), progress, keep=kept["real"] if save_raws else None) if real else None
+    if save_raws:
+        for name, docs_kept in kept.items():
+            (out / f"raws-{name}.pkl").write_bytes(pickle.dumps({"seed": seed, "documents": docs_kept}))
     report = {
         "machine": "2 CPU cores, 24 GB, no GPU",
         "seed": seed,
@@ -171,7 +186,9 @@ def run_bench(reader: Reader, out: Path, *, docs: int, forms: list[str] | None, 
             "sample_generation_seconds": round(generate_seconds, 1),
         },
     }
-    if have_mnist:
+    if tuning:
+        report["handwritten_digits"] = {"skipped": "the tuning seed never reads the MNIST test split"}
+    elif have_mnist:
         report["handwritten_digits"] = measure(reader.engines, mnist, fields=mnist_fields, seed=seed, alone=mnist_alone)
         report["handwritten_digits"]["threshold"] = settings.decision.thresholds.get("digits")
         report["handwritten_digits"]["vote_threshold"] = settings.decision.vote_thresholds.get("digits")

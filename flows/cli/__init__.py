@@ -19,7 +19,7 @@ __all__ = ["EXIT_FAILED", "EXIT_INSTALL", "EXIT_OK", "EXIT_USAGE", "UsageError",
 # in the order `madoguchi --help` lists them
 COMMANDS = (
     forms.add_forms, forms.add_samples, process.add_process, process.add_evaluate, bench.add_digits,
-    bench.add_bench, bench.add_bench_prefect, bench.add_report, service.add_server, service.add_drop,
+    bench.add_bench, bench.add_bench_replay, bench.add_bench_prefect, bench.add_report, service.add_server, service.add_drop,
     service.add_batch, review.add_review, review.add_correct, review.add_calibrate, service.add_watch, service.add_reader,
     entry.add_entry, bench.add_bench_entry, bench.add_bench_fuzz, bench.add_bench_chaos, data.add_purge, data.add_backup,
 )

@@ -29,7 +29,19 @@ def add_bench(sub) -> None:
     b.add_argument("--seed", type=int, default=EVAL_SEED, help=f"{EVAL_SEED} evaluation (default), {TUNING_SEED} tuning")
     b.add_argument("--mnist", default="../shared/data/mnist", help="folder of the MNIST test set")
     b.add_argument("--quick", action="store_true", help="a small run for development")
+    b.add_argument("--save-raws", action="store_true", help="also keep every document's readings and truth "
+                   "(raws-font.pkl, raws-real.pkl) for `madoguchi bench-replay`")
     b.set_defaults(func=cmd_bench)
+
+
+def add_bench_replay(sub) -> None:
+    b = sub.add_parser("bench-replay", help="decide a bench run's saved readings again (decision rule changes in "
+                       "seconds, without reading again): per field kind, accepted, wrong, why correct ones were not")
+    b.add_argument("raws", help="raws-real.pkl or raws-font.pkl from `madoguchi bench --save-raws`")
+    b.add_argument("--examples", type=int, default=0, help="print this many examples per kind and reason")
+    b.add_argument("--kinds", help="comma-separated field kinds to show examples of (default: all)")
+    b.add_argument("--json", action="store_true", help="the tallies as JSON")
+    b.set_defaults(func=cmd_bench_replay)
 
 
 def add_bench_prefect(sub) -> None:
@@ -165,9 +177,21 @@ def cmd_bench(args, settings) -> int:
     reader = Reader(settings.model_copy(update={"home": out / "home"}))
     bar = lambda xs: tqdm(xs, desc="benchmark", unit="page", file=sys.stderr)  # noqa: E731
     run_bench(reader, out, docs=docs, forms=forms, seed=args.seed, mnist=Path(args.mnist),
-              mnist_fields=mnist_fields, mnist_alone=alone, progress=bar)
+              mnist_fields=mnist_fields, mnist_alone=alone, progress=bar, save_raws=args.save_raws)
     print((out / "results.md").read_text(encoding="utf-8"))
     print(f"results: {out.resolve()}/results.json, results.md, curves.png")
+    return EXIT_OK
+
+
+def cmd_bench_replay(args, settings) -> int:
+    from flows.bench.replay import format_replay, replay
+
+    result = replay(Path(args.raws), settings.decision)
+    if args.json:
+        print(json.dumps(result, ensure_ascii=False, indent=2))
+    else:
+        kinds = set(args.kinds.split(",")) if args.kinds else None
+        print(format_replay(result, examples=args.examples, kinds=kinds))
     return EXIT_OK
 
 

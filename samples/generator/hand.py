@@ -23,6 +23,9 @@ def read_mnist(folder: Path, split: str = "t10k") -> tuple[np.ndarray, np.ndarra
     return images, labels
 
 
+HELD_OUT_FROM = 55_000  # training/cells.py trains the digit reader on MNIST training digits before this
+
+
 class DigitHand:
     """Real handwritten digits by label: each call draws another writer's digit."""
 
@@ -34,6 +37,14 @@ class DigitHand:
     def mnist(cls, folder: Path, split: str = "t10k") -> DigitHand:
         """From MNIST's IDX files in `folder` (see `read_mnist`)."""
         return cls(*read_mnist(folder, split))
+
+    @classmethod
+    def held_out(cls, folder: Path) -> DigitHand:
+        """The 5,000 MNIST training digits the digit reader was not trained on (55,000-59,999 in
+        `folder`/train/mnist_train_5.npz): other writers than the test split's, for tuning."""
+        part = np.load(folder / "train" / "mnist_train_5.npz")
+        keep = part["idx"] >= HELD_OUT_FROM
+        return cls(part["x"][keep], part["y"][keep])
 
     def alpha(self, digit: str, height: float, rng: np.random.Generator) -> np.ndarray:
         """One handwritten `digit` as ink alpha (float 0-1) cropped to its ink, `height` px tall,
