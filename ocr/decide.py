@@ -9,6 +9,10 @@ Where the digit reader (`ocr.digit_reader`, a classifier of another family) read
 one-digit cells, the evidence is counted cell by cell instead: every inked cell needs the digit
 reader's digit backed by at least one line engine's reading of the same cell, and the field's
 score is the digit reader's lowest probability over its cells, held to the kind's `vote` threshold.
+Two readers of different families outweigh one: where the digit reader is very sure of a cell
+(`overrule`), one line engine backing it is enough against the other; where the digit reader and
+every line engine read the same digit in every cell, and the cells are the field's own digits (one
+per box, or a phone number), the digit reader's doubt is held to a lower bar (`unanimous_thresholds`).
 Where the settings ask for it (`line_weight` > 0; off by default), those probabilities are first
 weighed with the line engines' readings of the same cells (`ocr.fusion`).
 The two PP-OCR engines share their mistakes, so a second one agreeing adds little; a reader whose
@@ -178,9 +182,12 @@ class Vote:
     sure_cells: tuple[str | None, ...]
 
 
-def cell_vote(texts: dict[str, EngineText], sure: float = 1.0, invalid: frozenset[str] = frozenset()) -> Vote | None:
+def cell_vote(texts: dict[str, EngineText], sure: float = 1.0, invalid: frozenset[str] = frozenset(),
+              overrule: float = 1.01) -> Vote | None:
     """The digit reader's vote on a field, or None when it did not read this field cell by cell.
-    Line engines in `invalid` read no valid value, so they may back a cell but not stand against one."""
+    Line engines in `invalid` read no valid value, so they may back a cell but not stand against one;
+    where the digit reader's probability reaches `overrule`, a line engine that backs its digit
+    outweighs one that reads another (two readers of different families against one)."""
     digit = texts.get(DIGIT_READER)
     if digit is None or not digit.cells:
         return None
@@ -191,7 +198,7 @@ def cell_vote(texts: dict[str, EngineText], sure: float = 1.0, invalid: frozense
         if d is None:
             continue
         scores.append(d.confidence if d.text else 0.0)
-        backed &= bool(d.text) and _backed(i, d.text, others, len(digit.cells))
+        backed &= bool(d.text) and _backed(i, d.text, others, len(digit.cells), d.confidence >= overrule)
     return Vote(backed, min(scores, default=1.0), tuple(sure_cells))
 
 
@@ -203,13 +210,14 @@ def _line_cells(texts: dict[str, EngineText], invalid: frozenset[str]) -> list[t
 OPPOSED = 0.5  # a line engine reading another digit in a cell this surely stands against the vote there
 
 
-def _backed(i: int, digit: str, others: list[tuple[tuple[Reading | None, ...], bool]], n: int) -> bool:
+def _backed(i: int, digit: str, others: list[tuple[tuple[Reading | None, ...], bool]], n: int,
+            majority: bool = False) -> bool:
     """True when some line engine read `digit` in cell i, and none whose whole reading is a valid
     value read another digit there with probability OPPOSED or more (one engine's hurried 1 against
     the other's fair 7 is no backing; a 6 where every phone number has its leading 0 stands for nothing)."""
     there = [(o[i], may) for o, may in others if len(o) == n and o[i] is not None and o[i].text]
-    return any(c.text == digit for c, _ in there) and not any(
-        may and c.text != digit and c.confidence >= OPPOSED for c, may in there)
+    return any(c.text == digit for c, _ in there) and (majority or not any(
+        may and c.text != digit and c.confidence >= OPPOSED for c, may in there))
 
 
 def grammar_vote(raw: RawField, era: str | None, ctx: Context, sure: float,
@@ -245,6 +253,25 @@ def _numbering_texts(texts: dict[str, EngineText]) -> dict[str, EngineText]:
             whole = t.cells[0] if len(t.cells) == 1 and t.cells[0] is not None else None
             out[name] = replace(t, cells=(whole and numbering_cells(whole)) or ())
     return out
+
+
+def counted_cells(spec: FieldSpec) -> bool:
+    """True where the digit reader's cells are the field's own digits, counted by the form or by the
+    value's format: one digit per printed box, or a phone number (its numbering fixes how many digits
+    it has, so a digit dropped in the cut leaves no valid number). A date written freely is neither:
+    11日 cut as one 1 is still a day."""
+    return spec.kind == FieldKind.phone or (not spec.parts and (bool(spec.char_boxes) or spec.kind == FieldKind.wareki_date))
+
+
+def unanimous(texts: dict[str, EngineText]) -> bool:
+    """True when every line engine read the very digit the digit reader read in each inked cell,
+    and nothing in a cell the digit reader found empty."""
+    digit = texts[DIGIT_READER]
+    lines = [t.cells for name, t in texts.items() if name != DIGIT_READER]
+    return bool(lines) and all(len(c) == len(digit.cells) for c in lines) and all(
+        (d is None and all(c[i] is None for c in lines))
+        or (d is not None and bool(d.text) and all(c[i] is not None and c[i].text == d.text for c in lines))
+        for i, d in enumerate(digit.cells))
 
 
 def _contradicted(line: EngineText, vote: Vote) -> bool:
@@ -289,7 +316,7 @@ def decide_text(raw: RawField, cfg: DecisionSettings, ctx: Context) -> FieldResu
         return _result(spec, None, FieldStatus.accepted, 1.0, [], readings)
     vote_threshold = cfg.vote_thresholds.get(spec.kind.value, 0.99)
     invalid = frozenset(e for e, f in failures.items() if f)  # engines whose reading is no valid value
-    vote = cell_vote(raw.texts, sure=vote_threshold, invalid=invalid)
+    vote = cell_vote(raw.texts, sure=vote_threshold, invalid=invalid, overrule=cfg.overrule.get(spec.kind.value, 1.01))
     lines = [e for e in raw.texts if e != DIGIT_READER]
     # the line engines' own rule: all agree, nothing unread, each one's lowest character probability
     line_unread = any(UNREAD in raw.texts[e].text for e in lines)
@@ -310,6 +337,10 @@ def decide_text(raw: RawField, cfg: DecisionSettings, ctx: Context) -> FieldResu
     # the digit reader's rule: every cell backed by a line engine, its own lowest probability
     digit_unread = vote is not None and UNREAD in raw.texts[DIGIT_READER].text
     vote_ok = vote is not None and vote.backed and not digit_unread and vote.score >= vote_threshold
+    if not vote_ok and vote is not None and not digit_unread and counted_cells(spec) and unanimous(raw.texts):
+        # the digit reader and every line engine read the same digit in every cell: the digit reader's
+        # doubt is held to a lower bar (settings: `unanimous_thresholds`)
+        vote_ok = vote.score >= cfg.unanimous_thresholds.get(spec.kind.value, 1.01)
     if numbered is not None and line_score < cfg.numbering_floor:
         vote_ok = False  # a line engine this unsure of an address may have dropped a digit of it (settings)
     # ...and the same under the field's grammar, where a cell's doubt is between a valid value and

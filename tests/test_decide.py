@@ -334,12 +334,12 @@ def test_unsure_digit_reader_or_not_a_digit_goes_to_review():
 
 def test_a_line_engine_sure_of_another_digit_stands_against_the_vote():
     """
-    GIVEN the digit reader sure of 7440075, paddle backing every cell, and rapid reading the sixth
-          cell as 1 (744-0015, also a real code): (a) at 0.6, (b) at 0.3
+    GIVEN the digit reader sure of 7440075 (0.99, below the overrule), paddle backing every cell, and
+          rapid reading the sixth cell as 1 (744-0015, also a real code): (a) at 0.6, (b) at 0.3
     WHEN deciding
     THEN (a) review: one engine's fair 1 against the others' 7 is no backing; (b) accepted
     """
-    texts = {"paddle": cells("7440075", 0.6), "rapid": cells("7440015", 0.6), "digit": cells("7440075", 0.999)}
+    texts = {"paddle": cells("7440075", 0.6), "rapid": cells("7440015", 0.6), "digit": cells("7440075", 0.99)}
     f = decide_field(RawField(FORM.field("postal_code"), texts, {}, True), CFG, CTX)
     assert f.status == FieldStatus.needs_review and "engines_disagree" in f.reasons
     texts["rapid"] = EngineText("7440015", 0.3, cells("74400", 0.6).cells + cells("1", 0.3).cells + cells("5", 0.6).cells)
@@ -370,6 +370,43 @@ def test_vote_skips_cells_without_ink_and_keeps_the_validators():
     assert (amount.status, amount.value) == (FieldStatus.accepted, 35000)
     bad = decide_field(voted("postal_code", "7449999", "7449999", "7449999"), CFG, CTX)
     assert bad.status == FieldStatus.invalid
+
+
+def test_every_reader_reading_the_same_digits_lowers_the_digit_readers_bar():
+    """
+    GIVEN an account number in its boxes that the digit reader reads at 0.92 in one cell (below the
+          vote's 0.95), both line engines reading every box alike; and the same with one line engine
+          reading another digit in one box; and a date written freely in parts, read alike by all
+    WHEN deciding
+    THEN the first is accepted; the second goes to review; the free-written date too (a day of 11
+         cut as one 1 is still a day, so agreement there proves less)
+    """
+    alike = decide_field(voted("account_number", "1234567", "1234567", "1234567", digit_conf=0.92), CFG, CTX)
+    assert (alike.status, alike.value) == (FieldStatus.accepted, "1234567")
+    one_off = decide_field(voted("account_number", "1234567", "1234567", "1234561", digit_conf=0.92), CFG, CTX)
+    assert one_off.status == FieldStatus.needs_review
+    unsure = decide_field(voted("account_number", "1234567", "1234567", "1234567", digit_conf=0.85), CFG, CTX)
+    assert unsure.status == FieldStatus.needs_review and unsure.reasons == ["low_confidence"]
+    claim = load_templates()["child_allowance_claim"].field("application_date")
+    texts = {e: EngineText("8|11|1", c, cells("8111", c).cells, (1, 2, 1))
+             for e, c in (("paddle", 0.9), ("rapid", 0.9), ("digit", 0.92))}
+    free = decide_field(RawField(claim, texts, {}, True), CFG, CTX)
+    assert free.status == FieldStatus.needs_review and free.reasons == ["low_confidence"]
+
+
+def test_a_very_sure_digit_reader_with_one_line_engine_outweighs_the_other():
+    """
+    GIVEN a postal code the digit reader reads at 0.9995 in every cell, paddle backing every cell and
+          rapid surely (0.8) reading the sixth as 1; and the same with the digit reader at 0.99
+    WHEN deciding
+    THEN the first is accepted (two readers of different families against one); the second is not
+    """
+    def code(digit_conf):
+        texts = {"paddle": cells("7440075", 0.8), "rapid": cells("7440015", 0.8), "digit": cells("7440075", digit_conf)}
+        return decide_field(RawField(FORM.field("postal_code"), texts, {}, True), CFG, CTX)
+
+    assert (code(0.9995).status, code(0.9995).value) == (FieldStatus.accepted, "744-0075")
+    assert code(0.99).status == FieldStatus.needs_review and "engines_disagree" in code(0.99).reasons
 
 
 def spaced(text, positions, conf=0.99):

@@ -22,7 +22,7 @@ import numpy as np
 
 from ocr.certify import certify
 from ocr.charsets import DIGITS
-from ocr.decide import DIGIT_READER, UNREAD, EngineText, cell_vote
+from ocr.decide import DIGIT_READER, UNREAD, EngineText, cell_vote, unanimous
 from ocr.engines import EMPTY_READING
 from ocr.fusion import fuse_texts
 from ocr.readers import load_engines
@@ -54,8 +54,9 @@ def read_cells(data: Path, engines: list[str], limit: int | None = None) -> tupl
     return truth, {r.name: r.recognize(crops, charset=DIGITS) for r in readers}
 
 
-def field_rows(truth: np.ndarray, readings: dict[str, list], cells: int) -> list[tuple[bool, float, bool]]:
-    """(backed by a line engine cell by cell, score, right) per field of `cells` disjoint cells."""
+def field_rows(truth: np.ndarray, readings: dict[str, list], cells: int) -> list[tuple[bool, float, bool, bool]]:
+    """(backed by a line engine cell by cell, score, right, every reader read the same digit in every
+    cell) per field of `cells` disjoint cells."""
     rows = []
     for start in range(0, len(truth) - cells + 1, cells):
         span = range(start, start + cells)
@@ -66,7 +67,7 @@ def field_rows(truth: np.ndarray, readings: dict[str, list], cells: int) -> list
         texts = fuse_texts(texts, DIGIT_READER, UNREAD, DECISION)
         vote = cell_vote(texts)
         right = texts[DIGIT_READER].text == "".join(str(truth[i]) for i in span)
-        rows.append((vote.backed, vote.score, right))
+        rows.append((vote.backed, vote.score, right, unanimous(texts)))
     return rows
 
 
@@ -85,11 +86,17 @@ def main(argv: list[str] | None = None) -> int:
     print(f"{len(truth)} held-out cells; digit reader alone wrong on {1 - cell_right.mean():.3%} (forced, incl. not-a-digit)")
     for kind, cells in CELLS_PER_FIELD.items():
         rows = field_rows(truth, readings, cells)
-        backed = [(s, not ok) for b, s, ok in rows if b]
+        backed = [(s, not ok) for b, s, ok, _ in rows if b]
+        vote = DECISION.vote_thresholds.get(kind, 0.95)
+        # with `unanimous_thresholds`: also accepted where every reader read the same digit in every cell
+        either = lambda t: [(b and s >= vote) or (u and s >= t) for b, s, _, u in rows]  # noqa: E731
         out = {"fields": len(rows), "backed": len(backed), "backed_wrong": sum(w for _, w in backed),
                "wrong_scores": sorted((round(s, 5) for s, w in backed if w), reverse=True), "targets": {},
                "curve": [{"threshold": t, "accepted": sum(s >= t for s, _ in backed),
-                          "wrong": sum(w for s, w in backed if s >= t)} for t in CURVE]}
+                          "wrong": sum(w for s, w in backed if s >= t)} for t in CURVE],
+               "unanimous_curve": [{"threshold": t, "accepted": sum(either(t)),
+                                    "wrong": sum(a and not ok for a, (_, _, ok, _) in zip(either(t), rows))}
+                                   for t in CURVE if t <= vote]}
         for target in TARGETS:
             c = certify([s for s, _ in backed], [w for _, w in backed], target,
                         candidates=[round(x, 4) for x in np.linspace(0.5, 0.9999, 200)])
@@ -99,6 +106,9 @@ def main(argv: list[str] | None = None) -> int:
             print(f"{kind:12s} {cells} cells, {len(rows)} fields, target {target:.1%}: threshold {c.threshold}, "
                   f"accepted {c.accepted} ({c.accepted / max(len(rows), 1):.1%}), wrong {c.errors}, "
                   f"95% upper {c.upper if c.upper is None else f'{c.upper:.3%}'}")
+        for r in out["unanimous_curve"]:
+            print(f"{kind:12s} vote at {vote} or every reader alike at {r['threshold']}: accepted {r['accepted']} "
+                  f"({r['accepted'] / max(len(rows), 1):.1%}), wrong {r['wrong']}")
         report["kinds"][kind] = out
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(report, indent=1))
