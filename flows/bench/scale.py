@@ -22,7 +22,8 @@ from flows.service.drop import drop
 from schemas.db import Store
 from schemas.settings import Settings
 
-LOADED = "models loaded"  # what a reader's log says once it can read (flows/service/reader.py)
+LOADED = "models loaded"
+SETTLE = 120  # seconds the runs may take to end after the last document's row  # what a reader's log says once it can read (flows/service/reader.py)
 
 
 def _wait(what: str, done, timeout: float) -> None:
@@ -83,6 +84,12 @@ def one(out: Path, repo: Path, scans: list[Path], readers: int, pg, timeout: flo
         _wait(f"{len(scans)} documents", lambda: len(_documents(store)) >= len(scans), timeout)
         docs = _documents(store)
         last = max(d.created_at.replace(tzinfo=d.created_at.tzinfo or UTC).timestamp() for d in docs)
+        # a run still records its artifact after filing its document: count the runs once they have ended
+        try:
+            _wait("the process-document runs to end", lambda: all(r.state and r.state.is_final()
+                                                                  for r in _runs(settings)), SETTLE)
+        except TimeoutError:
+            pass  # counted as they are: runs_not_completed says how many had not ended
         runs = _runs(settings)
     finally:
         server.down(settings)

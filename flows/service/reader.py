@@ -37,8 +37,10 @@ from schemas.settings import Settings
 log = logging.getLogger("madoguchi.reader")
 POOL = "madoguchi"
 QUEUES = ("reading", "review")  # the work queues of the deployments a reader runs (prefect.yaml)
-RUNS = 3  # runs at once: a lingering reconcile, a document being read, the next one waiting to read
-POLL_SECONDS = 1.0
+# runs at once: a lingering reconcile, a document being read, the next one waiting to read, and a
+# review run showing its form (about 2 s) without holding a document back
+RUNS = 4
+POLL_SECONDS = 1.0  # between two looks at the queue; a run that ends wakes the reader at once
 
 
 def name() -> str:
@@ -114,6 +116,7 @@ def serve(stop: threading.Event, runs: int = RUNS, poll: float = POLL_SECONDS, w
         log.info("models loaded in %.1f s", time.perf_counter() - t0)
     flows = _flows()
     active: dict[UUID, Future] = {}
+    freed = threading.Event()  # a run ended: look for the next one now, not at the next poll
     with ThreadPoolExecutor(runs, thread_name_prefix="run") as pool, get_client(sync_client=True) as client:
         while not stop.is_set():
             for run_id in [k for k, f in active.items() if f.done()]:
@@ -128,10 +131,12 @@ def serve(stop: threading.Event, runs: int = RUNS, poll: float = POLL_SECONDS, w
                             break
                         if run.id not in active and take(client, run):
                             active[run.id] = pool.submit(execute, run.id, flows)
+                            active[run.id].add_done_callback(lambda _: freed.set())
                 except Exception as e:  # noqa: BLE001 (the server is restarting: try again)
                     log.info("could not ask the server for runs (%s); trying again", type(e).__name__)
                     stop.wait(5)
-            stop.wait(poll)
+            freed.wait(poll)
+            freed.clear()
         log.info("stopping; %d run(s) in progress are left to recovery", len(active))
         # leaving the pool waits for them; main() ends the process 2 s after the stop instead
 
