@@ -1,6 +1,7 @@
 """Read every field of a registered page with every engine: crops in, RawField out.
 
-All crops that share a character set go to each engine in one call, so engines batch them. A
+All crops go to each line engine in one call, each decoded under its own character set, so engines
+batch them (the digit reader gets its cells per character set). A
 reader of single digits (`cells_only`) is given the one-character cells of digit fields, and the
 digits of a free-written phone number, of a field written freely in parts (a city's
 「令和　年　月　日」) and of an address's numbering (`ocr.address`), cut apart where the line
@@ -130,14 +131,19 @@ def read_page(
         for c in _cells_of(fl, page, reference, dpi):
             by_field[name].append(len(cells))
             cells.append(c)
-    # one recognize call per (engine, charset)
+    # one recognize call per engine where it reads each crop with its own charset, else per (engine, charset)
+    charsets = {i: charset_for(layouts[c.field].spec.kind) for i, c in enumerate(cells) if c.crop is not None}
     groups: dict[str | None, list[int]] = defaultdict(list)
-    for i, c in enumerate(cells):
-        if c.crop is not None:
-            groups[charset_for(layouts[c.field].spec.kind)].append(i)
+    for i, charset in charsets.items():
+        groups[charset].append(i)
     per_engine: dict[str, dict[int, Reading]] = {e.name: {} for e in engines}
-    for charset, idx in groups.items():
-        for eng in engines:
+    for eng in engines:
+        if hasattr(eng, "recognize_each"):
+            mine = [i for i in charsets if _reads(eng, layouts[cells[i].field])]
+            readings = eng.recognize_each([cells[i].crop for i in mine], [charsets[i] for i in mine]) if mine else []
+            per_engine[eng.name].update(zip(mine, readings))
+            continue
+        for charset, idx in groups.items():
             mine = [i for i in idx if _reads(eng, layouts[cells[i].field])]
             if mine:
                 per_engine[eng.name].update(zip(mine, eng.recognize([cells[i].crop for i in mine], charset=charset)))

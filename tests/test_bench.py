@@ -13,7 +13,7 @@ def test_bench_writes_results_for_each_engine_alone_and_combined(reader, tmp_pat
     from flows.bench.replay import replay
 
     report = run_bench(reader, tmp_path, docs=1, forms=["pregnancy_notification"], seed=3,
-                       mnist=MNIST, mnist_fields=5, mnist_alone=50, save_raws=True)
+                       mnist=MNIST, mnist_fields=5, mnist_alone=50, save_raws=True, compare="HEAD")
     assert set(report["generated_documents"]) == {"paddle", "rapid", "paddle+rapid", "combined"}
     real = report["real_digit_documents"]
     assert real["documents"] == 1 and set(real["tallies"]) == set(report["generated_documents"])
@@ -27,6 +27,10 @@ def test_bench_writes_results_for_each_engine_alone_and_combined(reader, tmp_pat
     alone = report["handwritten_digits"]["digit_reader_alone"]
     assert alone["cells"] == 50 and alone["curve"][0]["coverage"] <= 1.0
     assert {"load", "register", "crop", "read", "decide", "persist"} <= set(report["speed"]["seconds_per_page"])
+    sbs = report["speed"]["side_by_side"]  # the same document read by the code of a commit, here this one
+    assert sbs["documents"] == 1 and sbs["fields"] == 13 and sbs["fields_read_differently"] == 0
+    assert sbs["before"]["pages_per_minute"] > 0 and sbs["now"]["pages_per_minute"] > 0
+    assert "read by commit HEAD's code" in (tmp_path / "results.md").read_text(encoding="utf-8")
     for variant, kinds in report["generated_documents"].items():  # review load is the tallies' other side
         load = report["review_load"][variant]
         to_review = round(13 * (kinds["all"]["needs_review"] + kinds["all"]["invalid"]))

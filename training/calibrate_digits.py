@@ -71,6 +71,14 @@ def field_rows(truth: np.ndarray, readings: dict[str, list], cells: int) -> list
     return rows
 
 
+def unanimous_point(rows: list[tuple[bool, float, bool, bool]], vote: float, threshold: float) -> dict:
+    """Fields accepted, and wrong among them, with the vote at `vote` and, where every reader read
+    the same digit in every cell, at `threshold` (`unanimous_thresholds`)."""
+    accepted = [(b and s >= vote) or (u and s >= threshold) for b, s, _, u in rows]
+    return {"threshold": threshold, "accepted": sum(accepted),
+            "wrong": sum(a and not ok for a, (_, _, ok, _) in zip(accepted, rows))}
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data", type=Path, default=Path("../shared/data"))
@@ -88,15 +96,11 @@ def main(argv: list[str] | None = None) -> int:
         rows = field_rows(truth, readings, cells)
         backed = [(s, not ok) for b, s, ok, _ in rows if b]
         vote = DECISION.vote_thresholds.get(kind, 0.95)
-        # with `unanimous_thresholds`: also accepted where every reader read the same digit in every cell
-        either = lambda t: [(b and s >= vote) or (u and s >= t) for b, s, _, u in rows]  # noqa: E731
         out = {"fields": len(rows), "backed": len(backed), "backed_wrong": sum(w for _, w in backed),
                "wrong_scores": sorted((round(s, 5) for s, w in backed if w), reverse=True), "targets": {},
                "curve": [{"threshold": t, "accepted": sum(s >= t for s, _ in backed),
                           "wrong": sum(w for s, w in backed if s >= t)} for t in CURVE],
-               "unanimous_curve": [{"threshold": t, "accepted": sum(either(t)),
-                                    "wrong": sum(a and not ok for a, (_, _, ok, _) in zip(either(t), rows))}
-                                   for t in CURVE if t <= vote]}
+               "unanimous_curve": [unanimous_point(rows, vote, t) for t in CURVE if t <= vote]}
         for target in TARGETS:
             c = certify([s for s, _ in backed], [w for _, w in backed], target,
                         candidates=[round(x, 4) for x in np.linspace(0.5, 0.9999, 200)])

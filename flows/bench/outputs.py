@@ -107,6 +107,18 @@ def write_markdown(report: dict, path: Path) -> None:
     lines += ["## Speed", "", f"- pages per minute (reading only, models loaded): {s['pages_per_minute']}",
               f"- model load: {s['model_load_seconds']} s; peak memory: {s['peak_memory_mb']} MB",
               "- seconds per page by stage: " + ", ".join(f"{k} {v}" for k, v in s["seconds_per_page"].items()), ""]
+    sbs = s.get("side_by_side")
+    if sbs:
+        lines += [f"### Side by side: the same {sbs['documents']} documents read by commit {sbs['revision']}'s code "
+                  "and by this checkout, one after the other in this run", "",
+                  "| reading | pages per minute | read stage, s/page | all stages, s/page |", "|---|---|---|---|"]
+        for way in ("before", "now"):
+            w = sbs[way]
+            lines.append(f"| {way} | {w['pages_per_minute']} | {w['seconds_per_page'].get('read', 0)} | "
+                         f"{w['seconds_per_page'].get('reading', 0)} |")
+        lines += ["", f"Read stage {sbs['read_stage_speedup']}x as fast, the whole reading {sbs['reading_speedup']}x; "
+                  f"{sbs['fields_read_differently']} of "
+                  f"{sbs['fields']} fields read differently by some reader.", ""]
     path.write_text("\n".join(lines), encoding="utf-8")
 
 

@@ -9,8 +9,11 @@ Seeds: EVAL_SEED is only ever reported; thresholds are chosen on TUNING_SEED (se
 from __future__ import annotations
 
 import json
+import os
 import pickle
 import resource
+import subprocess
+import sys
 import time
 from dataclasses import replace
 from datetime import date
@@ -126,9 +129,71 @@ def _measure(reader: Reader, paths: list[Path], engines: list[str], timer: Timer
     }
 
 
+SIDE_BY_SIDE = 30  # documents read by another checkout too, to compare reading speed
+COMPARE_SCRIPT = """
+import json, sys, time
+from pathlib import Path
+from flows.pipeline import Reader, Timer
+from schemas.settings import Settings
+reader = Reader(Settings().model_copy(update={"home": Path(sys.argv[1])}))
+timer, texts = Timer(), []
+for p in sys.argv[2:]:
+    try:
+        with timer.stage("reading"):
+            pr = reader.read_raw(Path(p), timer=timer)
+        texts.append([{n: t.text for n, t in r.texts.items()} for r in pr.raws])
+    except Exception:
+        texts.append(None)
+print(json.dumps({"seconds": timer.seconds, "texts": texts}))
+"""
+
+
+def _read_all(reader: Reader, paths: list[Path]) -> dict:
+    timer, texts = Timer(), []
+    for path in paths:
+        try:
+            with timer.stage("reading"):
+                pr = reader.read_raw(path, timer=timer)
+            texts.append([{n: t.text for n, t in r.texts.items()} for r in pr.raws])
+        except MadoguchiError:
+            texts.append(None)
+    return {"seconds": timer.seconds, "texts": texts}
+
+
+def side_by_side(reader: Reader, paths: list[Path], revision: str, out: Path) -> dict:
+    """The same documents read by the code of another commit (`revision`, checked out beside the
+    bench's output with `git worktree`, run in its own process with its own models) and by this one,
+    one after the other on this machine: seconds a page of the read stage and of the whole reading
+    (load, register, crop, read), and how many fields some reader read differently."""
+    repo = Path(__file__).resolve().parents[2]
+    tree = (out / f"compare-{revision}").resolve()
+    subprocess.run(["git", "-C", str(repo), "worktree", "remove", "--force", str(tree)], capture_output=True)
+    subprocess.run(["git", "-C", str(repo), "worktree", "add", "--detach", "--force", str(tree), revision],
+                   check=True, capture_output=True)
+    try:
+        env = {**os.environ, "PYTHONPATH": str(tree)}
+        done = subprocess.run([sys.executable, "-c", COMPARE_SCRIPT, str(out / "compare-home"), *map(str, paths)],
+                              cwd=tree, env=env, check=True, capture_output=True, text=True)
+        before = json.loads(done.stdout.strip().splitlines()[-1])
+    finally:
+        subprocess.run(["git", "-C", str(repo), "worktree", "remove", "--force", str(tree)], capture_output=True)
+    now = _read_all(reader, paths)
+    n = max(len(paths), 1)
+    rows = {way: {"seconds_per_page": {k: round(v / n, 4) for k, v in r["seconds"].items()},
+                  "pages_per_minute": round(60 * n / max(r["seconds"].get("reading", 0.0), 1e-9), 2)}
+            for way, r in (("before", before), ("now", now))}
+    pairs = [(a, b) for a, b in zip(before["texts"], now["texts"]) if a is not None and b is not None]
+    read_before, read_now = rows["before"]["seconds_per_page"].get("read", 0.0), rows["now"]["seconds_per_page"].get("read", 0.0)
+    return {"revision": revision, "documents": len(paths), **rows,
+            "read_stage_speedup": round(read_before / max(read_now, 1e-9), 3),
+            "reading_speedup": round(rows["now"]["pages_per_minute"] / max(rows["before"]["pages_per_minute"], 1e-9), 3),
+            "fields": sum(len(b) for _, b in pairs),
+            "fields_read_differently": sum(x != y for a, b in pairs for x, y in zip(a, b))}
+
+
 def run_bench(reader: Reader, out: Path, *, docs: int, forms: list[str] | None, seed: int = EVAL_SEED,
               mnist: Path | None, mnist_fields: int, mnist_alone: int | None = None, progress=None,
-              save_raws: bool = False) -> dict:
+              save_raws: bool = False, compare: str | None = None) -> dict:
     """Generate, read, decide and measure; writes results.json, results.md and curves.png in `out`.
 
     Two sets of documents: font-drawn, and the same forms with every digit a real handwritten one
@@ -136,7 +201,8 @@ def run_bench(reader: Reader, out: Path, *, docs: int, forms: list[str] | None, 
     test split, or with the tuning seed from the training digits the digit reader never trained on
     (the test split is never tuned on). The reader's database receives one row set per document (the
     persist stage is timed). `save_raws` also writes every document's readings and truth
-    (raws-font.pkl, raws-real.pkl) for `madoguchi bench-replay`."""
+    (raws-font.pkl, raws-real.pkl) for `madoguchi bench-replay`. `compare`, a git revision: reading
+    speed side by side with that commit's code on the same documents (`side_by_side`)."""
     out.mkdir(parents=True, exist_ok=True)
     settings = reader.settings
     engines = [e.name for e in reader.engines]
@@ -158,6 +224,9 @@ def run_bench(reader: Reader, out: Path, *, docs: int, forms: list[str] | None, 
         "seconds_per_page": {k: round(v / max(n, 1), 4) for k, v in timer.seconds.items()},
     }
     real_rows = _measure(reader, real, engines, Timer(), progress, keep=kept["real"] if save_raws else None) if real else None
+    if compare:  # an even share of every form's documents, read by both checkouts
+        compared = [p for k in range(docs) for p in paths[k::docs]][:SIDE_BY_SIDE]
+        speed["side_by_side"] = side_by_side(reader, compared, compare, out)
     if save_raws:
         for name, docs_kept in kept.items():
             (out / f"raws-{name}.pkl").write_bytes(pickle.dumps({"seed": seed, "documents": docs_kept}))

@@ -29,6 +29,8 @@ def add_bench(sub) -> None:
     b.add_argument("--seed", type=int, default=EVAL_SEED, help=f"{EVAL_SEED} evaluation (default), {TUNING_SEED} tuning")
     b.add_argument("--mnist", default="../shared/data/mnist", help="folder of the MNIST test set")
     b.add_argument("--quick", action="store_true", help="a small run for development")
+    b.add_argument("--compare", metavar="REVISION", help="also read 30 of the documents with that git commit's code "
+                   "(a worktree beside the results) and report reading speed side by side")
     b.add_argument("--save-raws", action="store_true", help="also keep every document's readings and truth "
                    "(raws-font.pkl, raws-real.pkl) for `madoguchi bench-replay`")
     b.set_defaults(func=cmd_bench)
@@ -177,7 +179,8 @@ def cmd_bench(args, settings) -> int:
     reader = Reader(settings.model_copy(update={"home": out / "home"}))
     bar = lambda xs: tqdm(xs, desc="benchmark", unit="page", file=sys.stderr)  # noqa: E731
     run_bench(reader, out, docs=docs, forms=forms, seed=args.seed, mnist=Path(args.mnist),
-              mnist_fields=mnist_fields, mnist_alone=alone, progress=bar, save_raws=args.save_raws)
+              mnist_fields=mnist_fields, mnist_alone=alone, progress=bar, save_raws=args.save_raws,
+              compare=args.compare)
     print((out / "results.md").read_text(encoding="utf-8"))
     print(f"results: {out.resolve()}/results.json, results.md, curves.png")
     return EXIT_OK
