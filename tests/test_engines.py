@@ -164,3 +164,28 @@ def test_restricted_decode_zeroes_other_classes_and_renormalises() -> None:
     assert digits.char_confidences == pytest.approx((0.8 / 0.95, 0.3 / 0.5))
     assert digits.confidence == pytest.approx(0.6)
     assert digits.margin == pytest.approx((0.3 - 0.1) / 0.5)
+
+
+def test_one_pass_over_every_charset_reads_as_one_call_per_charset(engine: Recognizer) -> None:
+    """
+    GIVEN digit cells, kana cells and lines of digits, katakana and kanji, shuffled together
+    WHEN read in one pass, each crop under its own charset, and again one call per charset
+    THEN every reading is the same: lines are batched only with their own charset's, and cells,
+         padded alike, may share batches whatever their charset
+    """
+    from ocr.charsets import charset_for
+    from schemas.templates import FieldKind
+
+    digits, kana, kanji = (charset_for(k) for k in (FieldKind.digits, FieldKind.kana, FieldKind.name_kanji))
+    crops = [(render_cell(d, KLEE), digits) for d in "3816"] + [(render_cell(k, KLEE), kana) for k in "アキヤ"] + [
+        (render_line("0833411234", KLEE), digits), (render_line("ヤマダ ハナコ", KLEE), kana),
+        (render_line("ヤマモト タロウ", KLEE), kana), (render_line("山口県下松市大字末武上", GOTHIC), kanji),
+        (render_line("山田 花子", GOTHIC), kanji), (render_line("744", KLEE), digits)]
+    order = np.random.default_rng(0).permutation(len(crops))
+    mixed = engine.recognize_each([crops[i][0] for i in order], [crops[i][1] for i in order])
+    for reading, i in zip(mixed, order):
+        alone = engine.recognize([c for c, cs in crops if cs == crops[i][1]], charset=crops[i][1])
+        same_charset = [j for j, (_, cs) in enumerate(crops) if cs == crops[i][1]]
+        apart = alone[same_charset.index(i)]
+        assert (reading.text, reading.positions) == (apart.text, apart.positions)
+        assert reading.char_confidences == pytest.approx(apart.char_confidences, abs=1e-4)
