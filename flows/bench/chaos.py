@@ -70,6 +70,7 @@ class Chaos:
         self.base = server.api_url(settings)
         self.arrive_seconds, self.reviews, self.targets = arrive_seconds, reviews, targets
         self.stop = threading.Event()
+        self.kills_done = threading.Event()  # every scheduled kill made and its program back (or given up on)
         self.arrived = threading.Event()
         self.kill_log: list[dict] = []
         self.answered: dict[str, str] = {}  # review run id -> the key answered last
@@ -134,6 +135,12 @@ class Chaos:
         return None
 
     def kill(self) -> None:
+        try:
+            self._kill_all()
+        finally:
+            self.kills_done.set()
+
+    def _kill_all(self) -> None:
         for at, name in self.schedule:
             if not self._sleep_until(at):
                 return
@@ -249,7 +256,8 @@ class Chaos:
         deadline = self.t0 + timeout
         calm = 0
         while time.monotonic() < deadline:
-            calm = calm + 1 if self.quiet() else 0
+            # quiet, and the chaos over: a backlog read before the last kill's moment is no settled run
+            calm = calm + 1 if self.kills_done.is_set() and self.quiet() else 0
             if calm >= 3:  # three looks, 10 s apart
                 break
             time.sleep(10.0)
