@@ -62,6 +62,7 @@ def test_the_bench_command_runs_again_into_the_same_folder(engines, tmp_path, mo
             "--mnist", str(tmp_path / "no-mnist")]
     assert cli.main(args) == cli.EXIT_OK
     assert cli.main(args) == cli.EXIT_OK
+    assert cli.main([*args, "--compare", "no-such-commit"]) == cli.EXIT_USAGE  # refused before reading anything
     assert json.loads((tmp_path / "results.json").read_text(encoding="utf-8"))["documents"] == 1
 
 

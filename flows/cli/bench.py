@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import shutil
+import subprocess
 import sys
 from pathlib import Path
 
@@ -174,6 +175,9 @@ def cmd_bench(args, settings) -> int:
         raise UsageError(f"unknown forms: {', '.join(sorted(unknown))}")
     if args.engines:
         settings = settings.model_copy(update={"ocr": settings.ocr.model_copy(update={"engines": args.engines.split(",")})})
+    if args.compare and subprocess.run(["git", "-C", str(Path(__file__).resolve().parents[2]), "rev-parse", "--verify",
+                                        "--quiet", f"{args.compare}^{{commit}}"], capture_output=True).returncode:
+        raise UsageError(f"--compare {args.compare}: no such commit in this checkout's git history")
     out = Path(args.out)
     shutil.rmtree(out / "home", ignore_errors=True)  # the bench's own scratch database: a rerun starts clean
     reader = Reader(settings.model_copy(update={"home": out / "home"}))
