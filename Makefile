@@ -16,9 +16,10 @@ PYTHON ?= python3.11
 # supervisor: runs the server, reader, worker and watcher of `server up` and starts again any that dies.
 # caddy: `server up --listen` serves the UI on the office network with TLS (its own local CA) and a login;
 # iproute2: `ip netns`, which the office-network test uses to make a second host of its own.
+# git: `madoguchi bench --compare REV` (and its test) reads with another commit's code in a git worktree.
 APT_PACKAGES := poppler-utils fonts-ipaexfont fonts-kiloji fonts-klee libgl1 libglib2.0-0 libgomp1 \
 	ca-certificates python3.11 python3.11-venv chromium-headless-shell fonts-noto-cjk postgresql procps supervisor \
-	caddy iproute2
+	caddy iproute2 git
 STAMP := $(VENV)/.installed
 # use the system certificate store (some networks put their own authority there)
 export UV_SYSTEM_CERTS := 1
