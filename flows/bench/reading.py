@@ -136,6 +136,10 @@ from pathlib import Path
 from flows.pipeline import Reader, Timer
 from schemas.settings import Settings
 reader = Reader(Settings().model_copy(update={"home": Path(sys.argv[1])}))
+try:
+    reader.read_raw(Path(sys.argv[2]))  # warm-up, untimed: a fresh process's first inference is slower
+except Exception:
+    pass
 timer, texts = Timer(), []
 for p in sys.argv[2:]:
     try:
@@ -149,6 +153,12 @@ print(json.dumps({"seconds": timer.seconds, "texts": texts}))
 
 
 def _read_all(reader: Reader, paths: list[Path]) -> dict:
+    """The reading loop of COMPARE_SCRIPT in this checkout: one untimed warm-up read, as there."""
+    try:
+        if paths:
+            reader.read_raw(paths[0])
+    except MadoguchiError:
+        pass
     timer, texts = Timer(), []
     for path in paths:
         try:
@@ -163,8 +173,9 @@ def _read_all(reader: Reader, paths: list[Path]) -> dict:
 def side_by_side(reader: Reader, paths: list[Path], revision: str, out: Path) -> dict:
     """The same documents read by the code of another commit (`revision`, checked out beside the
     bench's output with `git worktree`, run in its own process with its own models) and by this one,
-    one after the other on this machine: seconds a page of the read stage and of the whole reading
-    (load, register, crop, read), and how many fields some reader read differently."""
+    one after the other on this machine, each warmed by one untimed read first: seconds a page of the
+    read stage and of the whole reading (load, register, crop, read), and how many fields some reader
+    read differently."""
     repo = Path(__file__).resolve().parents[2]
     tree = (out / f"compare-{revision}").resolve()
     subprocess.run(["git", "-C", str(repo), "worktree", "remove", "--force", str(tree)], capture_output=True)
