@@ -2,7 +2,8 @@
 
 Both PP-OCR engines are CTC line recognisers of one family, trained on the same kind of data, and
 they share their mistakes on real handwriting (DESIGN.md). This reader is a small convolutional
-network of another family, trained on other data (MNIST's training writers and UCI's writers, see
+network of another family (two of them, trained on different draws of the examples, averaged in
+one ONNX file), trained on other data (MNIST's training writers and UCI's writers, see
 `ocr/models/digits-cnn.md`), that looks at one cell at a time and may answer "not a digit" (a
 stray mark, a crossed-out digit, another character). It runs on ONNX Runtime; nothing is
 downloaded and no training library is needed at run time.

@@ -1,9 +1,11 @@
-"""Train the digit reader and write it as ONNX: `make train-digits` (about 20 minutes on 2 cores).
+"""Train the digit reader and write it as ONNX: `make train-digits` (about 25 minutes on 2 idle cores).
 
 Data: the 60,000 MNIST training digits (55,000 trained on, 5,000 held out), the UCI sets of
 other writers (optdigits: 30 + 13 writers, the 13 held out; semeion) and 3,000 digits in Debian's
-handwriting fonts (the Japanese hand's flagged 1), drawn into cells by `training.cells`. The held-out part picks the epoch and fits the temperature that makes the
-probabilities honest. The MNIST test split is not read here: `madoguchi digits` reports on it.
+handwriting fonts (the Japanese hand's flagged 1), drawn into cells by `training.cells`. The held-out
+part picks the epoch and fits the temperature that makes the probabilities honest. Two members
+(`MEMBER_SEEDS`), each on its own draw of the examples, are written as one network that averages
+their calibrated probabilities (`ensemble`). The MNIST test split is not read here: `madoguchi digits` reports on it.
 
 Needs torch and onnx, which only this script uses (the Makefile puts them in `.venv-train/`);
 the product runs the model on ONNX Runtime.
@@ -23,6 +25,9 @@ from ocr.digit_reader import MODEL_PATH, NOT_A_DIGIT, SIDE
 from training.cells import load_digits, make_examples
 
 SEED = 20261130
+# one member per seed, each trained on its own draw of the examples; the reader averages their
+# probabilities (2026-12-05: the second member was added, the first is the single model of 2026-11-30)
+MEMBER_SEEDS = (SEED, 20261205)
 TRAIN_PLAN = {"mnist_train": (2, 12000), "optdigits_train": (4, 1200), "semeion_train": (4, 800),
               "font_digits": (2, 0)}
 VAL_PLAN = {"mnist_val": (1, 800), "optdigits_windep": (2, 400), "semeion_val": (2, 100)}  # copies, negatives
@@ -96,11 +101,12 @@ def fit_temperature(logits: np.ndarray, labels: np.ndarray) -> float:
     return float(min(fine, key=nll))
 
 
-def train(x: np.ndarray, y: np.ndarray, vx: np.ndarray, vy: np.ndarray, epochs: int, log) -> tuple[object, list[dict]]:
+def train(x: np.ndarray, y: np.ndarray, vx: np.ndarray, vy: np.ndarray, epochs: int, log,
+          seed: int = SEED) -> tuple[object, list[dict]]:
     import torch
 
-    torch.manual_seed(SEED)
-    gen = torch.Generator().manual_seed(SEED)
+    torch.manual_seed(seed)
+    gen = torch.Generator().manual_seed(seed)
     model = network()
     steps = epochs * ((len(x) + 127) // 128)
     opt = torch.optim.AdamW(model.parameters(), lr=2e-3, weight_decay=1e-4)
@@ -144,11 +150,30 @@ def export(model, out: Path, temperature: float, meta: dict) -> None:
     onnx.save(proto, str(out))
 
 
+def ensemble(members: list, temperatures: list[float]):
+    """One network of the members: the log of their mean calibrated probabilities, as the logits
+    the reader takes (softmax of them is that mean; the ensemble's own temperature is fitted after)."""
+    import torch
+
+    class Mean(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.members = torch.nn.ModuleList(members)
+
+        def forward(self, x):
+            probs = [torch.softmax(m(x) / t, dim=1) for m, t in zip(self.members, temperatures)]
+            return torch.log(torch.stack(probs).mean(dim=0).clamp_min(1e-12))
+
+    return Mean().eval()
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data", type=Path, default=Path("../shared/data"), help="folder with mnist/ and digits-uci/")
     parser.add_argument("--out", type=Path, default=MODEL_PATH)
     parser.add_argument("--epochs", type=int, default=12)
+    parser.add_argument("--seeds", default=",".join(map(str, MEMBER_SEEDS)),
+                        help="one member per seed: the seed of its examples and weights")
     parser.add_argument("--workers", type=int, default=2, help="processes drawing the examples")
     parser.add_argument("--threads", type=int, default=2,
                         help="torch threads (1 when other work shares the cores: 2 contended threads were 3x slower)")
@@ -158,21 +183,29 @@ def main(argv: list[str] | None = None) -> int:
     torch.set_num_threads(args.threads)
     log = lambda msg: print(f"[{time.strftime('%H:%M:%S')}] {msg}", flush=True)  # noqa: E731
     t0 = time.time()
-    x, y = build(args.data, TRAIN_PLAN, SEED, args.workers)
-    vx, vy = build(args.data, VAL_PLAN, SEED + 1, args.workers)
-    log(f"examples: {len(x)} to train on, {len(vx)} held out ({time.time() - t0:.0f} s); "
-        f"classes {np.bincount(y).tolist()}")
-    model, history = train(x, y, vx, vy, args.epochs, log)
+    vx, vy = build(args.data, VAL_PLAN, SEED + 1, args.workers)  # the same held-out examples for every member
+    members, temperatures, reports = [], [], []
+    for seed in (int(s) for s in args.seeds.split(",")):
+        x, y = build(args.data, TRAIN_PLAN, seed, args.workers)
+        log(f"member {len(members) + 1}, seed {seed}: {len(x)} examples to train on, {len(vx)} held out "
+            f"({time.time() - t0:.0f} s); classes {np.bincount(y).tolist()}")
+        model, history = train(x, y, vx, vy, args.epochs, log, seed)
+        vlogits = logits_of(model, vx)
+        members.append(model)
+        temperatures.append(fit_temperature(vlogits, vy))
+        reports.append({"seed": seed, "examples": int(len(x)), "temperature": round(temperatures[-1], 4),
+                        "held_out_error": round(float((vlogits.argmax(1) != vy).mean()), 5), "epochs": history})
+    model = ensemble(members, temperatures) if len(members) > 1 else members[0]
     vlogits = logits_of(model, vx)
     temperature = fit_temperature(vlogits, vy)
     err = float((vlogits.argmax(1) != vy).mean())
     args.out.parent.mkdir(parents=True, exist_ok=True)
-    export(model, args.out, temperature, {"held_out_error": f"{err:.5f}", "seed": SEED})
-    report = {"examples": int(len(x)), "held_out": int(len(vx)), "held_out_error": round(err, 5),
-              "temperature": round(temperature, 4), "epochs": history,
-              "minutes": round((time.time() - t0) / 60, 1), "train_plan": TRAIN_PLAN, "held_out_plan": VAL_PLAN}
+    export(model, args.out, temperature, {"held_out_error": f"{err:.5f}", "seeds": args.seeds})
+    report = {"members": reports, "held_out": int(len(vx)), "held_out_error": round(err, 5),
+              "temperature": round(temperature, 4), "minutes": round((time.time() - t0) / 60, 1),
+              "train_plan": TRAIN_PLAN, "held_out_plan": VAL_PLAN}
     args.out.with_suffix(".training.json").write_text(json.dumps(report, indent=1))
-    log(f"wrote {args.out} (held-out error {err:.4%}, temperature {temperature:.3f}, "
+    log(f"wrote {args.out} ({len(members)} members, held-out error {err:.4%}, temperature {temperature:.3f}, "
         f"{(time.time() - t0) / 60:.1f} min)")
     return 0
 
