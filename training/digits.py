@@ -5,7 +5,8 @@ other writers (optdigits: 30 + 13 writers, the 13 held out; semeion) and 3,000 d
 handwriting fonts (the Japanese hand's flagged 1), drawn into cells by `training.cells`. The held-out
 part picks the epoch and fits the temperature that makes the probabilities honest. Two members
 (`MEMBER_SEEDS`), each on its own draw of the examples, are written as one network that averages
-their calibrated probabilities (`ensemble`). The MNIST test split is not read here: `madoguchi digits` reports on it.
+their calibrated probabilities (`ensemble`). The MNIST test split is not read here: `madoguchi
+digits` reports on it.
 
 Needs torch and onnx, which only this script uses (the Makefile puts them in `.venv-train/`);
 the product runs the model on ONNX Runtime.
