@@ -4,7 +4,7 @@ The line engines read an address whole. Its numbering (「3丁目11番1号」, �
 between a few fixed words, and there the two PP-OCR engines share their mistakes: a 1 read as /,
 11 as 1. So each digit of the numbering is cut out where a line engine placed it (`ocr.read`) and
 read by the digit reader; the vote on those digits is counted as for a phone number written freely
-(`ocr.decide.cell_vote`). The digit reader reads no town, so the town before its numbering is one a
+(`ocr.vote.cell_vote`). The digit reader reads no town, so the town before its numbering is one a
 line engine read, and only one that the address's check confirms (the town of the postal code
 accepted beside it, or for an address without one, a town both line engines read alike).
 

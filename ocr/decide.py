@@ -8,7 +8,8 @@ at 0.999).
 Where the digit reader (`ocr.digit_reader`, a classifier of another family) read a field's
 one-digit cells, the evidence is counted cell by cell instead: every inked cell needs the digit
 reader's digit backed by at least one line engine's reading of the same cell, and the field's
-score is the digit reader's lowest probability over its cells, held to the kind's `vote` threshold.
+score is the digit reader's lowest probability over its cells, held to the kind's `vote` threshold (the counting is
+in `ocr.vote`).
 Two readers of different families outweigh one: where the digit reader is very sure of a cell
 (`overrule`), one line engine backing it is enough against the other; where the digit reader and
 every line engine read the same digit in every cell, and the cells are the field's own digits (one
@@ -23,49 +24,25 @@ impossible one does not send a field to review.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field, replace
+from dataclasses import replace
 from itertools import pairwise
-
-import numpy as np
 
 from ocr.address import numbering_cells, numbering_doubt, with_town
 from ocr.engines import Reading
 from ocr.fusion import fuse_texts
-from ocr.grammar import GRAMMAR_KINDS, NOT_A_DIGIT, grammar_reading
 from ocr.names import reading_matches
 from ocr.validate import CROSS_FIELD, Context, clean_text, to_value, validate, wareki_to_date
+from ocr.vote import DIGIT_READER, EngineText, RawField, cell_vote, contradicted, counted_cells, grammar_vote, unanimous
 from schemas.results import FieldResult, FieldStatus, reasons_ja
 from schemas.settings import DecisionSettings
 from schemas.templates import ERAS, FieldKind, FieldSpec
 
 TICK_KINDS = (FieldKind.checkbox, FieldKind.choice)
 UNREAD = "?"  # stands for an inked cell an engine returned nothing for
-DIGIT_READER = "digit"  # the engine name of ocr.digit_reader.DigitRecognizer
 POSTAL_FIELD, TOWN_CHECK = "postal_code", "address_matches_postal_code"  # the address checks this field
 # validator failures that mean the applicant wrote an impossible value, not that we misread it
 APPLICANT_SIDE = {"postal_code_exists", "address_matches_postal_code", "date_invalid", "date_plausible",
                   "date_past", "date_recent", "date_future"}
-
-
-@dataclass(frozen=True)
-class EngineText:
-    """One engine's reading of a whole field; a date is "YY|MM|DD" (its three parts' cells)."""
-
-    text: str
-    confidence: float
-    cells: tuple[Reading | None, ...] = ()  # per writing cell, None where the cell holds no ink
-    widths: tuple[int, ...] = ()  # inked cells in each part (a date's year, month and day)
-
-
-@dataclass(frozen=True)
-class RawField:
-    """Everything read from one field, before any decision."""
-
-    spec: FieldSpec
-    texts: dict[str, EngineText] = field(default_factory=dict)
-    ink: dict[str, float] = field(default_factory=dict)  # tick square / era area -> ink share
-    has_ink: bool = False  # ink in the writing cells
-    flags: tuple[str, ...] = ()  # reasons for review found while reading (a seal over the field)
 
 
 def _result(spec: FieldSpec, value, status, conf, reasons, readings) -> FieldResult:
@@ -166,84 +143,6 @@ def spacing_doubt(reading: Reading) -> bool:
 
 
 ADDRESS_CHECKS = ("address_matches_postal_code", "address_exists")
-@dataclass(frozen=True)
-class Vote:
-    """What the digit reader says of a field it read cell by cell.
-
-    Attributes:
-        backed: every inked cell's digit was read the same by at least one line engine.
-        score: the digit reader's lowest probability over the inked cells (0.0 if a cell is not a digit).
-        sure_cells: for each inked cell, the digit the reader gives with at least `sure` probability,
-            or None; a line reading that differs in one of these cells is contradicted.
-    """
-
-    backed: bool
-    score: float
-    sure_cells: tuple[str | None, ...]
-
-
-def cell_vote(texts: dict[str, EngineText], sure: float = 1.0, invalid: frozenset[str] = frozenset(),
-              overrule: float = 1.01) -> Vote | None:
-    """The digit reader's vote on a field, or None when it did not read this field cell by cell.
-    Line engines in `invalid` read no valid value, so they may back a cell but not stand against one;
-    where the digit reader's probability reaches `overrule`, a line engine that backs its digit
-    outweighs one that reads another (two readers of different families against one)."""
-    digit = texts.get(DIGIT_READER)
-    if digit is None or not digit.cells:
-        return None
-    others = _line_cells(texts, invalid)
-    backed, scores, sure_cells = True, [], []
-    for i, d in enumerate(digit.cells):
-        sure_cells.append(d.text if d is not None and d.text and d.confidence >= sure else None)
-        if d is None:
-            continue
-        scores.append(d.confidence if d.text else 0.0)
-        backed &= bool(d.text) and _backed(i, d.text, others, len(digit.cells), d.confidence >= overrule)
-    return Vote(backed, min(scores, default=1.0), tuple(sure_cells))
-
-
-def _line_cells(texts: dict[str, EngineText], invalid: frozenset[str]) -> list[tuple[tuple[Reading | None, ...], bool]]:
-    """Each line engine's cells, and whether it may stand against the vote (its reading is valid)."""
-    return [(t.cells, name not in invalid) for name, t in texts.items() if name != DIGIT_READER]
-
-
-OPPOSED = 0.5  # a line engine reading another digit in a cell this surely stands against the vote there
-
-
-def _backed(i: int, digit: str, others: list[tuple[tuple[Reading | None, ...], bool]], n: int,
-            majority: bool = False) -> bool:
-    """True when some line engine read `digit` in cell i, and none whose whole reading is a valid
-    value read another digit there with probability OPPOSED or more (one engine's hurried 1 against
-    the other's fair 7 is no backing; a 6 where every phone number has its leading 0 stands for nothing)."""
-    there = [(o[i], may) for o, may in others if len(o) == n and o[i] is not None and o[i].text]
-    return any(c.text == digit for c, _ in there) and (majority or not any(
-        may and c.text != digit and c.confidence >= OPPOSED for c, may in there))
-
-
-def grammar_vote(raw: RawField, era: str | None, ctx: Context, sure: float,
-                 invalid: frozenset[str] = frozenset()) -> tuple[Vote, str] | None:
-    """The digit reader's vote on a field read under its grammar (`ocr.grammar`: the postal master,
-    the dates the field may hold), and the value it chooses; None when the kind has no grammar, or
-    some inked cell may be no digit at all (its "not a digit" probability above 1 - `sure`)."""
-    digit = raw.texts.get(DIGIT_READER)
-    if digit is None or not digit.cells or raw.spec.kind not in GRAMMAR_KINDS:
-        return None
-    inked = [i for i, c in enumerate(digit.cells) if c is not None]
-    cells = [digit.cells[i] for i in inked]
-    if not cells or any(len(c.probabilities) <= NOT_A_DIGIT or c.probabilities[NOT_A_DIGIT] > 1 - sure
-                        for c in cells):
-        return None
-    g = grammar_reading(raw.spec, [np.asarray(c.probabilities) for c in cells], digit.widths, era, ctx.today)
-    if g is None:
-        return None
-    others = _line_cells(raw.texts, invalid)
-    backed = all(_backed(i, d, others, len(digit.cells)) for i, d in zip(inked, g.digits))
-    sure_cells: list[str | None] = [None] * len(digit.cells)
-    for i, d, p in zip(inked, g.digits, g.posteriors):
-        sure_cells[i] = d if p >= sure else None
-    return Vote(backed, min(g.posteriors), tuple(sure_cells)), g.value
-
-
 def _numbering_texts(texts: dict[str, EngineText]) -> dict[str, EngineText]:
     """An address's texts with each line engine's cells one per digit of its numbering (`ocr.address`),
     to match the digit reader's; a line engine that does not say its characters' probabilities backs none."""
@@ -253,31 +152,6 @@ def _numbering_texts(texts: dict[str, EngineText]) -> dict[str, EngineText]:
             whole = t.cells[0] if len(t.cells) == 1 and t.cells[0] is not None else None
             out[name] = replace(t, cells=(whole and numbering_cells(whole)) or ())
     return out
-
-
-def counted_cells(spec: FieldSpec) -> bool:
-    """True where the digit reader's cells are the field's own digits, counted by the form or by the
-    value's format: one digit per printed box, or a phone number (its numbering fixes how many digits
-    it has, so a digit dropped in the cut leaves no valid number). A date written freely is neither:
-    11日 cut as one 1 is still a day."""
-    return spec.kind == FieldKind.phone or (not spec.parts and (bool(spec.char_boxes) or spec.kind == FieldKind.wareki_date))
-
-
-def unanimous(texts: dict[str, EngineText]) -> bool:
-    """True when every line engine read the very digit the digit reader read in each inked cell,
-    and nothing in a cell the digit reader found empty."""
-    digit = texts[DIGIT_READER]
-    lines = [t.cells for name, t in texts.items() if name != DIGIT_READER]
-    return bool(lines) and all(len(c) == len(digit.cells) for c in lines) and all(
-        (d is None and all(c[i] is None for c in lines))
-        or (d is not None and bool(d.text) and all(c[i] is not None and c[i].text == d.text for c in lines))
-        for i, d in enumerate(digit.cells))
-
-
-def _contradicted(line: EngineText, vote: Vote) -> bool:
-    """True when the digit reader is sure of another digit than this line engine in some cell."""
-    return len(line.cells) == len(vote.sure_cells) and any(
-        s is not None and c is not None and c.text != s for c, s in zip(line.cells, vote.sure_cells))
 
 
 def decide_text(raw: RawField, cfg: DecisionSettings, ctx: Context) -> FieldResult:
@@ -326,13 +200,13 @@ def decide_text(raw: RawField, cfg: DecisionSettings, ctx: Context) -> FieldResu
     if spec.reading_of and line_agree and reading_matches(str(values[lines[0]]), str(ctx.values.get(spec.reading_of))):
         # a reading the name lists give for the name accepted beside it: evidence from other ink
         line_threshold = min(line_threshold, cfg.kana_with_name)
-    vetoed = vote is not None and any(_contradicted(raw.texts[e], vote) for e in lines)
+    vetoed = vote is not None and any(contradicted(raw.texts[e], vote) for e in lines)
     if numbered is not None:
         # a numbering has no grammar to catch what both line engines misread alike (3番11号 read as
         # 3番1号 by both, surely): there the digit reader's likeliest digit, however unsure, stands
         # against theirs
         likeliest = cell_vote(numbered, sure=0.0)
-        vetoed = vetoed or any(_contradicted(numbered[e], likeliest) for e in lines)
+        vetoed = vetoed or any(contradicted(numbered[e], likeliest) for e in lines)
     line_ok = line_agree and not line_unread and line_score >= line_threshold and not vetoed
     # the digit reader's rule: every cell backed by a line engine, its own lowest probability
     digit_unread = vote is not None and UNREAD in raw.texts[DIGIT_READER].text

@@ -75,7 +75,7 @@ def fuse_cell(digit: Reading, lines: list[Reading | None], cfg: DecisionSettings
 
 
 def fuse_texts(texts: dict, digit_name: str, unread: str, cfg: DecisionSettings) -> dict:
-    """`texts` (engine name -> `ocr.decide.EngineText`) with the digit reader's reading replaced by
+    """`texts` (engine name -> `ocr.vote.EngineText`) with the digit reader's reading replaced by
     its cell-by-cell weighed one. A line engine with another number of cells than the digit reader
     is left out of the weighing (its cells are not the same cells)."""
     digit = texts.get(digit_name)

@@ -1,0 +1,147 @@
+"""The digit reader's vote on a field it read cell by cell, weighed against the line engines.
+
+Every inked cell needs the digit reader's digit backed by at least one line engine's reading of
+the same cell, and the field's score is the digit reader's lowest probability over its cells
+(`cell_vote`); under a field's grammar (postal codes, dates) the cells are weighed together first
+(`grammar_vote`). Where every reader read the same digit in every cell and the cells are the
+field's own digits (`unanimous`, `counted_cells`), the decision holds the score to a lower bar.
+`ocr.decide` applies the thresholds; this module only counts the evidence. What the readers read
+of a field (`RawField`, each engine's `EngineText`) is defined here too, as the vote reads it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from ocr.engines import Reading
+from ocr.grammar import GRAMMAR_KINDS, NOT_A_DIGIT, grammar_reading
+from ocr.validate import Context
+from schemas.templates import FieldKind, FieldSpec
+
+DIGIT_READER = "digit"  # the engine name of ocr.digit_reader.DigitRecognizer
+
+
+@dataclass(frozen=True)
+class EngineText:
+    """One engine's reading of a whole field; a date is "YY|MM|DD" (its three parts' cells)."""
+
+    text: str
+    confidence: float
+    cells: tuple[Reading | None, ...] = ()  # per writing cell, None where the cell holds no ink
+    widths: tuple[int, ...] = ()  # inked cells in each part (a date's year, month and day)
+
+
+@dataclass(frozen=True)
+class RawField:
+    """Everything read from one field, before any decision."""
+
+    spec: FieldSpec
+    texts: dict[str, EngineText] = field(default_factory=dict)
+    ink: dict[str, float] = field(default_factory=dict)  # tick square / era area -> ink share
+    has_ink: bool = False  # ink in the writing cells
+    flags: tuple[str, ...] = ()  # reasons for review found while reading (a seal over the field)
+
+
+@dataclass(frozen=True)
+class Vote:
+    """What the digit reader says of a field it read cell by cell.
+
+    Attributes:
+        backed: every inked cell's digit was read the same by at least one line engine.
+        score: the digit reader's lowest probability over the inked cells (0.0 if a cell is not a digit).
+        sure_cells: for each inked cell, the digit the reader gives with at least `sure` probability,
+            or None; a line reading that differs in one of these cells is contradicted.
+    """
+
+    backed: bool
+    score: float
+    sure_cells: tuple[str | None, ...]
+
+
+def cell_vote(texts: dict[str, EngineText], sure: float = 1.0, invalid: frozenset[str] = frozenset(),
+              overrule: float = 1.01) -> Vote | None:
+    """The digit reader's vote on a field, or None when it did not read this field cell by cell.
+    Line engines in `invalid` read no valid value, so they may back a cell but not stand against one;
+    where the digit reader's probability reaches `overrule`, a line engine that backs its digit
+    outweighs one that reads another (two readers of different families against one)."""
+    digit = texts.get(DIGIT_READER)
+    if digit is None or not digit.cells:
+        return None
+    others = _line_cells(texts, invalid)
+    backed, scores, sure_cells = True, [], []
+    for i, d in enumerate(digit.cells):
+        sure_cells.append(d.text if d is not None and d.text and d.confidence >= sure else None)
+        if d is None:
+            continue
+        scores.append(d.confidence if d.text else 0.0)
+        backed &= bool(d.text) and _backed(i, d.text, others, len(digit.cells), d.confidence >= overrule)
+    return Vote(backed, min(scores, default=1.0), tuple(sure_cells))
+
+
+def _line_cells(texts: dict[str, EngineText], invalid: frozenset[str]) -> list[tuple[tuple[Reading | None, ...], bool]]:
+    """Each line engine's cells, and whether it may stand against the vote (its reading is valid)."""
+    return [(t.cells, name not in invalid) for name, t in texts.items() if name != DIGIT_READER]
+
+
+OPPOSED = 0.5  # a line engine reading another digit in a cell this surely stands against the vote there
+
+
+def _backed(i: int, digit: str, others: list[tuple[tuple[Reading | None, ...], bool]], n: int,
+            majority: bool = False) -> bool:
+    """True when some line engine read `digit` in cell i, and none whose whole reading is a valid
+    value read another digit there with probability OPPOSED or more (one engine's hurried 1 against
+    the other's fair 7 is no backing; a 6 where every phone number has its leading 0 stands for nothing)."""
+    there = [(o[i], may) for o, may in others if len(o) == n and o[i] is not None and o[i].text]
+    return any(c.text == digit for c, _ in there) and (majority or not any(
+        may and c.text != digit and c.confidence >= OPPOSED for c, may in there))
+
+
+def grammar_vote(raw: RawField, era: str | None, ctx: Context, sure: float,
+                 invalid: frozenset[str] = frozenset()) -> tuple[Vote, str] | None:
+    """The digit reader's vote on a field read under its grammar (`ocr.grammar`: the postal master,
+    the dates the field may hold), and the value it chooses; None when the kind has no grammar, or
+    some inked cell may be no digit at all (its "not a digit" probability above 1 - `sure`)."""
+    digit = raw.texts.get(DIGIT_READER)
+    if digit is None or not digit.cells or raw.spec.kind not in GRAMMAR_KINDS:
+        return None
+    inked = [i for i, c in enumerate(digit.cells) if c is not None]
+    cells = [digit.cells[i] for i in inked]
+    if not cells or any(len(c.probabilities) <= NOT_A_DIGIT or c.probabilities[NOT_A_DIGIT] > 1 - sure
+                        for c in cells):
+        return None
+    g = grammar_reading(raw.spec, [np.asarray(c.probabilities) for c in cells], digit.widths, era, ctx.today)
+    if g is None:
+        return None
+    others = _line_cells(raw.texts, invalid)
+    backed = all(_backed(i, d, others, len(digit.cells)) for i, d in zip(inked, g.digits))
+    sure_cells: list[str | None] = [None] * len(digit.cells)
+    for i, d, p in zip(inked, g.digits, g.posteriors):
+        sure_cells[i] = d if p >= sure else None
+    return Vote(backed, min(g.posteriors), tuple(sure_cells)), g.value
+
+
+def counted_cells(spec: FieldSpec) -> bool:
+    """True where the digit reader's cells are the field's own digits, counted by the form or by the
+    value's format: one digit per printed box, or a phone number (its numbering fixes how many digits
+    it has, so a digit dropped in the cut leaves no valid number). A date written freely is neither:
+    11日 cut as one 1 is still a day."""
+    return spec.kind == FieldKind.phone or (not spec.parts and (bool(spec.char_boxes) or spec.kind == FieldKind.wareki_date))
+
+
+def unanimous(texts: dict[str, EngineText]) -> bool:
+    """True when every line engine read the very digit the digit reader read in each inked cell,
+    and nothing in a cell the digit reader found empty."""
+    digit = texts[DIGIT_READER]
+    lines = [t.cells for name, t in texts.items() if name != DIGIT_READER]
+    return bool(lines) and all(len(c) == len(digit.cells) for c in lines) and all(
+        (d is None and all(c[i] is None for c in lines))
+        or (d is not None and bool(d.text) and all(c[i] is not None and c[i].text == d.text for c in lines))
+        for i, d in enumerate(digit.cells))
+
+
+def contradicted(line: EngineText, vote: Vote) -> bool:
+    """True when the digit reader is sure of another digit than this line engine in some cell."""
+    return len(line.cells) == len(vote.sure_cells) and any(
+        s is not None and c is not None and c.text != s for c, s in zip(line.cells, vote.sure_cells))
