@@ -8,8 +8,8 @@ at 0.999).
 Where the digit reader (`ocr.digit_reader`, a classifier of another family) read a field's
 one-digit cells, the evidence is counted cell by cell instead: every inked cell needs the digit
 reader's digit backed by at least one line engine's reading of the same cell, and the field's
-score is the digit reader's lowest probability over its cells, held to the kind's `vote` threshold (the counting is
-in `ocr.vote`).
+score is the digit reader's lowest probability over its cells, held to the kind's `vote` threshold
+(the counting is in `ocr.vote`).
 Two readers of different families outweigh one: where the digit reader is very sure of a cell
 (`overrule`), one line engine backing it is enough against the other; where the digit reader and
 every line engine read the same digit in every cell, and the cells are the field's own digits (one
