@@ -31,7 +31,7 @@ from ocr.address import numbering_cells, numbering_doubt, with_town
 from ocr.engines import Reading
 from ocr.fusion import fuse_texts
 from ocr.names import reading_matches
-from ocr.validate import CROSS_FIELD, Context, clean_text, to_value, validate, wareki_to_date
+from ocr.validate import CROSS_FIELD, SMALL_KANA, Context, clean_text, to_value, validate, wareki_to_date
 from ocr.vote import DIGIT_READER, EngineText, RawField, cell_vote, contradicted, counted_cells, grammar_vote, unanimous
 from schemas.results import FieldResult, FieldStatus, reasons_ja
 from schemas.settings import DecisionSettings
@@ -142,6 +142,19 @@ def spacing_doubt(reading: Reading) -> bool:
     return max(inner) > WIDE_GAP * usual or max(ends) > WIDE_END * usual or min(inner) < NARROW_GAP * usual
 
 
+def _spelled_alike(values: dict[str, object], failures: dict[str, list[str]], lines: list[str]) -> None:
+    """Line engines that read the same kana but for a kana's size (チナツ and チナッ): where only one
+    of their readings is spelled as words are (`kana_spelled`), that is what every one of them read.
+    Their confidences stay each one's own; in place."""
+    read = {e: str(values[e]) for e in lines if values[e] is not None}
+    if len(read) != len(lines) or len(set(read.values())) < 2 or len({v.translate(SMALL_KANA) for v in read.values()}) != 1:
+        return
+    spelled = [e for e in lines if not failures[e]]
+    if spelled and len({read[e] for e in spelled}) == 1:
+        for e in lines:
+            values[e], failures[e] = values[spelled[0]], failures[spelled[0]]
+
+
 ADDRESS_CHECKS = ("address_matches_postal_code", "address_exists")
 def _numbering_texts(texts: dict[str, EngineText]) -> dict[str, EngineText]:
     """An address's texts with each line engine's cells one per digit of its numbering (`ocr.address`),
@@ -192,6 +205,8 @@ def decide_text(raw: RawField, cfg: DecisionSettings, ctx: Context) -> FieldResu
     invalid = frozenset(e for e, f in failures.items() if f)  # engines whose reading is no valid value
     vote = cell_vote(raw.texts, sure=vote_threshold, invalid=invalid, overrule=cfg.overrule.get(spec.kind.value, 1.01))
     lines = [e for e in raw.texts if e != DIGIT_READER]
+    if spec.kind == FieldKind.kana:
+        _spelled_alike(values, failures, lines)
     # the line engines' own rule: all agree, nothing unread, each one's lowest character probability
     line_unread = any(UNREAD in raw.texts[e].text for e in lines)
     line_agree = len({repr(values[e]) for e in lines}) == 1

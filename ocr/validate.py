@@ -31,6 +31,26 @@ NUMBERING_RE = re.compile(r"(\d+丁目)?\d+(番地?(\d+(号|-\d+)?)?|-\d+(-\d+)?
 
 
 NAME_SCRIPTS = {FieldKind.name_kanji: "kanji", FieldKind.kana: "kana"}
+# Katakana spelling: where a small kana can stand. Handwriting shows a kana's size only roughly, so
+# the engines read ツ as ッ or ヤ as ャ; only one of the two spellings is a word.
+SMALL_KANA = str.maketrans("ァィゥェォャュョッ", "アイウエオヤユヨツ")
+AFTER_SMALL_YA = set("キギシジチヂニヒビピミリテデフヴ")  # キャ, シュ, リョ; テュ, デュ, フュ in loanwords
+AFTER_SMALL_VOWEL = set("イウヴクグシジスズチツテデトドフ")  # ウィ, シェ, ティ, ディ, トゥ, ファ...
+NO_SMALL_TSU_BEFORE = set("アイウエオンーナニヌネノマミムメモヤユヨラリルレロワヲ") | set("ァィゥェォャュョッ")
+
+
+def kana_spelled(text: str) -> bool:
+    """False when a small kana stands where no word has one: first in a word (ッタ), ャュョ after a
+    kana without an i (ツャ), ァィゥェォ after one that takes none (ケィ), ッ last or before a
+    vowel, ン or the ナマヤラワ rows (ミッ, ハッナ). Each word of a reading is checked alone."""
+    for word in text.split(" "):
+        for i, ch in enumerate(word):
+            before = word[i - 1] if i else ""
+            if ch in "ャュョ" and before not in AFTER_SMALL_YA or ch in "ァィゥェォ" and before not in AFTER_SMALL_VOWEL:
+                return False
+            if ch == "ッ" and (not before or i + 1 == len(word) or word[i + 1] in NO_SMALL_TSU_BEFORE):
+                return False
+    return True
 
 
 @dataclass(frozen=True)
@@ -135,6 +155,8 @@ def _check_format(spec: FieldSpec, value: object, ctx: Context) -> str | None:
         return "format"  # not a number in Japan's numbering plan: a digit misread, dropped or doubled
     elif kind == FieldKind.kana and not KATAKANA_RE.match(str(value)):
         return _name_split(kind, str(value)) if re.fullmatch(r"[\u30A1-\u30F6ー ]+", str(value)) else "katakana_only"
+    elif kind == FieldKind.kana and not kana_spelled(str(value)):
+        return "small_kana_misplaced"  # a kana's size misread (ツ as ッ), more likely than such a name
     elif kind == FieldKind.name_kanji and str(value).count(" ") != 1:
         return _name_split(kind, str(value))  # the core system takes family and given name apart
     elif kind == FieldKind.amount and not isinstance(value, int):

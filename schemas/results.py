@@ -44,6 +44,7 @@ REASONS_JA = {
     "validator:format": "書式が正しくありません",
     "validator:char_count": "桁数が足りません",
     "validator:katakana_only": "カタカナ以外の文字があります",
+    "validator:small_kana_misplaced": "小さい「ッ・ャ」などの位置が読みとして不自然です",
     "validator:name_split": "姓と名の区切りが読み取れません",
     "validator:name_split_ambiguous": "姓と名の区切りが複数考えられます",
     "seal_over_field": "印影が記入欄に重なっています",

@@ -145,6 +145,11 @@ def test_a_digit_read_as_kana_after_banchi_is_never_accepted():
         ("applicant_kana", "ヤマダ タロウ", []),
         ("applicant_kana", "ヤマダ 太郎", ["katakana_only"]),
         ("applicant_kana", "ヤマダタロウ", ["name_split"]),
+        ("applicant_kana", "ハットリ キョウコ", []),
+        ("applicant_kana", "シイナ チナッ", ["small_kana_misplaced"]),
+        ("applicant_kana", "マツャマ ケイ", ["small_kana_misplaced"]),
+        ("applicant_kana", "クロイワ ケィシン", ["small_kana_misplaced"]),
+        ("applicant_kana", "ッタ ケイ", ["small_kana_misplaced"]),
         ("applicant_name", "山田太郎", ["name_split"]),
         ("account_number", "1234567", []),
         ("account_number", "123456", ["char_count"]),
@@ -435,6 +440,27 @@ def test_a_dropped_small_kana_goes_to_review():
     assert kana((0.17, 0.5, 0.83)).status == FieldStatus.accepted
     doubled = kana((0.17, 0.22, 0.83))
     assert doubled.status == FieldStatus.needs_review and "char_count_doubt" in doubled.reasons
+
+
+def test_a_kana_read_small_by_one_engine_is_the_one_spelled_as_words_are():
+    """
+    GIVEN kana names one engine read with a kana's size wrong where no word has a small kana
+          (チナッ, マツャマ), both engines sure
+    WHEN deciding
+    THEN the well-spelled reading is accepted; where both spellings are words (ハツトリ, ハットリ) or
+         both engines read the misplaced small kana, it goes to review
+    """
+    for wrong, right in (("シイナ チナッ", "シイナ チナツ"), ("マツャマ タカノブ", "マツヤマ タカノブ")):
+        for texts in ((wrong, right), (right, wrong)):
+            f = decide_field(raw("applicant_kana", *texts), CFG, CTX)
+            assert (f.status, f.value) == (FieldStatus.accepted, right), texts
+            assert set(f.readings.values()) == {wrong, right}  # the reviewer's record keeps what each read
+    both = decide_field(raw("applicant_kana", "ハツトリ ケイ", "ハットリ ケイ"), CFG, CTX)
+    assert both.status == FieldStatus.needs_review and "engines_disagree" in both.reasons
+    alike = decide_field(raw("applicant_kana", "シイナ チナッ", "シイナ チナッ"), CFG, CTX)
+    assert alike.status == FieldStatus.needs_review and alike.reasons == ["validator:small_kana_misplaced"]
+    unsure = decide_field(raw("applicant_kana", "シイナ チナッ", "シイナ チナツ", conf=(0.99, 0.5)), CFG, CTX)
+    assert unsure.status == FieldStatus.needs_review and unsure.reasons == ["low_confidence"]
 
 
 def test_line_engines_sure_together_still_accept_where_the_digit_reader_is_unsure_but_not_where_it_is_sure_otherwise():
