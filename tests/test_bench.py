@@ -61,7 +61,12 @@ def test_the_bench_command_runs_again_into_the_same_folder(engines, tmp_path, mo
     args = ["bench", "--quick", "--docs", "1", "--forms", "pregnancy_notification", "--out", str(tmp_path),
             "--mnist", str(tmp_path / "no-mnist")]
     assert cli.main(args) == cli.EXIT_OK
-    assert cli.main(args) == cli.EXIT_OK
+    assert cli.main(["bench-replay", str(tmp_path)]) == cli.EXIT_USAGE  # no readings were saved
+    assert "--save-raws" in capsys.readouterr().err
+    assert cli.main([*args, "--save-raws"]) == cli.EXIT_OK
+    capsys.readouterr()
+    assert cli.main(["bench-replay", str(tmp_path)]) == cli.EXIT_OK  # the folder: its real-digit set
+    assert "documents, seed 777001" in capsys.readouterr().out  # (none here: no MNIST digits given)
     assert cli.main([*args, "--compare", "no-such-commit"]) == cli.EXIT_USAGE  # refused before reading anything
     assert json.loads((tmp_path / "results.json").read_text(encoding="utf-8"))["documents"] == 1
 

@@ -40,7 +40,8 @@ def add_bench(sub) -> None:
 def add_bench_replay(sub) -> None:
     b = sub.add_parser("bench-replay", help="decide a bench run's saved readings again (decision rule changes in "
                        "seconds, without reading again): per field kind, accepted, wrong, why correct ones were not")
-    b.add_argument("raws", help="raws-real.pkl or raws-font.pkl from `madoguchi bench --save-raws`")
+    b.add_argument("raws", help="raws-real.pkl or raws-font.pkl from `madoguchi bench --save-raws`, or its folder "
+                                "(then its raws-real.pkl)")
     b.add_argument("--examples", type=int, default=0, help="print this many examples per kind and reason")
     b.add_argument("--kinds", help="comma-separated field kinds to show examples of (default: all)")
     b.add_argument("--json", action="store_true", help="the tallies as JSON")
@@ -193,7 +194,12 @@ def cmd_bench(args, settings) -> int:
 def cmd_bench_replay(args, settings) -> int:
     from flows.bench.replay import format_replay, replay
 
-    result = replay(Path(args.raws), settings.decision)
+    raws = Path(args.raws)
+    if raws.is_dir():  # the bench's --out folder: its real-digit set
+        raws = raws / "raws-real.pkl"
+    if not raws.is_file():
+        raise UsageError(f"{raws}: no saved readings; `madoguchi bench --save-raws --out DIR` writes DIR/raws-real.pkl")
+    result = replay(raws, settings.decision)
     if args.json:
         print(json.dumps(result, ensure_ascii=False, indent=2))
     else:
