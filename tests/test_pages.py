@@ -531,10 +531,11 @@ def test_an_unforeseen_decoder_exception_is_still_an_error_with_a_reason(tmp_pat
 
 def test_poppler_that_does_not_stop_is_killed_at_the_files_deadline(tmp_path: Path,
                                                                     monkeypatch: pytest.MonkeyPatch) -> None:
-    """GIVEN a pdfinfo that hangs (a stand-in that sleeps, first on PATH) WHEN a PDF is loaded with 2 s
-    for poppler THEN LoadTimeoutError after about 2 s, and the hung process is gone."""
+    """GIVEN a pdfinfo that hangs (a stand-in that sleeps 60 s, first on PATH) WHEN a PDF is loaded with
+    2 s for poppler THEN LoadTimeoutError saying 2 s, from the stand-in that had started, and the hung
+    process is gone. (Without the deadline the stand-in would end after 60 s with no output: another
+    error, so no clock is read here.)"""
     import subprocess
-    import time
 
     path = _pdf(tmp_path / "scan.pdf", 1)
     bin_dir = tmp_path / "bin"
@@ -543,12 +544,10 @@ def test_poppler_that_does_not_stop_is_killed_at_the_files_deadline(tmp_path: Pa
     hang.write_text(f"#!/bin/sh\necho $$ > {tmp_path}/pid\nexec sleep 60\n")
     hang.chmod(0o755)
     monkeypatch.setenv("PATH", f"{bin_dir}:/usr/bin:/bin")
-    t0 = time.perf_counter()
     with pytest.raises(LoadTimeoutError) as info:
         load_pages(path, timeout_s=2.0)
-    assert 1.5 < time.perf_counter() - t0 < 30  # the 2 s deadline applied: neither at once nor the stand-in's 60 s
     assert info.value.code == "load_timeout" and "2秒" in info.value.message_ja
-    pid = (tmp_path / "pid").read_text().strip()
+    pid = (tmp_path / "pid").read_text().strip()  # the stand-in ran: the deadline stopped a running poppler
     assert subprocess.run(["kill", "-0", pid], capture_output=True).returncode != 0  # killed, not left running
 
 
