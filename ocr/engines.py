@@ -25,11 +25,6 @@ MIN_WH_RATIO = 320 / 48  # both pad every batch of lines to at least 320 x 48, a
 # ...and a one-character cell to 160 x 48 only: 3,000 held-out handwritten digits in cells were read as
 # well (paddle 89.4% exact at either width, rapid 92.3% against 92.4%) in half the time (2026-12-05)
 CELL_WH_RATIO = 160 / 48
-# ...and a crop known to hold one character (a box of a boxed field) to 96 x 48: on `make calibrate-digits`'
-# 7,110 held-out digits paddle read 89.1% exactly (89.4% at 160), rapid 92.1% (92.3%), and their
-# seven-cell fields as the decision rule takes them 419 accepted, 4 wrong (414, 5 at 160). Not for any
-# near-square crop: a free-written 「11」月 at 96 lost a 1 to paddle often on the tuning run (2026-12-05).
-ONE_CHAR_WH_RATIO = 96 / 48
 BATCH_SIZE = 8
 INK_HEIGHT = 0.6  # share of the recogniser's line height the ink should fill
 INK_CONTRAST = 64  # grey levels below the background that count as ink
@@ -150,39 +145,20 @@ def to_bgr(crop: np.ndarray) -> np.ndarray:
     raise ValueError(f"expected a (H, W) or (H, W, 3) image, got shape {crop.shape}")
 
 
-def percentile_u8(gray: np.ndarray, q: float, dtype: type[np.floating] = np.float64) -> float:
-    """`np.percentile(gray.astype(dtype), q)` of a uint8 image (its default linear method, to the
-    last bit) from a 256-bin histogram: a page has hundreds of crops, and np.percentile's partial
-    sort costs 0.2 ms a call."""
-    n = gray.size
-    counts = np.cumsum(np.bincount(gray.ravel(), minlength=256))
-    virtual = (n - 1) * np.true_divide(q, dtype(100))  # in dtype's precision, as numpy does
-    lo = math.floor(virtual)
-    a, b = (dtype(np.searchsorted(counts, k, side="right")) for k in (lo, min(lo + 1, n - 1)))
-    t = virtual - dtype(lo)
-    return float(b - (b - a) * (dtype(1) - t) if t >= 0.5 else a + (b - a) * t)  # numpy's own lerp
-
-
 def ink_box(img: np.ndarray) -> tuple[int, int, int, int] | None:
     """(x0, y0, x1, y1) px of the ink in a BGR crop, specks smaller than about 4% of its height left
     out; None if blank. The line engines read what lies inside it."""
-    box, _ = _ink_box(img)
-    return box
-
-
-def _ink_box(img: np.ndarray) -> tuple[tuple[int, int, int, int] | None, float]:
-    """`ink_box` and the paper's grey level it measured."""
     gray = cv2.cvtColor(img, cv2.COLOR_BGR2GRAY)
-    background = percentile_u8(gray, 90)
+    background = float(np.percentile(gray, 90))
     mask = (gray < background - INK_CONTRAST).astype(np.uint8)
     _, _, stats, _ = cv2.connectedComponentsWithStats(mask, connectivity=8)
     stats = stats[1:]
     stats = stats[stats[:, cv2.CC_STAT_AREA] >= max(MIN_SPECK_AREA, (0.04 * gray.shape[0]) ** 2)]
     if len(stats) == 0:
-        return None, background
+        return None
     x1 = (stats[:, 0] + stats[:, 2]).max()
     y1 = (stats[:, 1] + stats[:, 3]).max()
-    return (int(stats[:, 0].min()), int(stats[:, 1].min()), int(x1), int(y1)), background
+    return int(stats[:, 0].min()), int(stats[:, 1].min()), int(x1), int(y1)
 
 
 def frame_ink_span(img: np.ndarray) -> tuple[np.ndarray, tuple[int, int]] | None:
@@ -195,11 +171,12 @@ def frame_ink_span(img: np.ndarray) -> tuple[np.ndarray, tuple[int, int]] | None
     about 4% of the crop height are not ink. A near-square crop (one character cell) is never
     framed tighter than 90% of its shorter side, so a small kana or a 一 stays small in its cell.
     """
-    box, background = _ink_box(img)
+    box = ink_box(img)
     if box is None:
         return None
     x0, y0, x1, y1 = box
     h0, w0 = img.shape[:2]
+    background = float(np.percentile(cv2.cvtColor(img, cv2.COLOR_BGR2GRAY), 90))
     ink_h = y1 - y0
     floor = 0.9 * min(h0, w0) if w0 <= SQUARE_RATIO * h0 else 0.5 * h0
     pad = max(0, round((max(ink_h / INK_HEIGHT, floor) - ink_h) / 2))
@@ -219,11 +196,9 @@ def resize_normalise(img: np.ndarray, width: int) -> np.ndarray:
     return out
 
 
-def _padded_ratio(img: np.ndarray, one_char: bool = False) -> float:
+def _padded_ratio(img: np.ndarray) -> float:
     ratio = img.shape[1] / img.shape[0]
-    if ratio > SQUARE_RATIO:
-        return max(MIN_WH_RATIO, ratio)
-    return max(ONE_CHAR_WH_RATIO if one_char else CELL_WH_RATIO, ratio)
+    return max(CELL_WH_RATIO if ratio <= SQUARE_RATIO else MIN_WH_RATIO, ratio)
 
 
 def _batches(order: list[int], ratios: dict[int, float], cell_batch: int = BATCH_SIZE,
@@ -299,8 +274,8 @@ class CTCRecognizer:
         """
         return [probs for probs, _ in self._run_crops(crops)]
 
-    def _run_crops(self, crops: Sequence[np.ndarray], keys: Sequence[str | None] | None = None,
-                   one_char: Sequence[bool] | None = None) -> list[tuple[np.ndarray, tuple[float, float] | None]]:
+    def _run_crops(self, crops: Sequence[np.ndarray],
+                   keys: Sequence[str | None] | None = None) -> list[tuple[np.ndarray, tuple[float, float] | None]]:
         """(probabilities, the timesteps the ink spans or None when not known) per crop. One-character
         cells, all padded alike, share batches whatever their `keys` (charsets); a line is batched
         only with lines of its own key, so it is padded as when each charset was read on its own (with
@@ -312,7 +287,7 @@ class CTCRecognizer:
             images = [f[0] if f else None for f in framed]
             spans = [f[1] if f else None for f in framed]
         out = [(np.zeros((0, len(self._characters)), np.float32), None) for _ in images]
-        ratios = {i: _padded_ratio(img, bool(one_char and one_char[i])) for i, img in enumerate(images) if img is not None}
+        ratios = {i: _padded_ratio(img) for i, img in enumerate(images) if img is not None}
         groups = {i: "" if r <= CELL_WH_RATIO or keys is None else f"={keys[i]}" for i, r in ratios.items()}
         order = sorted(ratios, key=lambda i: (groups[i], ratios[i]))
         for chunk in _batches(order, ratios, self.cell_batch, groups):
@@ -325,29 +300,17 @@ class CTCRecognizer:
         return out
 
     def recognize(
-        self, crops: Sequence[np.ndarray], *, charset: str | None = None, one_char: bool = False
+        self, crops: Sequence[np.ndarray], *, charset: str | None = None
     ) -> list[Reading]:
-        """Read each crop (one text line, dark ink on white); restrict to charset if given. `one_char`:
-        every crop is one box of a boxed field, holding one character at most (read faster)."""
-        return self.recognize_each(crops, [charset] * len(crops), [one_char] * len(crops))
+        """Read each crop (one text line, dark ink on white); restrict to charset if given."""
+        return self.recognize_each(crops, [charset] * len(crops))
 
-    def recognize_each(self, crops: Sequence[np.ndarray], charsets: Sequence[str | None],
-                       one_char: Sequence[bool] | None = None) -> list[Reading]:
+    def recognize_each(self, crops: Sequence[np.ndarray], charsets: Sequence[str | None]) -> list[Reading]:
         """Read each crop restricted to its own charset, all in one pass: the model reads the same
         whatever the charset (it restricts only the decode), so crops of every field kind share
-        batches (a page's digits, kana and kanji cells fill whole batches instead of part of each).
-        `one_char[i]`: crop i is one box of a boxed field (see `recognize`)."""
+        batches (a page's digits, kana and kanji cells fill whole batches instead of part of each)."""
         masks = [None if c is None else self.allowed_mask(c) for c in charsets]
-        runs = self._run_crops(crops, charsets, one_char)
-        return [decode_ctc(p, self._characters, m, span) for (p, span), m in zip(runs, masks)]
-
-
-def recognize_cells(engine: Recognizer, crops: Sequence[np.ndarray], charset: str | None) -> list[Reading]:
-    """`engine.recognize` of crops that are each one box of a boxed field (`CTCRecognizer.recognize`'s
-    `one_char`), as the reading of a page gives them to it."""
-    if isinstance(engine, CTCRecognizer):
-        return engine.recognize(crops, charset=charset, one_char=True)
-    return engine.recognize(crops, charset=charset)
+        return [decode_ctc(p, self._characters, m, span) for (p, span), m in zip(self._run_crops(crops, charsets), masks)]
 
 
 def _timesteps(span: tuple[int, int] | None, img: np.ndarray, width: int, steps: int) -> tuple[float, float] | None:

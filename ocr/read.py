@@ -49,7 +49,6 @@ class _Cell:
     field: str
     group: str  # "" for a whole field, else the date part (year/month/day)
     crop: np.ndarray | None  # None: the cell holds no ink
-    one_char: bool = False  # one box of a boxed field: one character at most
 
 
 DATE_PARTS = ("year", "month", "day")
@@ -75,14 +74,14 @@ def _cells_of(fl: FieldLayout, flat: np.ndarray, reference: np.ndarray, dpi: flo
         out = []
         for part, boxes in fl.date_parts.items():
             sub = FieldLayout(fl.spec, cells=boxes)
-            out += [_Cell(name, part, None if is_empty(c, dpi) else c, True) for c in crop_cells(flat, sub, dpi)]
+            out += [_Cell(name, part, None if is_empty(c, dpi) else c) for c in crop_cells(flat, sub, dpi)]
         return out
     crops = crop_cells(flat, fl, dpi)
     if fl.spec.kind in NAME_KINDS and len(crops) == 1 and not is_empty(crops[0], dpi):
         # family and given name are read apart, so the space between them is certain
         parts = zip(("family", "given"), split_at_gap(crops[0], dpi))
         return [_Cell(name, part, None if is_empty(c, dpi) else c) for part, c in parts]
-    return [_Cell(name, "", None if is_empty(c, dpi) else c, one_digit_cells(fl)) for c in crops]
+    return [_Cell(name, "", None if is_empty(c, dpi) else c) for c in crops]
 
 
 def _join(cells: list[_Cell], readings: dict[int, Reading], idx: list[int], sep: str) -> EngineText:
@@ -141,8 +140,7 @@ def read_page(
     for eng in engines:
         if hasattr(eng, "recognize_each"):
             mine = [i for i in charsets if _reads(eng, layouts[cells[i].field])]
-            crops = [cells[i].crop for i in mine]
-            readings = eng.recognize_each(crops, [charsets[i] for i in mine], [cells[i].one_char for i in mine]) if mine else []
+            readings = eng.recognize_each([cells[i].crop for i in mine], [charsets[i] for i in mine]) if mine else []
             per_engine[eng.name].update(zip(mine, readings))
             continue
         for charset, idx in groups.items():

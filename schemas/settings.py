@@ -90,8 +90,6 @@ class DecisionSettings(BaseModel):
     # Kept for the digit reader of two averaged networks (2026-12-05), checked on the same held-out
     # cells with today's line readings: seven-cell fields, the vote at 0.95 accepts 373 with 1 wrong
     # (single network: 373 with 3); with unanimity at 0.9 as well 414 with 5 (single: 402 with 4).
-    # With the line engines reading each box as one character (96 x 48, later that day): 381 with 1,
-    # and 419 with 4.
     unanimous_thresholds: dict[str, float] = Field(
         default_factory=lambda: dict.fromkeys(("digits", "amount", "postal_code", "wareki_date", "phone"), 0.9),
         description="where the digit reader and every line engine read the same digit in every cell, and the "

@@ -130,36 +130,6 @@ def test_the_page_reader_gives_the_digit_reader_only_one_digit_cells(reader):
     assert phone["digit"].text == phone["rapid"].text  # the bundled scan's phone is read alike by all
 
 
-@pytest.mark.slow
-def test_only_the_boxes_of_boxed_fields_are_read_as_one_character(reader, monkeypatch):
-    """
-    GIVEN the bundled child allowance scan, and the line engine told which crops are one box each
-    WHEN its fields are read
-    THEN every inked box of the boxed digit fields and dates is, and no other crop (names, kana, the
-         address, the free-written phone number: a near-square 「11」 padded as one character loses a 1)
-    """
-    from ocr.layout import layout_form
-    from ocr.read import one_digit_cells
-    from schemas.templates import load_templates
-    from tests.conftest import SAMPLES
-
-    paddle = next(e for e in reader.engines if e.name == "paddle")
-    flags: list[bool] = []
-    real = paddle.recognize_each
-
-    def told(crops, charsets, one_char=None):
-        flags.extend(one_char)
-        return real(crops, charsets, one_char)
-
-    monkeypatch.setattr(paddle, "recognize_each", told)
-    raws = reader.read_raw(SAMPLES / "scans" / "child_allowance-300dpi.jpg").raws
-    boxed = {n for n, fl in layout_form(load_templates()["child_allowance"]).items() if one_digit_cells(fl) or fl.date_parts}
-    inked = sum(c is not None for r in raws if r.spec.name in boxed for c in r.texts["paddle"].cells)
-    assert {"postal_code", "account_number", "birth_date"} <= boxed
-    assert sum(flags) == inked > 0
-    assert len(flags) > inked  # the rest were read as lines
-
-
 def test_a_free_written_number_is_cut_in_the_gaps_between_the_characters_the_line_engine_placed():
     """
     GIVEN four characters of ink 20 px wide with 5 px gaps (x=10 to 105), and a reading that places

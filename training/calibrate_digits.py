@@ -23,7 +23,7 @@ import numpy as np
 from ocr.certify import certify
 from ocr.charsets import DIGITS
 from ocr.decide import DIGIT_READER, UNREAD, EngineText, cell_vote, unanimous
-from ocr.engines import EMPTY_READING, recognize_cells
+from ocr.engines import EMPTY_READING
 from ocr.fusion import fuse_texts
 from ocr.readers import load_engines
 from schemas.settings import Settings
@@ -51,7 +51,7 @@ def read_cells(data: Path, engines: list[str], limit: int | None = None) -> tupl
     order = rng.permutation(len(crops))  # fields mix writers and sources
     crops, truth = [crops[i] for i in order], np.asarray(truth)[order]
     readers = load_engines(engines)
-    return truth, {r.name: recognize_cells(r, crops, DIGITS) for r in readers}
+    return truth, {r.name: r.recognize(crops, charset=DIGITS) for r in readers}
 
 
 def field_rows(truth: np.ndarray, readings: dict[str, list], cells: int) -> list[tuple[bool, float, bool, bool]]:

@@ -17,7 +17,7 @@ from ocr.certify import binomial_upper
 from ocr.charsets import DIGITS
 from ocr.decide import DIGIT_READER, UNREAD, EngineText, RawField, decide_field
 from ocr.digit_reader import SIDE, normalise_cell
-from ocr.engines import Recognizer, recognize_cells
+from ocr.engines import Recognizer
 from ocr.validate import Context
 from samples.generator.hand import read_mnist
 from schemas.settings import DecisionSettings
@@ -60,7 +60,7 @@ def measure(engines: list[Recognizer], mnist: Path, *, fields: int, seed: int, a
     rng = np.random.default_rng(seed)
     picks = rng.integers(0, len(labels), size=(fields, FIELD.char_boxes))
     crops = [cell_image(images[i], rng) for i in picks.ravel()]
-    readings = {e.name: recognize_cells(e, crops, DIGITS) for e in engines}
+    readings = {e.name: e.recognize(crops, charset=DIGITS) for e in engines}
     no_threshold = DecisionSettings(thresholds={"digits": 0.0}, vote_thresholds={"digits": 0.0},
                                     min_readers=1)  # each engine alone too
     ctx = Context(today=date(2026, 11, 27), values={})
