@@ -24,7 +24,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from ocr.engines import EMPTY_READING, Reading, to_bgr
+from ocr.engines import EMPTY_READING, Reading, percentile_u8, to_bgr
 
 MODEL_PATH = Path(__file__).parent / "models" / "digits-cnn.onnx"
 CLASSES = "0123456789"  # class 10: not a digit
@@ -45,8 +45,9 @@ def normalise_cell(crop: np.ndarray) -> np.ndarray | None:
     Returns None when the cell holds no ink.
     """
     gray = crop if crop.ndim == 2 else cv2.cvtColor(to_bgr(crop), cv2.COLOR_BGR2GRAY)
+    paper = (percentile_u8(gray, 90, np.float32) if gray.dtype == np.uint8
+             else float(np.percentile(gray.astype(np.float32), 90)))
     gray = gray.astype(np.float32)
-    paper = float(np.percentile(gray, 90))
     mask = (gray < paper - INK_CONTRAST).astype(np.uint8)
     n, labels, stats, _ = cv2.connectedComponentsWithStats(mask, connectivity=8)
     extent = np.maximum(stats[1:, cv2.CC_STAT_WIDTH], stats[1:, cv2.CC_STAT_HEIGHT])

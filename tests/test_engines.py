@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 from PIL import Image, ImageDraw, ImageFont
 
-from ocr.engines import NullRecognizer, Reading, Recognizer, decode_ctc
+from ocr.engines import NullRecognizer, Reading, Recognizer, decode_ctc, percentile_u8
 from ocr.readers import ENGINES, load_engines
 
 KLEE = Path("/usr/share/fonts/truetype/klee/KleeOne-Regular.ttf")  # handwriting-like
@@ -189,3 +189,16 @@ def test_one_pass_over_every_charset_reads_as_one_call_per_charset(engine: Recog
         apart = alone[same_charset.index(i)]
         assert (reading.text, reading.positions) == (apart.text, apart.positions)
         assert reading.char_confidences == pytest.approx(apart.char_confidences, abs=1e-4)
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_the_histogram_percentile_is_numpys_to_the_last_bit(dtype: type) -> None:
+    # crops' paper level: a cheaper route to the same number, so no reading may change by it
+    rng = np.random.default_rng(7)
+    arrays = [np.zeros((1, 1), np.uint8), np.full((3, 5), 200, np.uint8), np.array([[0, 255]], np.uint8)]
+    for _ in range(300):
+        h, w = rng.integers(1, 120, 2)
+        arrays.append(np.clip(rng.normal(rng.integers(60, 250), 40, (h, w)), 0, 255).astype(np.uint8))
+    for a in arrays:
+        for q in (90, 95, 50, 12.5):
+            assert percentile_u8(a, q, dtype) == float(np.percentile(a.astype(dtype), q)), (a.shape, q)
