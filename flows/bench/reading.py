@@ -154,20 +154,21 @@ print(json.dumps({"seconds": timer.seconds, "texts": texts}))
 
 def _read_all(reader: Reader, paths: list[Path]) -> dict:
     """The reading loop of COMPARE_SCRIPT in this checkout: one untimed warm-up read, as there."""
-    try:
-        if paths:
-            reader.read_raw(paths[0])
-    except MadoguchiError:
-        pass
-    timer, texts = Timer(), []
-    for path in paths:
-        try:
-            with timer.stage("reading"):
-                pr = reader.read_raw(path, timer=timer)
-            texts.append([{n: t.text for n, t in r.texts.items()} for r in pr.raws])
-        except MadoguchiError:
-            texts.append(None)
+    if paths:
+        _read_one(reader, paths[0], Timer())  # its time thrown away
+    timer = Timer()
+    texts = [_read_one(reader, path, timer) for path in paths]
     return {"seconds": timer.seconds, "texts": texts}
+
+
+def _read_one(reader: Reader, path: Path, timer: Timer) -> list[dict[str, str]] | None:
+    """What each reader read in each field of the document, None when it was refused."""
+    try:
+        with timer.stage("reading"):
+            pr = reader.read_raw(path, timer=timer)
+    except MadoguchiError:
+        return None
+    return [{n: t.text for n, t in r.texts.items()} for r in pr.raws]
 
 
 def side_by_side(reader: Reader, paths: list[Path], revision: str, out: Path) -> dict:
