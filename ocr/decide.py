@@ -147,7 +147,8 @@ def _spelled_alike(values: dict[str, object], failures: dict[str, list[str]], li
     of their readings is spelled as words are (`kana_spelled`), that is what every one of them read.
     Their confidences stay each one's own; in place."""
     read = {e: str(values[e]) for e in lines if values[e] is not None}
-    if len(read) != len(lines) or len(set(read.values())) < 2 or len({v.translate(SMALL_KANA) for v in read.values()}) != 1:
+    folded = {v.translate(SMALL_KANA) for v in read.values()}
+    if len(read) != len(lines) or len(set(read.values())) < 2 or len(folded) != 1:
         return
     spelled = [e for e in lines if not failures[e]]
     if spelled and len({read[e] for e in spelled}) == 1:
