@@ -3,9 +3,10 @@
 All crops go to each line engine in one call, each decoded under its own character set, so engines
 batch them (the digit reader gets its cells per character set). A
 reader of single digits (`cells_only`) is given the one-character cells of digit fields, and the
-digits of a free-written phone number, of a field written freely in parts (a city's
-「令和　年　月　日」) and of an address's numbering (`ocr.address`), cut apart where the line
-engines placed them.
+digits of a free-written phone number and of a field written freely in parts (a city's
+「令和　年　月　日」), cut apart by their own ink where it parts into the digits the line engines
+counted, else where the line engines placed them, and of an address's numbering (`ocr.address`),
+cut where the line engines placed them.
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ import numpy as np
 from ocr.address import DIGITS, digit_groups, numbering_digits
 from ocr.charsets import charset_for
 from ocr.decide import ADDRESS_CHECKS, TICK_KINDS, UNREAD, EngineText, RawField
-from ocr.engines import Reading, Recognizer, ink_box, to_bgr
+from ocr.engines import INK_CONTRAST, MIN_SPECK_AREA, Reading, Recognizer, ink_box, percentile_u8, to_bgr
 from ocr.fields import crop_cells, crop_free, ink_ratio, is_empty, split_at_gap
 from ocr.layout import FieldLayout, layout_form
 from ocr.seal import check_seal
@@ -195,6 +196,79 @@ def char_windows(crop: np.ndarray, reading: Reading) -> list[np.ndarray] | None:
     return [crop[:, max(0, a) : max(a + 1, b)] for a, b in zip(cuts, cuts[1:])]
 
 
+DASH_HEIGHT = 0.4  # a stroke lower than this share of the digits' height and at least as wide is a hyphen
+COLUMN_OVERLAP = 0.5  # strokes overlapping by this share of the narrower one's width belong to one digit
+DASH_TOP = 0.3  # a flat stroke whose middle is above this share of the digits' height is a bar, not a hyphen
+
+
+def ink_windows(crop: np.ndarray, count: int) -> list[np.ndarray] | None:
+    """`count` windows of a free-written run of digits, cut from its own ink; None unless the ink
+    parts into exactly `count` digits.
+
+    Strokes that overlap side by side are one digit (a 5's bar written apart); a short flat stroke
+    beside the digits is a hyphen or a dash written low like an underscore, and is no digit. Each
+    window holds its own digit's strokes only, everything else painted paper, so a neighbour's
+    edge or a hyphen never shares a digit's window, whatever the line engines' positions say
+    (they put a cut inside a hyphen, or two digits in one window where they saw one dash of two)."""
+    gray = crop if crop.ndim == 2 else cv2.cvtColor(to_bgr(crop), cv2.COLOR_BGR2GRAY)
+    gray = gray if gray.dtype == np.uint8 else np.clip(gray, 0, 255).astype(np.uint8)
+    paper = percentile_u8(gray, 90)
+    mask = (gray < paper - INK_CONTRAST).astype(np.uint8)
+    _, labels, stats, _ = cv2.connectedComponentsWithStats(mask, connectivity=8)
+    xs, ys = stats[:, cv2.CC_STAT_LEFT], stats[:, cv2.CC_STAT_TOP]
+    ws, hs = stats[:, cv2.CC_STAT_WIDTH], stats[:, cv2.CC_STAT_HEIGHT]
+    strokes = [k for k in range(1, len(stats))
+               if stats[k, cv2.CC_STAT_AREA] >= max(MIN_SPECK_AREA, (0.04 * gray.shape[0]) ** 2)]
+    if not strokes or count < 1:
+        return None
+    tallest = max(hs[k] for k in strokes)
+    big = [k for k in strokes if hs[k] >= tallest / 2]
+    height = float(np.median([hs[k] for k in big]))
+    top = float(np.median([ys[k] for k in big]))  # the digits' band, from their strokes' tops and bottoms
+    bottom = float(np.median([ys[k] + hs[k] for k in big]))
+
+    def span(col: list[int]) -> tuple[int, int]:
+        return min(xs[j] for j in col), max(xs[j] + ws[j] for j in col)
+
+    def overlap(k: int, a: int, b: int) -> float:  # share of the narrower of stroke k and [a, b) in common
+        return (min(xs[k] + ws[k], b) - max(xs[k], a)) / max(1, min(ws[k], b - a))
+
+    def gap(k: int, col: list[int]) -> int:
+        a, b = span(col)
+        return max(a - xs[k] - ws[k], xs[k] - b, 0)
+
+    flat = [k for k in strokes if hs[k] < DASH_HEIGHT * height and ws[k] >= hs[k]]
+    columns: list[list[int]] = []  # stroke labels per digit, left to right
+    for k in sorted((k for k in strokes if k not in flat), key=lambda k: xs[k]):
+        if columns and overlap(k, *span(columns[-1])) >= COLUMN_OVERLAP:
+            columns[-1].append(k)
+        else:
+            columns.append([k])
+    if not columns:
+        return None
+    for k in flat:  # a flat stroke over a digit is part of it (a 5's or 7's bar written apart)
+        best = max(columns, key=lambda col: overlap(k, *span(col)))
+        if overlap(k, *span(best)) >= COLUMN_OVERLAP:
+            best.append(k)
+        elif ys[k] + hs[k] / 2 < top + DASH_TOP * (bottom - top):  # a bar at the top beside a digit: a 5's
+            min(columns, key=lambda col: gap(k, col)).append(k)
+        # else a hyphen, or a dash written low like an underscore: no digit
+    if len(columns) != count:
+        return None
+    pad = max(1, round(0.15 * height))
+    near = np.ones((3, 3), np.uint8)
+    windows = []
+    for col in columns:
+        a, b = span(col)
+        a, b = max(0, a - pad), min(gray.shape[1], b + pad)
+        mine = np.isin(labels[:, a:b], col)
+        others = cv2.dilate(((labels[:, a:b] > 0) & ~mine).astype(np.uint8), near) > 0
+        window = gray[:, a:b].copy()
+        window[others & ~mine] = round(paper)
+        windows.append(window)
+    return windows
+
+
 def _by_digit(readings: list[Reading | None], sep: str) -> EngineText:
     """A line engine's readings of a field's free-written crops (parts; None where a part holds no
     ink) as one cell per digit (hyphens are no cells), so readings that differ only in the hyphens
@@ -220,8 +294,11 @@ class _Plan:
 
 def _plan(name: str, fl: FieldLayout, fcells: list[_Cell], idx: list[int], per_engine, lines) -> _Plan | str | None:
     """The cut of one free-written field; "engines_disagree" when the line engines read every inked
-    crop as digits but count them differently in one (the digit reader would have nothing to vote on,
-    and an agreement left would be 04 against 4); None when some crop was not read as digits at all."""
+    crop as digits but count them differently in one and its ink does not part into as many digits
+    as the longer reading (the digit reader would have nothing to vote on, and an agreement left
+    would be 04 against 4); None when some crop was not read as digits at all. Each crop is cut
+    from its own ink where it parts into the digits counted (`ink_windows`), else where the line
+    engine that saw the most hyphens placed its characters (`char_windows`)."""
     readings = [[None if c.crop is None else per_engine[e.name].get(i) for c, i in zip(fcells, idx)] for e in lines]
     cutters: list[Reading | None] = []
     windows: list[list[np.ndarray]] = []
@@ -234,15 +311,19 @@ def _plan(name: str, fl: FieldLayout, fcells: list[_Cell], idx: list[int], per_e
         rs = [r[k] for r in readings]
         if not all(r and r.text and set(r.text) <= set("0123456789-") for r in rs):
             return None
-        if len({len(r.text.replace("-", "")) for r in rs}) != 1:
+        counts = [len(r.text.replace("-", "")) for r in rs]
+        own = ink_windows(cell.crop, max(counts))
+        if len(set(counts)) != 1 and own is None:
             counted_apart = True
             continue
-        cutter = max(rs, key=lambda r: r.text.count("-"))  # its hyphens keep the digits apart
-        ws = char_windows(cell.crop, cutter)
-        if ws is None:
+        # where the engines count apart and the ink parts into as many digits as the longer reading
+        # (one engine ran two like digits together, as CTC does with 11), the longer one cuts
+        cutter = max((r for r, n in zip(rs, counts) if n == max(counts)), key=lambda r: r.text.count("-"))
+        ws = char_windows(cell.crop, cutter) if own is None else None
+        if own is None and ws is None:
             return None
         cutters.append(cutter)
-        windows.append([w for ch, w in zip(cutter.text, ws) if ch != "-"])
+        windows.append(own if own is not None else [w for ch, w in zip(cutter.text, ws) if ch != "-"])
     if counted_apart:
         return "engines_disagree" if fl.parts else None
     if not any(c is not None for c in cutters):
@@ -253,8 +334,9 @@ def _plan(name: str, fl: FieldLayout, fcells: list[_Cell], idx: list[int], per_e
 def _spell_free_digits(layouts, cells, by_field, per_engine, engines) -> tuple[dict[str, dict[str, EngineText]],
                                                                              dict[str, tuple[str, ...]]]:
     """For free-written digit fields whose digits the line engines count alike crop by crop (the
-    hyphens they saw may differ), the digit reader's reading of each digit, cut where the line engine
-    that saw the most hyphens put it; and each line engine's reading split per digit to match.
+    hyphens they saw may differ), or apart where the ink parts into the longer count, the digit
+    reader's reading of each digit, cut as `_plan` says; and each line engine's reading split per
+    digit to match.
 
     Returns field -> engine -> EngineText, and field -> reasons for review found here: for a field
     written in parts, the line engines counting a part's digits differently; for a date, the digit

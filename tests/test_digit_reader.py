@@ -174,6 +174,67 @@ def test_a_thin_one_close_after_its_neighbour_keeps_a_window_of_its_own():
     assert (four < 128).any(axis=0).sum() == 22
 
 
+def _strokes(*boxes: tuple[int, int, int, int], size=(60, 200)) -> np.ndarray:
+    """A crop of pale paper with dark rectangles (x0, y0, x1, y1) for strokes."""
+    crop = np.full(size, 230, np.uint8)
+    for x0, y0, x1, y1 in boxes:
+        crop[y0:y1, x0:x1] = 30
+    return crop
+
+
+def test_a_free_written_number_is_cut_from_its_own_ink_with_hyphens_and_dashes_left_out():
+    """
+    GIVEN four digits written freely: the first with a hyphen 4 px after it, a thin 1, a dash written
+          low like an underscore, a 5 whose bar was written apart at the top and runs past its body,
+          and a 7 whose tail runs under its neighbour
+    WHEN cut from the ink for four digits
+    THEN each window holds its digit's strokes and nothing of the hyphen, the dash or the
+         neighbour's tail; the 5 keeps its bar; asked for five digits, or for none, there is no cut
+    """
+    from ocr.read import ink_windows
+
+    digits = [(10, 10, 30, 50), (54, 10, 60, 50), (84, 14, 104, 50), (140, 10, 160, 50)]
+    marks = [(34, 28, 50, 32), (66, 46, 80, 50), (100, 10, 122, 14), (160, 44, 176, 50), (172, 10, 190, 40)]
+    crop = _strokes(*digits[:3], *marks[:3])
+    windows = ink_windows(crop, 3)
+    assert windows is not None and len(windows) == 3
+    inked = [int((w < 128).sum()) for w in windows]
+    assert inked == [20 * 40, 6 * 40, 20 * 36 + 22 * 4]  # the digits, and the 5 with its bar: no hyphen, no dash
+    assert ink_windows(crop, 4) is None and ink_windows(crop, 0) is None
+    tail = _strokes(digits[3], marks[3], marks[4])  # a 7 whose tail reaches under the next digit
+    _, second = ink_windows(tail, 2)
+    assert int((second < 128).sum()) == 18 * 30  # the next digit alone, the tail painted paper
+
+
+def test_engines_counting_a_part_apart_are_settled_by_the_ink_only_where_it_parts_into_the_longer_reading():
+    """
+    GIVEN a date's month written 11 (two strokes apart) and the same strokes touching, one line engine
+          reading 1 and the other 11 (CTC runs two like characters together)
+    WHEN the digit reader's windows are planned
+    THEN apart, the longer reading cuts and the digit reader gets two windows; touching, the ink
+         shows one digit, so the part stays counted apart and the field goes to review
+    """
+    from types import SimpleNamespace
+
+    from ocr.engines import Reading
+    from ocr.layout import layout_form
+    from ocr.read import _Cell, _plan
+    from schemas.templates import load_templates
+
+    fl = layout_form(load_templates()["disaster_certificate"])["application_date"]
+    assert fl.parts
+    lines = [SimpleNamespace(name="paddle"), SimpleNamespace(name="rapid")]
+    for crop, planned in ((_strokes((20, 10, 26, 50), (40, 10, 46, 50), size=(60, 80)), True),
+                          (_strokes((20, 10, 46, 50), size=(60, 80)), False)):
+        cells = [_Cell(fl.spec.name, "month", crop)]
+        one, two = Reading("1", 0.99, (0.99,), 0.9, (0.5,)), Reading("11", 0.9, (0.9, 0.9), 0.9, (0.2, 0.8))
+        plan = _plan(fl.spec.name, fl, cells, [0], {"paddle": {0: one}, "rapid": {0: two}}, lines)
+        if planned:
+            assert plan.cutters == [two] and len(plan.windows[0]) == 2
+        else:
+            assert plan == "engines_disagree"
+
+
 @pytest.mark.slow
 def test_a_free_phone_is_spelled_digit_by_digit_when_the_line_engines_saw_different_hyphens(engines):
     """

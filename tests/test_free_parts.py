@@ -181,15 +181,17 @@ def _written(text: str) -> tuple[np.ndarray, tuple[float, ...]]:
 @pytest.mark.slow
 @pytest.mark.parametrize("month_reads, doubt, spelled", [
     (("11", "11"), None, "8|11|5"),  # counted alike: spelled digit by digit
-    (("1", "11"), "engines_disagree", None),  # counted apart: one saw a digit the other did not
+    (("1", "11"), None, "8|11|5"),  # counted apart, the ink parts into two digits: the longer reading cuts
+    (("11", "111"), "engines_disagree", None),  # counted apart, and the ink is not the longer reading's 3
     (("1", "1"), "char_count_doubt", "8|?|5"),  # both dropped one: the window holds no one digit
 ])
 def test_a_part_whose_digits_are_not_counted_alike_goes_to_review(forms: Path, engines, month_reads, doubt, spelled):
     """
     GIVEN 11 written freely as a date's month, the line engines reading it as in `month_reads`
     WHEN the digit reader is given the part's digits
-    THEN counted alike they are spelled digit by digit (widths 1, 2, 1 for the grammar); counted
-         apart, or both reading one digit where the window holds two, the field is flagged for review
+    THEN counted alike, or apart where the ink parts into as many digits as the longer reading, they
+         are spelled digit by digit (widths 1, 2, 1 for the grammar); counted apart otherwise, or
+         both reading one digit where the window holds two, the field is flagged for review
     """
     from ocr.engines import Reading
     from ocr.read import _Cell, _spell_free_digits
@@ -213,8 +215,9 @@ def test_a_part_whose_digits_are_not_counted_alike_goes_to_review(forms: Path, e
         return
     digit = out["application_date"]["digit"]
     assert digit.text == spelled
-    assert digit.widths == (1, len(month_reads[0]), 1)
-    assert len(out["application_date"]["paddle"].cells) == len(digit.cells) == 2 + len(month_reads[0])
+    assert digit.widths == (1, len(month_reads[1]), 1)
+    assert len(out["application_date"]["rapid"].cells) == len(digit.cells) == 2 + len(month_reads[1])
+    assert len(out["application_date"]["paddle"].cells) == 2 + len(month_reads[0])  # the shorter stands apart
 
 
 def _scan(template: FormTemplate, folder: Path, seed: int, values: dict | None = None, page=None) -> tuple[Path, dict]:
