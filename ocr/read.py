@@ -174,10 +174,17 @@ def free_written(fl: FieldLayout) -> bool:
 
 def char_windows(crop: np.ndarray, reading: Reading) -> list[np.ndarray] | None:
     """One crop per character of a line reading; None when the reading does not say where its
-    characters are. Each cut starts midway between two neighbouring characters' peaks and moves to
-    the emptiest ink column within about half a character of there, but not past either peak: CTC
-    peaks sit anywhere on their character, often on its right half, so the midpoint alone cuts
-    through digits."""
+    characters are (`char_cuts`)."""
+    cuts = char_cuts(crop, reading)
+    return None if cuts is None else [crop[:, max(0, a) : max(a + 1, b)] for a, b in zip(cuts, cuts[1:])]
+
+
+def char_cuts(crop: np.ndarray, reading: Reading) -> list[int] | None:
+    """Where a line reading's characters part along the crop (px, one more than its characters);
+    None when the reading does not say where its characters are. Each cut starts midway between two
+    neighbouring characters' peaks and moves to the emptiest ink column within about half a
+    character of there, but not past either peak: CTC peaks sit anywhere on their character, often
+    on its right half, so the midpoint alone cuts through digits."""
     box = ink_box(to_bgr(crop))
     if box is None or not reading.text or len(reading.positions) != len(reading.text):
         return None
@@ -193,7 +200,7 @@ def char_windows(crop: np.ndarray, reading: Reading) -> list[np.ndarray] | None:
         hi = min(x1 - 1, round((a + b) / 2 + reach), math.ceil(b) - 1)
         cuts.append(lo + int(np.argmin(profile[lo : hi + 1])) if hi >= lo else max(cuts[-1] + 1, round((a + b) / 2)))
     cuts.append(x1)
-    return [crop[:, max(0, a) : max(a + 1, b)] for a, b in zip(cuts, cuts[1:])]
+    return cuts
 
 
 DASH_HEIGHT = 0.4  # a stroke lower than this share of the digits' height and at least as wide is a hyphen
@@ -201,9 +208,10 @@ COLUMN_OVERLAP = 0.5  # strokes overlapping by this share of the narrower one's 
 DASH_TOP = 0.3  # a flat stroke whose middle is above this share of the digits' height is a bar, not a hyphen
 
 
-def ink_windows(crop: np.ndarray, count: int) -> list[np.ndarray] | None:
+def ink_windows(crop: np.ndarray, count: int, span: tuple[int, int] | None = None) -> list[np.ndarray] | None:
     """`count` windows of a free-written run of digits, cut from its own ink; None unless the ink
-    parts into exactly `count` digits.
+    parts into exactly `count` digits. `span`: only the strokes mostly between these columns (px)
+    are the run's (an address's numbering between the characters around it).
 
     Strokes that overlap side by side are one digit (a 5's bar written apart); a short flat stroke
     beside the digits is a hyphen or a dash written low like an underscore, and is no digit. Each
@@ -219,6 +227,9 @@ def ink_windows(crop: np.ndarray, count: int) -> list[np.ndarray] | None:
     ws, hs = stats[:, cv2.CC_STAT_WIDTH], stats[:, cv2.CC_STAT_HEIGHT]
     strokes = [k for k in range(1, len(stats))
                if stats[k, cv2.CC_STAT_AREA] >= max(MIN_SPECK_AREA, (0.04 * gray.shape[0]) ** 2)]
+    if span is not None:  # a neighbour's stroke reaching into the span is not the run's
+        inside = np.bincount(labels[:, max(0, span[0]) : span[1]].ravel(), minlength=len(stats))
+        strokes = [k for k in strokes if inside[k] > stats[k, cv2.CC_STAT_AREA] / 2]
     if not strokes or count < 1:
         return None
     tallest = max(hs[k] for k in strokes)
@@ -227,28 +238,28 @@ def ink_windows(crop: np.ndarray, count: int) -> list[np.ndarray] | None:
     top = float(np.median([ys[k] for k in big]))  # the digits' band, from their strokes' tops and bottoms
     bottom = float(np.median([ys[k] + hs[k] for k in big]))
 
-    def span(col: list[int]) -> tuple[int, int]:
+    def extent(col: list[int]) -> tuple[int, int]:
         return min(xs[j] for j in col), max(xs[j] + ws[j] for j in col)
 
     def overlap(k: int, a: int, b: int) -> float:  # share of the narrower of stroke k and [a, b) in common
         return (min(xs[k] + ws[k], b) - max(xs[k], a)) / max(1, min(ws[k], b - a))
 
     def gap(k: int, col: list[int]) -> int:
-        a, b = span(col)
+        a, b = extent(col)
         return max(a - xs[k] - ws[k], xs[k] - b, 0)
 
     flat = [k for k in strokes if hs[k] < DASH_HEIGHT * height and ws[k] >= hs[k]]
     columns: list[list[int]] = []  # stroke labels per digit, left to right
     for k in sorted((k for k in strokes if k not in flat), key=lambda k: xs[k]):
-        if columns and overlap(k, *span(columns[-1])) >= COLUMN_OVERLAP:
+        if columns and overlap(k, *extent(columns[-1])) >= COLUMN_OVERLAP:
             columns[-1].append(k)
         else:
             columns.append([k])
     if not columns:
         return None
     for k in flat:  # a flat stroke over a digit is part of it (a 5's or 7's bar written apart)
-        best = max(columns, key=lambda col: overlap(k, *span(col)))
-        if overlap(k, *span(best)) >= COLUMN_OVERLAP:
+        best = max(columns, key=lambda col: overlap(k, *extent(col)))
+        if overlap(k, *extent(best)) >= COLUMN_OVERLAP:
             best.append(k)
         elif ys[k] + hs[k] / 2 < top + DASH_TOP * (bottom - top):  # a bar at the top beside a digit: a 5's
             min(columns, key=lambda col: gap(k, col)).append(k)
@@ -259,7 +270,7 @@ def ink_windows(crop: np.ndarray, count: int) -> list[np.ndarray] | None:
     near = np.ones((3, 3), np.uint8)
     windows = []
     for col in columns:
-        a, b = span(col)
+        a, b = extent(col)
         a, b = max(0, a - pad), min(gray.shape[1], b + pad)
         mine = np.isin(labels[:, a:b], col)
         others = cv2.dilate(((labels[:, a:b] > 0) & ~mine).astype(np.uint8), near) > 0
@@ -416,7 +427,23 @@ def _address_plan(name: str, cell: _Cell, i: int, per_engine, lines) -> _Address
     if not usable:
         return None
     cutter, mine = usable[0]
-    ws = char_windows(cell.crop, cutter)
-    if ws is None:
+    cuts = char_cuts(cell.crop, cutter)
+    if cuts is None:
         return None
-    return _AddressPlan(name, cutter, mine, [ws[k] for k in mine])
+    windows = []
+    for run in _runs(mine):  # each run of digits cut from its own ink where it parts so, else at the cuts
+        own = ink_windows(cell.crop, len(run), span=(cuts[run[0]], cuts[run[-1] + 1]))
+        windows += own if own is not None else [cell.crop[:, max(0, cuts[k]) : max(cuts[k] + 1, cuts[k + 1])]
+                                                for k in run]
+    return _AddressPlan(name, cutter, mine, windows)
+
+
+def _runs(spots: list[int]) -> list[list[int]]:
+    """Consecutive positions grouped: [5, 6, 8] -> [[5, 6], [8]]."""
+    runs: list[list[int]] = []
+    for i in spots:
+        if runs and i == runs[-1][-1] + 1:
+            runs[-1].append(i)
+        else:
+            runs.append([i])
+    return runs

@@ -206,6 +206,27 @@ def test_a_free_written_number_is_cut_from_its_own_ink_with_hyphens_and_dashes_l
     assert int((second < 128).sum()) == 18 * 30  # the next digit alone, the tail painted paper
 
 
+def test_an_address_numbering_is_cut_from_its_own_ink_between_the_characters_around_it():
+    """
+    GIVEN 上, whose stroke reaches past the cut before the numbering, then 1 and 8, then 番 starting
+          just inside the cut after them (an address 「…上18番地」 cut where the line engine put it)
+    WHEN the numbering's two digits are cut from the ink between those cuts
+    THEN each window holds one digit's strokes only: the strokes mostly outside belong to the
+         characters around the numbering; a third stroke of the kanji's inside the cuts (川's last)
+         makes the ink part into three, so there is no cut
+    """
+    from ocr.read import ink_windows
+
+    kanji = [(10, 10, 50, 50), (48, 44, 62, 50)]  # 上 and its bottom stroke, running past the cut at 56
+    digits = [(66, 10, 72, 50), (84, 10, 104, 50)]
+    after = [(112, 10, 160, 50)]  # 番, from 112: the cut after the 8 is at 110
+    crop = _strokes(*kanji, *digits, *after)
+    one, eight = ink_windows(crop, 2, span=(56, 110))
+    assert int((one < 128).sum()) == 6 * 40 and int((eight < 128).sum()) == 20 * 40
+    third = _strokes((10, 10, 50, 50), (58, 12, 62, 48), *digits, *after)  # 川's last stroke inside the span
+    assert ink_windows(third, 2, span=(56, 110)) is None
+
+
 def test_engines_counting_a_part_apart_are_settled_by_the_ink_only_where_it_parts_into_the_longer_reading():
     """
     GIVEN a date's month written 11 (two strokes apart) and the same strokes touching, one line engine
