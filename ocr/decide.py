@@ -260,7 +260,11 @@ def decide_text(raw: RawField, cfg: DecisionSettings, ctx: Context) -> FieldResu
         count_doubt = numbering_doubt
     else:
         count_doubt = None
-    if count_doubt and any(count_doubt(c) for t in alone.values() for c in t.cells if c and c.positions):
+    # ...or, in an address's numbering, a window cut for one digit in which the digit reader finds none
+    # (two run together, read as one by both line engines: 「瀬戸45番地」 for 415番地)
+    numbering_unread = address and DIGIT_READER in alone and UNREAD in alone[DIGIT_READER].text
+    if numbering_unread or (count_doubt and any(
+            count_doubt(c) for t in alone.values() for c in t.cells if c and c.positions)):
         reasons.append("char_count_doubt")
     if vetoed and not vote_ok:
         reasons.append("engines_disagree")
