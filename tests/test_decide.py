@@ -613,6 +613,26 @@ def test_an_address_numbering_window_in_which_the_digit_reader_finds_no_digit_go
     assert place(_numbering_vote(text)).status == FieldStatus.accepted
 
 
+def test_a_name_part_read_as_one_character_off_the_middle_of_its_ink_goes_to_review():
+    """
+    GIVEN 「中西 紀一」 read surely by both line engines as 「中西 紀」, the given name's one character
+          peaking at 0.18 of its ink (the 一, one flat stroke, left unread: a tuning scan), and the
+          same with the peak at 0.5, or at 0.7 (where parts of one character put it)
+    WHEN deciding
+    THEN the first goes to review for a doubtful character count; the others are accepted
+    """
+    from ocr.engines import Reading
+
+    def name(peak):
+        parts = (Reading("中西", 0.99, (0.99, 0.99), 0.9, (0.19, 0.78)), Reading("紀", 0.99, (0.99,), 0.9, (peak,)))
+        text = EngineText("中西 紀", 0.99, parts)
+        return decide_field(RawField(FORM.field("applicant_name"), {"paddle": text, "rapid": text}, {}, True), CFG, CTX)
+
+    short = name(0.18)
+    assert short.status == FieldStatus.needs_review and short.reasons == ["char_count_doubt"]
+    assert name(0.5).status == name(0.7).status == FieldStatus.accepted
+
+
 def test_a_kana_reading_the_name_lists_give_for_the_accepted_name_is_accepted_at_lower_confidence():
     """
     GIVEN 請求者氏名 accepted as 「中川 亜希穂」 and its フリガナ read alike by both engines at 0.6
