@@ -142,6 +142,18 @@ def spacing_doubt(reading: Reading) -> bool:
     return max(inner) > WIDE_GAP * usual or max(ends) > WIDE_END * usual or min(inner) < NARROW_GAP * usual
 
 
+HANDAKUTEN, DAKUTEN = "パピプペポ", "バビブベボ"
+
+
+def marks_differ(kana: str, name: str) -> bool:
+    """True when `kana` is no reading the name lists give for `name`, but would be with a ゜ read as
+    ゛ or the other way (カワパタ for 川端 カワバタ: handwritten, the two marks differ by a dot's
+    shape): the name's reading with the other mark is likelier a misreading than a reading the lists
+    lack, so it goes to review."""
+    return not reading_matches(kana, name) and any(
+        reading_matches(kana.translate(str.maketrans(a, b)), name) for a, b in ((HANDAKUTEN, DAKUTEN), (DAKUTEN, HANDAKUTEN)))
+
+
 LONE_END = 0.22  # a name part read as one character whose peak is this near an end of its ink had two
 
 
@@ -225,7 +237,8 @@ def decide_text(raw: RawField, cfg: DecisionSettings, ctx: Context) -> FieldResu
     line_agree = len({repr(values[e]) for e in lines}) == 1
     line_score = min(confs[e] for e in lines)
     line_threshold = spec.threshold if spec.threshold is not None else cfg.thresholds.get(spec.kind.value, 0.9)
-    if spec.reading_of and line_agree and reading_matches(str(values[lines[0]]), str(ctx.values.get(spec.reading_of))):
+    name = ctx.values.get(spec.reading_of) if spec.reading_of else None
+    if name is not None and line_agree and reading_matches(str(values[lines[0]]), str(name)):
         # a reading the name lists give for the name accepted beside it: evidence from other ink
         line_threshold = min(line_threshold, cfg.kana_with_name)
     vetoed = vote is not None and any(contradicted(raw.texts[e], vote) for e in lines)
@@ -280,6 +293,8 @@ def decide_text(raw: RawField, cfg: DecisionSettings, ctx: Context) -> FieldResu
     if numbering_unread or (count_doubt and any(
             count_doubt(c) for t in alone.values() for c in t.cells if c and c.positions)):
         reasons.append("char_count_doubt")
+    if name is not None and values[best] is not None and marks_differ(str(values[best]), str(name)):
+        reasons.append("kana_mark_doubt")
     if vetoed and not vote_ok:
         reasons.append("engines_disagree")
     conf = min(score, era_conf) if agree else confs[best] * 0.5

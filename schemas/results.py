@@ -34,6 +34,7 @@ STATUS_JA = {"accepted": "自動確定", "needs_review": "要確認", "invalid":
 REASONS_JA = {
     "engines_disagree": "読取結果が一致しません",
     "char_count_doubt": "文字の抜けまたは重複の疑いがあります（字間が不自然です）",
+    "kana_mark_doubt": "「バ」と「パ」など濁点・半濁点の読み違いの疑いがあります（氏名の読みと合いません）",
     "low_confidence": "読取の確信度が低いです",
     "unread_ink": "記入がありますが読み取れない文字があります",
     "empty_required": "必須項目が空欄です",

@@ -654,6 +654,22 @@ def test_a_kana_reading_the_name_lists_give_for_the_accepted_name_is_accepted_at
     assert kana("ナカガワ アキホ", name_conf=0.5).reasons == ["low_confidence"]
 
 
+def test_a_kana_that_is_its_names_reading_but_for_a_dakuten_read_as_handakuten_goes_to_review():
+    """
+    GIVEN 請求者氏名 accepted as 「川端 千沙」 (the lists: カワバタ, カズサ) and its フリガナ read surely
+          alike by both engines as カワパタ カズサ (a tuning scan: ゛ taken for ゜), as カワバタ カズサ,
+          and as ヤマダ カズサ (a reading the lists do not give, nothing to do with marks)
+    WHEN deciding the page
+    THEN the first goes to review (kana_mark_doubt); the other two are accepted
+    """
+    def kana(text):
+        fields = [raw("applicant_name", "川端 千沙", "川端 千沙"), raw("applicant_kana", text, text)]
+        return decide_fields(fields, CFG, CTX)["applicant_kana"]
+
+    assert kana("カワパタ カズサ").reasons == ["kana_mark_doubt"]
+    assert kana("カワバタ カズサ").status == kana("ヤマダ カズサ").status == FieldStatus.accepted
+
+
 def test_reading_of_names_a_name_field_of_the_same_page():
     """GIVEN a kana field whose reading_of names a postal code, or a field that is no kana WHEN loading THEN refused."""
     from schemas.templates import FormTemplate
