@@ -3,10 +3,9 @@
 All crops go to each line engine in one call, each decoded under its own character set, so engines
 batch them (the digit reader gets its cells per character set). A
 reader of single digits (`cells_only`) is given the one-character cells of digit fields, and the
-digits of a free-written phone number and of a field written freely in parts (a city's
-「令和　年　月　日」), cut apart by their own ink where it parts into the digits the line engines
-counted, else where the line engines placed them, and of an address's numbering (`ocr.address`),
-cut where the line engines placed them.
+digits of a free-written phone number, of a field written freely in parts (a city's
+「令和　年　月　日」) and of an address's numbering (`ocr.address`), cut apart by their own ink where
+it parts into the digits the line engines counted, else where the line engines placed them.
 """
 
 from __future__ import annotations

@@ -97,8 +97,8 @@ class DecisionSettings(BaseModel):
     unanimous_thresholds: dict[str, float] = Field(
         default_factory=lambda: dict.fromkeys(("digits", "amount", "postal_code", "wareki_date"), 0.9),
         description="where the digit reader and every line engine read the same digit in every cell, and the "
-        "cells are the field's own digits (one per box, or a phone number if listed): the digit reader's minimum lowest-cell "
-        "probability for auto-accept, by field kind (a kind not listed: the vote threshold applies)",
+        "cells are the field's own digits (one per box, or a phone number if listed): the digit reader's minimum "
+        "lowest-cell probability for auto-accept, by field kind (a kind not listed: the vote threshold applies)",
     )
     overrule: dict[str, float] = Field(
         default_factory=lambda: dict.fromkeys(("digits", "amount", "postal_code", "wareki_date", "phone"), 0.999),
