@@ -13,6 +13,9 @@ from ocr.decide import DIGIT_READER
 
 EVAL_SEED = 777001  # generated data only ever reported
 TUNING_SEED = 424242  # generated data thresholds are chosen on
+# ...and two more, first read on 2026-12-05 when the rules tuned on the first let through 7 and 8
+# wrong fields on them: every tuning seed writes its digits with the held-out training digits
+TUNING_SEEDS = (TUNING_SEED, 424243, 424244)
 
 
 @dataclass

@@ -3,7 +3,7 @@ handwritten digits and red seals, and real digits alone, read once, decided with
 alone, both line engines (the rule before the digit reader) and all readers combined, in one run;
 results.json, results.md, curves PNG.
 
-Seeds: EVAL_SEED is only ever reported; thresholds are chosen on TUNING_SEED (see settings.py).
+Seeds: EVAL_SEED is only ever reported; thresholds are chosen on TUNING_SEEDS (see settings.py).
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ from datetime import date
 from pathlib import Path
 
 from flows.bench.digits import curve, measure
-from flows.bench.evaluate import EVAL_SEED, TUNING_SEED, Tally, same, variants
+from flows.bench.evaluate import EVAL_SEED, TUNING_SEEDS, Tally, same, variants
 from flows.pipeline import Reader, Timer, sha256_of
 from ocr.decide import TICK_KINDS, decide_fields
 from ocr.errors import MadoguchiError
@@ -210,7 +210,7 @@ def run_bench(reader: Reader, out: Path, *, docs: int, forms: list[str] | None, 
 
     Two sets of documents: font-drawn, and the same forms with every digit a real handwritten one
     and a red seal over the name on SEAL_RATE of them (when `mnist` has them): digits from the MNIST
-    test split, or with the tuning seed from the training digits the digit reader never trained on
+    test split, or with a tuning seed from the training digits the digit reader never trained on
     (the test split is never tuned on). The reader's database receives one row set per document (the
     persist stage is timed). `save_raws` also writes every document's readings and truth
     (raws-font.pkl, raws-real.pkl) for `madoguchi bench-replay`. `compare`, a git revision: reading
@@ -220,7 +220,7 @@ def run_bench(reader: Reader, out: Path, *, docs: int, forms: list[str] | None, 
     engines = [e.name for e in reader.engines]
     forms = forms or list(reader.templates)
     have_mnist = mnist is not None and (mnist / "t10k-images-idx3-ubyte.gz").exists()
-    tuning = seed == TUNING_SEED
+    tuning = seed in TUNING_SEEDS
     t0 = time.perf_counter()
     paths = _generate(reader, forms, docs, seed, out / "scans")
     hand = (DigitHand.held_out(mnist) if tuning else DigitHand.mnist(mnist)) if have_mnist else None
@@ -245,7 +245,7 @@ def run_bench(reader: Reader, out: Path, *, docs: int, forms: list[str] | None, 
     report = {
         "machine": "2 CPU cores, 24 GB, no GPU",
         "seed": seed,
-        "seed_role": "evaluation" if seed != TUNING_SEED else "tuning",
+        "seed_role": "tuning" if tuning else "evaluation",
         "documents": n,
         "forms": forms,
         "engines": engines,

@@ -9,7 +9,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from flows.bench.evaluate import EVAL_SEED, TUNING_SEED
+from flows.bench.evaluate import EVAL_SEED, TUNING_SEED, TUNING_SEEDS
 from flows.cli.common import EXIT_FAILED, EXIT_OK, UsageError, all_forms, form_titles
 
 
@@ -27,7 +27,8 @@ def add_bench(sub) -> None:
     b.add_argument("--docs", type=int, help="documents per form (default 30; 4 with --quick)")
     b.add_argument("--forms", help="comma-separated form ids (default: all)")
     b.add_argument("--engines", help="comma-separated engines (default: the settings' engines)")
-    b.add_argument("--seed", type=int, default=EVAL_SEED, help=f"{EVAL_SEED} evaluation (default), {TUNING_SEED} tuning")
+    b.add_argument("--seed", type=int, default=EVAL_SEED, help=f"{EVAL_SEED} evaluation (default); tuning: "
+                   + ", ".join(map(str, TUNING_SEEDS)))
     b.add_argument("--mnist", default="../shared/data/mnist", help="folder of the MNIST test set")
     b.add_argument("--quick", action="store_true", help="a small run for development")
     b.add_argument("--compare", metavar="REVISION", help="also read 30 of the documents with that git commit's code "
