@@ -59,22 +59,22 @@ def test_reconcile_files_each_drop_once_and_waits_for_a_file_still_being_written
     shutil.copy(SAMPLES / "scans" / "long_term_care-400dpi.jpg", folders.inbox / "kaigo.jpg")
     shutil.copy(SAMPLES / "scans" / "long_term_care-400dpi.jpg", folders.inbox / "kaigo2.jpg")
     shutil.copy(SAMPLES / "bad" / "truncated-transfer.pdf", folders.inbox / "broken.pdf")
-    slow = SAMPLES / "scans" / "pregnancy_notification-300dpi.jpg"
-    writer = _write_slowly(slow, folders.inbox / "ninshin.jpg", 12.0)
+    slow = SAMPLES / "scans" / "child_allowance-300dpi.jpg"  # one field to review (its child's name)
+    writer = _write_slowly(slow, folders.inbox / "teate.jpg", 12.0)
     out = orchestrate.reconcile(settle_seconds=1.0, linger_seconds=8.0, hand_out=False)
     writer.join()
     assert [r["status"] for r in out] == ["rejected", "accepted", "accepted", "needs_review"]
-    assert out[-1]["source"].endswith("ninshin.jpg")  # last: it was still being written
+    assert out[-1]["source"].endswith("teate.jpg")  # last: it was still being written
     assert not any(folders.inbox.iterdir()) and not any(folders.processing.iterdir())
-    assert sorted(p.name for p in folders.done.iterdir() if p.is_file()) == ["kaigo.jpg", "ninshin.jpg"]
+    assert sorted(p.name for p in folders.done.iterdir() if p.is_file()) == ["kaigo.jpg", "teate.jpg"]
     assert [p.name for p in folders.duplicates.iterdir()] == ["kaigo2.jpg"]
     assert len(list(folders.quarantine.glob("broken-*.pdf"))) == 1
     assert len(list(folders.quarantine.glob("broken-*.pdf.reason.txt"))) == 1
     with Session(reader.store.engine) as s:
         docs = {Path(d.source).name: (d.status, d.sha256) for d in s.exec(select(Document))}
     assert {k: v[0] for k, v in docs.items()} == {"kaigo.jpg": "accepted", "broken.pdf": "rejected",
-                                                   "ninshin.jpg": "needs_review"}
-    assert docs["ninshin.jpg"][1] == sha256_of(slow)  # read whole, never half
+                                                   "teate.jpg": "needs_review"}
+    assert docs["teate.jpg"][1] == sha256_of(slow)  # read whole, never half
 
     async def runs():
         async with get_client() as client:
@@ -83,14 +83,14 @@ def test_reconcile_files_each_drop_once_and_waits_for_a_file_still_being_written
     flow_runs, artifacts = asyncio.run(runs())
     names = sorted(r.name for r in flow_runs)
     assert names.count("受付箱の確認") == 1
-    for name in ("kaigo.jpg", "kaigo2.jpg", "broken.pdf", "ninshin.jpg"):
+    for name in ("kaigo.jpg", "kaigo2.jpg", "broken.pdf", "teate.jpg"):
         assert names.count(f"受付-{name}") == 1, name  # one run per file: nothing read twice
     assert all(r.state.is_completed() for r in flow_runs)
     by_name = {r.name: r for r in flow_runs}
     assert {"inbox", "long_term_care", "accepted"} <= set(by_name["受付-kaigo.jpg"].tags)
     assert "duplicate" in by_name["受付-kaigo2.jpg"].tags
     assert {"inbox", "unidentified", "rejected"} <= set(by_name["受付-broken.pdf"].tags)
-    assert {"pregnancy_notification", "needs_review"} <= set(by_name["受付-ninshin.jpg"].tags)
+    assert {"child_allowance", "needs_review"} <= set(by_name["受付-teate.jpg"].tags)
     text = "\n".join(a.data for a in artifacts if a.type == "markdown")
     assert "要介護・要支援認定申請書" in text and "ファイルが壊れているか" in text
     kaigo = json.loads((SAMPLES / "scans" / "long_term_care-400dpi.truth.json").read_text(encoding="utf-8"))["fields"]
