@@ -137,8 +137,8 @@ def test_a_free_written_number_is_cut_in_the_gaps_between_the_characters_the_lin
     WHEN cut into windows
     THEN every cut lands in a gap, so each window holds one whole character
     """
+    from ocr.cuts import char_windows
     from ocr.engines import Reading
-    from ocr.read import char_windows
 
     crop = np.full((40, 120), 255, np.uint8)
     for x in (10, 35, 60, 85):
@@ -160,8 +160,8 @@ def test_a_thin_one_close_after_its_neighbour_keeps_a_window_of_its_own():
     THEN the 1's window holds the 1: the cut between 4 and 1 stays left of the 1's peak, though the
          emptiest column within half a character lies in the wide gap after it
     """
+    from ocr.cuts import char_windows
     from ocr.engines import Reading
-    from ocr.read import char_windows
 
     crop = np.full((40, 100), 255, np.uint8)
     crop[10:30, 10:32] = 0  # the 4
@@ -191,7 +191,7 @@ def test_a_free_written_number_is_cut_from_its_own_ink_with_hyphens_and_dashes_l
     THEN each window holds its digit's strokes and nothing of the hyphen, the dash or the
          neighbour's tail; the 5 keeps its bar; asked for five digits, or for none, there is no cut
     """
-    from ocr.read import ink_windows
+    from ocr.cuts import ink_windows
 
     digits = [(10, 10, 30, 50), (54, 10, 60, 50), (84, 14, 104, 50), (140, 10, 160, 50)]
     marks = [(34, 28, 50, 32), (66, 46, 80, 50), (100, 10, 122, 14), (160, 44, 176, 50), (172, 10, 190, 40)]
@@ -215,7 +215,7 @@ def test_an_address_numbering_is_cut_from_its_own_ink_between_the_characters_aro
          characters around the numbering; a third stroke of the kanji's inside the cuts (川's last)
          makes the ink part into three, so there is no cut
     """
-    from ocr.read import ink_windows
+    from ocr.cuts import ink_windows
 
     kanji = [(10, 10, 50, 50), (48, 44, 62, 50)]  # 上 and its bottom stroke, running past the cut at 56
     digits = [(66, 10, 72, 50), (84, 10, 104, 50)]
