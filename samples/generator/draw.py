@@ -387,6 +387,7 @@ def generate(
     grey_rate: float = 0.6,
     digits: DigitHand | None = None,
     seal_rate: float = 0.0,
+    first: int = 0,
 ) -> list[Path]:
     """Write `count` filled and scanned forms with their truth files; the same seed gives the same files.
 
@@ -401,6 +402,8 @@ def generate(
         grey_rate: share of pages scanned in greyscale rather than colour.
         digits: real handwritten digits to write every digit with (see `DigitHand`).
         seal_rate: share of pages with a red seal pressed over the applicant's name.
+        first: the first page to write; those before it are skipped, the rest are as they would be
+            (to write again one page of a run, `first=i, count=i + 1`).
 
     Returns:
         The image paths written, page by page in the order of `formats`.
@@ -410,7 +413,7 @@ def generate(
         raise ValueError(f"unknown sample formats {bad}; use {FORMATS}")
     out_dir.mkdir(parents=True, exist_ok=True)
     written: list[Path] = []
-    for i in range(count):
+    for i in range(first, count):
         seq = np.random.SeedSequence([seed, zlib.crc32(template.id.encode()), i])
         r_values, r_draw, r_scan, r_seal = (np.random.default_rng(s) for s in seq.spawn(4))
         values = fill_values(template, r_values)
