@@ -45,16 +45,20 @@ def numbering_digits(text: str) -> list[int]:
     return [i for i in range(start, len(text)) if text[i] in DIGITS or text[i] in ONE_LOOKALIKES]
 
 
+def numbering_runs(text: str) -> list[list[int]]:
+    """The positions of the numbering's digits, run by run: 「…3丁目11番1号」's 3, then 11, then 1."""
+    runs: list[list[int]] = []
+    for i in numbering_digits(text):
+        if runs and i == runs[-1][-1] + 1:
+            runs[-1].append(i)
+        else:
+            runs.append([i])
+    return runs
+
+
 def digit_groups(text: str) -> tuple[int, ...]:
     """Digits in each run of the numbering: 「3丁目11番1号」 -> (1, 2, 1)."""
-    spots = numbering_digits(text)
-    groups: list[int] = []
-    for k, i in enumerate(spots):
-        if k and i == spots[k - 1] + 1:
-            groups[-1] += 1
-        else:
-            groups.append(1)
-    return tuple(groups)
+    return tuple(len(run) for run in numbering_runs(text))
 
 
 def numbering_cells(reading: Reading) -> tuple[Reading, ...] | None:

@@ -18,7 +18,12 @@ def char_windows(crop: np.ndarray, reading: Reading) -> list[np.ndarray] | None:
     """One crop per character of a line reading; None when the reading does not say where its
     characters are (`char_cuts`)."""
     cuts = char_cuts(crop, reading)
-    return None if cuts is None else [crop[:, max(0, a) : max(a + 1, b)] for a, b in zip(cuts, cuts[1:])]
+    return None if cuts is None else [cut_window(crop, cuts, k) for k in range(len(cuts) - 1)]
+
+
+def cut_window(crop: np.ndarray, cuts: list[int], k: int) -> np.ndarray:
+    """The k-th character's window between `cuts` (at least one column wide)."""
+    return crop[:, max(0, cuts[k]) : max(cuts[k] + 1, cuts[k + 1])]
 
 
 def char_cuts(crop: np.ndarray, reading: Reading) -> list[int] | None:

@@ -16,9 +16,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ocr.address import DIGITS, digit_groups, numbering_digits
+from ocr.address import DIGITS, digit_groups, numbering_digits, numbering_runs
 from ocr.charsets import charset_for
-from ocr.cuts import Ink, char_cuts, char_windows
+from ocr.cuts import Ink, char_cuts, char_windows, cut_window
 from ocr.decide import ADDRESS_CHECKS, TICK_KINDS, UNREAD, EngineText, RawField
 from ocr.engines import Reading, Recognizer
 from ocr.fields import crop_cells, crop_free, ink_ratio, is_empty, split_at_gap
@@ -321,19 +321,7 @@ def _address_plan(name: str, cell: _Cell, i: int, per_engine, lines) -> _Address
     if cuts is None:
         return None
     windows, ink = [], Ink.of(cell.crop)
-    for run in _runs(mine):  # each run of digits cut from its own ink where it parts so, else at the cuts
+    for run in numbering_runs(cutter.text):  # each run cut from its own ink where it parts so, else at the cuts
         own = ink.windows(len(run), span=(cuts[run[0]], cuts[run[-1] + 1]))
-        windows += own if own is not None else [cell.crop[:, max(0, cuts[k]) : max(cuts[k] + 1, cuts[k + 1])]
-                                                for k in run]
+        windows += own if own is not None else [cut_window(cell.crop, cuts, k) for k in run]
     return _AddressPlan(name, cutter, mine, windows)
-
-
-def _runs(spots: list[int]) -> list[list[int]]:
-    """Consecutive positions grouped: [5, 6, 8] -> [[5, 6], [8]]."""
-    runs: list[list[int]] = []
-    for i in spots:
-        if runs and i == runs[-1][-1] + 1:
-            runs[-1].append(i)
-        else:
-            runs.append([i])
-    return runs
