@@ -11,7 +11,7 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-from ocr.engines import INK_CONTRAST, MIN_SPECK_AREA, Reading, ink_box, percentile_u8, to_bgr
+from ocr.engines import INK_CONTRAST, MIN_SPECK_AREA, Reading, ink_box, percentile_u8, to_bgr, to_gray
 
 
 def char_windows(crop: np.ndarray, reading: Reading) -> list[np.ndarray] | None:
@@ -37,7 +37,7 @@ def char_cuts(crop: np.ndarray, reading: Reading) -> list[int] | None:
         return None
     x0, y0, x1, y1 = box
     xs = [x0 + p * (x1 - x0) for p in reading.positions]
-    gray = crop if crop.ndim == 2 else cv2.cvtColor(to_bgr(crop), cv2.COLOR_BGR2GRAY)
+    gray = to_gray(crop)
     profile = (255.0 - gray[y0:y1].astype(np.float32)).sum(axis=0)  # ink per column
     reach = 0.5 * (x1 - x0) / len(xs)
     cuts = [x0]
@@ -67,7 +67,7 @@ class Ink:
 
     @classmethod
     def of(cls, crop: np.ndarray) -> Ink:
-        gray = crop if crop.ndim == 2 else cv2.cvtColor(to_bgr(crop), cv2.COLOR_BGR2GRAY)
+        gray = to_gray(crop)
         gray = gray if gray.dtype == np.uint8 else np.clip(gray, 0, 255).astype(np.uint8)
         paper = percentile_u8(gray, 90)
         _, labels, stats, _ = cv2.connectedComponentsWithStats((gray < paper - INK_CONTRAST).astype(np.uint8),
@@ -88,19 +88,23 @@ class Ink:
         if parted is None or len(parted[0]) != count:
             return None
         columns, height = parted
-        xs, ws = self.stats[:, cv2.CC_STAT_LEFT], self.stats[:, cv2.CC_STAT_WIDTH]
         pad = max(1, round(0.15 * height))
         near = np.ones((3, 3), np.uint8)
         out = []
         for col in columns:
-            a = max(0, min(xs[j] for j in col) - pad)
-            b = min(self.gray.shape[1], max(xs[j] + ws[j] for j in col) + pad)
+            a, b = self._extent(col)
+            a, b = max(0, a - pad), min(self.gray.shape[1], b + pad)
             mine = np.isin(self.labels[:, a:b], col)
             others = cv2.dilate(((self.labels[:, a:b] > 0) & ~mine).astype(np.uint8), near) > 0
             window = self.gray[:, a:b].copy()
             window[others & ~mine] = round(self.paper)
             out.append(window)
         return out
+
+    def _extent(self, strokes: list[int]) -> tuple[int, int]:
+        """The left and right edge (px) of these strokes together."""
+        xs, ws = self.stats[strokes, cv2.CC_STAT_LEFT], self.stats[strokes, cv2.CC_STAT_WIDTH]
+        return int(xs.min()), int((xs + ws).max())
 
     def _columns(self, span: tuple[int, int] | None) -> tuple[list[list[int]], float] | None:
         """The strokes of each digit, left to right, and the digits' usual height (px); None where
@@ -121,28 +125,25 @@ class Ink:
         top = float(np.median([ys[k] for k in big]))  # the digits' band, from their strokes' tops and bottoms
         bottom = float(np.median([ys[k] + hs[k] for k in big]))
 
-        def extent(col: list[int]) -> tuple[int, int]:
-            return min(xs[j] for j in col), max(xs[j] + ws[j] for j in col)
-
         def overlap(k: int, a: int, b: int) -> float:  # share of the narrower of stroke k and [a, b) in common
             return (min(xs[k] + ws[k], b) - max(xs[k], a)) / max(1, min(ws[k], b - a))
 
         def gap(k: int, col: list[int]) -> int:
-            a, b = extent(col)
+            a, b = self._extent(col)
             return max(a - xs[k] - ws[k], xs[k] - b, 0)
 
         flat = [k for k in strokes if hs[k] < DASH_HEIGHT * height and ws[k] >= hs[k]]
         columns: list[list[int]] = []
         for k in sorted((k for k in strokes if k not in flat), key=lambda k: xs[k]):
-            if columns and overlap(k, *extent(columns[-1])) >= COLUMN_OVERLAP:
+            if columns and overlap(k, *self._extent(columns[-1])) >= COLUMN_OVERLAP:
                 columns[-1].append(k)
             else:
                 columns.append([k])
         if not columns:
             return None
         for k in flat:  # a flat stroke over a digit is part of it (a 5's or 7's bar written apart)
-            best = max(columns, key=lambda col: overlap(k, *extent(col)))
-            if overlap(k, *extent(best)) >= COLUMN_OVERLAP:
+            best = max(columns, key=lambda col: overlap(k, *self._extent(col)))
+            if overlap(k, *self._extent(best)) >= COLUMN_OVERLAP:
                 best.append(k)
             elif ys[k] + hs[k] / 2 < top + DASH_TOP * (bottom - top):  # a bar at the top beside a digit: a 5's
                 min(columns, key=lambda col: gap(k, col)).append(k)

@@ -143,6 +143,7 @@ def spacing_doubt(reading: Reading) -> bool:
 
 
 HANDAKUTEN, DAKUTEN = "パピプペポ", "バビブベボ"
+MARK_SWAPS = (str.maketrans(HANDAKUTEN, DAKUTEN), str.maketrans(DAKUTEN, HANDAKUTEN))
 
 
 def marks_differ(kana: str, name: str) -> bool:
@@ -150,8 +151,7 @@ def marks_differ(kana: str, name: str) -> bool:
     ゛ or the other way (カワパタ for 川端 カワバタ: handwritten, the two marks differ by a dot's
     shape): the name's reading with the other mark is likelier a misreading than a reading the lists
     lack, so it goes to review."""
-    swaps = (str.maketrans(HANDAKUTEN, DAKUTEN), str.maketrans(DAKUTEN, HANDAKUTEN))
-    return not reading_matches(kana, name) and any(reading_matches(kana.translate(t), name) for t in swaps)
+    return not reading_matches(kana, name) and any(reading_matches(kana.translate(t), name) for t in MARK_SWAPS)
 
 
 LONE_END = 0.22  # a name part read as one character whose peak is this near an end of its ink had two

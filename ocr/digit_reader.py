@@ -24,7 +24,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from ocr.engines import EMPTY_READING, Reading, percentile_u8, to_bgr
+from ocr.engines import EMPTY_READING, Reading, percentile_u8, to_gray
 
 MODEL_PATH = Path(__file__).parent / "models" / "digits-cnn.onnx"
 CLASSES = "0123456789"  # class 10: not a digit
@@ -44,7 +44,7 @@ def normalise_cell(crop: np.ndarray) -> np.ndarray | None:
     Specks are dropped; the darkest ink is stretched to 1.0, so faint pencil reads like pen.
     Returns None when the cell holds no ink.
     """
-    gray = crop if crop.ndim == 2 else cv2.cvtColor(to_bgr(crop), cv2.COLOR_BGR2GRAY)
+    gray = to_gray(crop)
     paper = (percentile_u8(gray, 90, np.float32) if gray.dtype == np.uint8
              else float(np.percentile(gray.astype(np.float32), 90)))
     gray = gray.astype(np.float32)

@@ -145,6 +145,11 @@ def to_bgr(crop: np.ndarray) -> np.ndarray:
     raise ValueError(f"expected a (H, W) or (H, W, 3) image, got shape {crop.shape}")
 
 
+def to_gray(crop: np.ndarray) -> np.ndarray:
+    """A grayscale version of a grayscale, BGR or BGRA crop (a grayscale one as it is)."""
+    return crop if crop.ndim == 2 else cv2.cvtColor(to_bgr(crop), cv2.COLOR_BGR2GRAY)
+
+
 def percentile_u8(gray: np.ndarray, q: float, dtype: type[np.floating] = np.float64) -> float:
     """`np.percentile(gray.astype(dtype), q)` of a uint8 image (its default linear method, to the
     last bit) from a 256-bin histogram: a page has hundreds of crops, and np.percentile's partial

@@ -18,7 +18,7 @@ import numpy as np
 
 from ocr.address import DIGITS, digit_groups, numbering_digits, numbering_runs
 from ocr.charsets import charset_for
-from ocr.cuts import Ink, char_cuts, char_windows, cut_window
+from ocr.cuts import Ink, char_cuts, char_windows, cut_window, ink_windows
 from ocr.decide import ADDRESS_CHECKS, TICK_KINDS, UNREAD, EngineText, RawField
 from ocr.engines import Reading, Recognizer
 from ocr.fields import crop_cells, crop_free, ink_ratio, is_empty, split_at_gap
@@ -213,7 +213,7 @@ def _plan(name: str, fl: FieldLayout, fcells: list[_Cell], idx: list[int], per_e
         if not all(r and r.text and set(r.text) <= set("0123456789-") for r in rs):
             return None
         counts = [len(r.text.replace("-", "")) for r in rs]
-        own = Ink.of(cell.crop).windows(max(counts))
+        own = ink_windows(cell.crop, max(counts))
         if len(set(counts)) != 1 and own is None:
             counted_apart = True
             continue
