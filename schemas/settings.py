@@ -121,6 +121,9 @@ class DecisionSettings(BaseModel):
                                    "dropped digits the vote let through were read at 0.27-0.45)")
     line_floor: float = Field(0.9, ge=0.0, le=1.0, description="in that weighing, a line engine's digit below this "
                               "probability counts for nothing (hesitant engines lean the same way as the digit reader)")
+    town_floor: float = Field(0.5, ge=0.0, le=1.01, description="a postal code the digit reader read as a code of "
+                              "the town written in the address (read alike there by every line engine) is accepted "
+                              "where its lowest cell reaches this, whatever the line engines read in its boxes")
     min_readers: int = Field(2, ge=1, description="readers that must agree before a field can be accepted")
     tick_ink: float = Field(0.06, description="share of dark pixels (beyond the print) that makes a box ticked")
     tick_doubt: float = Field(0.025, description="ink between this and tick_ink is doubtful: review")

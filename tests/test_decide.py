@@ -807,3 +807,37 @@ def test_an_address_numbering_is_found_from_its_end(text, digits, groups):
 
     assert "".join(text[i] for i in numbering_digits(text)) == digits
     assert digit_groups(text) == groups
+
+
+def test_a_postal_code_is_backed_by_the_town_the_address_names():
+    """
+    GIVEN the digit reader reading 744-0271 (下谷's code) at 0.7 in every box, both line engines
+          misreading its first box as 2 (a hurried 7), and an address both line engines read as 下谷
+    WHEN deciding the page
+    THEN the postal code is accepted: other ink, read by readers of another family, names the town
+         whose code the digit reader read. The address still waits for a code accepted on its own
+         boxes. With the address naming another town, or read as another town by one engine, the
+         digit reader finding no digit in a box or below `town_floor`, the postal code goes to review.
+    """
+    def page(digit="7440271", paddle_address="山口県下松市下谷123番地", rapid_address="山口県下松市下谷123番地",
+             digit_conf=0.7):
+        return [voted("postal_code", digit, "2440271", "2440271", digit_conf=digit_conf),
+                raw("address", paddle_address, rapid_address, conf=(0.999, 0.999))]
+
+    out = decide_fields(page(), CFG, CTX)
+    assert (out["postal_code"].status, out["postal_code"].value) == (FieldStatus.accepted, "744-0271")
+    assert out["address"].reasons == ["validator:postal_code_unconfirmed"]
+    assert decide_field(page()[0], CFG, CTX).status == FieldStatus.needs_review  # no address beside it
+    for other in (page(paddle_address="山口県下松市末武上12番地", rapid_address="山口県下松市末武上12番地"),
+                  page(rapid_address="山口県下松市末武上12番地"), page(digit="744027?"), page(digit_conf=0.4)):
+        assert decide_fields(other, CFG, CTX)["postal_code"].status == FieldStatus.needs_review
+
+
+def test_the_town_an_address_begins_with_gives_its_postal_codes():
+    """GIVEN addresses WHEN looking up their town THEN the longest town listed counts (生野屋西, not 生野屋),
+    with or without the prefecture; a city alone or an unknown town gives no code."""
+    from ocr.validate import town_codes
+
+    assert town_codes("山口県下松市生野屋西1丁目2番3号") == {"744-0032"}
+    assert town_codes("下松市 生野屋 5番地") == {"744-0031"}
+    assert town_codes("山口県下松市") == town_codes("山口県下松市存在しない町1番地") == frozenset()
