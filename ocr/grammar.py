@@ -24,12 +24,12 @@ from pathlib import Path
 
 import numpy as np
 
-from ocr.validate import Context, validate, wareki_to_date
+from ocr.validate import Context, phone_number, validate, wareki_to_date
 from schemas.templates import ERA_START, FieldKind, FieldSpec
 
 DIGITS = 10  # the digit reader's first ten classes are 0-9; the eleventh is "not a digit"
 NOT_A_DIGIT = DIGITS
-GRAMMAR_KINDS = (FieldKind.postal_code, FieldKind.wareki_date)
+GRAMMAR_KINDS = (FieldKind.postal_code, FieldKind.wareki_date, FieldKind.phone)
 OLDEST_YEARS = 120  # a date of birth this far back at most (the `date_plausible` check)
 
 
@@ -132,6 +132,8 @@ def grammar_reading(spec: FieldSpec, probabilities: list[np.ndarray], widths: tu
         values = None
     elif spec.kind == FieldKind.wareki_date and era is not None and len(widths) == 3 and all(widths):
         candidates, values = date_candidates(spec, era, tuple(widths), today)
+    elif spec.kind == FieldKind.phone and len(probs) in (10, 11):
+        return _phone_reading(np.asarray(probabilities, dtype=np.float64))
     else:
         return None
     found = constrained(probs, candidates)
@@ -141,3 +143,24 @@ def grammar_reading(spec: FieldSpec, probabilities: list[np.ndarray], widths: tu
     digits = "".join(str(int(d)) for d in candidates[best])
     value = values[best] if values is not None else f"{digits[:3]}-{digits[3:]}"
     return GrammarReading(digits, tuple(round(float(p), 6) for p in posteriors), value)
+
+
+def _phone_reading(probs: np.ndarray) -> GrammarReading | None:
+    """A phone number read under Japan's numbering plan: a number written at home begins with the
+    trunk prefix 0 (`ocr.validate.phone_number`), so its first cell's doubt between 0 and another
+    digit is settled (the digit reader's 6 or 8 for a 0 both line engines read); every other cell
+    keeps the digit reader's own probability, "not a digit" included.
+
+    Args:
+        probs: (N, 11) each inked cell's class probabilities, the last "not a digit".
+    """
+    probs = probs.copy()
+    probs[0, 1:DIGITS] = 0.0
+    if probs[0].sum() <= 0:
+        return None
+    probs[0] /= probs[0].sum()
+    digits = "".join(str(int(d)) for d in probs[:, :DIGITS].argmax(axis=1))
+    value = phone_number(digits)
+    if value is None:
+        return None
+    return GrammarReading(digits, tuple(round(float(p[int(d)]), 6) for p, d in zip(probs, digits)), value)

@@ -121,7 +121,10 @@ def phone_number(text: str) -> str | None:
     digits = text.replace("-", "")
     if not re.fullmatch(r"0\d{9,10}", digits) or "--" in text or text.startswith("-") or text.endswith("-"):
         return None
-    number = phonenumbers.parse(digits, "JP")
+    try:
+        number = phonenumbers.parse(digits, "JP")
+    except phonenumbers.NumberParseException:  # 010 is the international prefix: 010-21... names no country
+        return None
     if not phonenumbers.is_valid_number(number):
         return None
     return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.NATIONAL)
