@@ -148,7 +148,7 @@ class Reader:
                 flats.append(flatten(page, reg, dpi=READ_DPI))
                 reference = blank_page(reg.template, READ_DPI)
             with timer.stage("read"):
-                raws += read_page(flats[-1], reference, reg.template, self.engines, READ_DPI)
+                raws += read_page(flats[-1], reference, reg.template, self.engines, READ_DPI, self.settings.ocr.box_readers)
         return PageReading(len(pages), tuple(regs), raws, tuple(flats))
 
     def read_raw(self, path: Path, *, form_id: str | None = None, timer: Timer | None = None) -> PageReading:

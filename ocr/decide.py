@@ -250,6 +250,11 @@ def decide_text(raw: RawField, cfg: DecisionSettings, ctx: Context) -> FieldResu
         likeliest = cell_vote(numbered, sure=0.0)
         vetoed = vetoed or any(contradicted(numbered[e], likeliest) for e in lines)
     line_ok = line_agree and not line_unread and line_score >= line_threshold and not vetoed
+    if vote is not None and len(lines) < 2:
+        # one line engine alone (rapid reads the boxes, settings `ocr.box_readers`) never accepts a field
+        # the digit reader read box by box: the digit reader's rule below decides (a date's day 23 read
+        # 2 by rapid at 0.999, the digit reader at 0.68, was accepted on rapid alone on a tuning seed)
+        line_ok = False
     # the digit reader's rule: every cell backed by a line engine, its own lowest probability
     digit_unread = vote is not None and UNREAD in raw.texts[DIGIT_READER].text
     vote_ok = vote is not None and vote.backed and not digit_unread and vote.score >= vote_threshold

@@ -11,7 +11,7 @@ it parts into the digits the line engines counted, else where the line engines p
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -39,8 +39,12 @@ def one_digit_cells(fl: FieldLayout) -> bool:
     return spec.kind in DIGIT_CELL_KINDS and bool(spec.char_boxes) and len(fl.cells) == spec.char_boxes
 
 
-def _reads(engine: Recognizer, fl: FieldLayout) -> bool:
-    return not getattr(engine, "cells_only", False) or one_digit_cells(fl)
+def _reads(engine: Recognizer, fl: FieldLayout, box_readers: Collection[str] | None = None) -> bool:
+    """True where `engine` reads the field: the digit reader only one-digit boxes, and of the line
+    engines only `box_readers` (all when None) read those."""
+    if getattr(engine, "cells_only", False):
+        return one_digit_cells(fl)
+    return box_readers is None or engine.name in box_readers or not one_digit_cells(fl)
 
 
 @dataclass(frozen=True)
@@ -111,11 +115,16 @@ def read_page(
     template: FormTemplate,
     engines: Sequence[Recognizer],
     dpi: float,
+    box_readers: Collection[str] | None = None,
 ) -> list[RawField]:
     """Read all fields of a flattened page (registered to `template`, at `dpi`).
 
     `reference` is the blank form at the same dpi; tick boxes are judged by ink beyond its print.
+    Where a digit reader is among `engines`, only the line engines in `box_readers` (all when None)
+    read the one-digit boxes it reads (settings: `ocr.box_readers`).
     """
+    if not any(getattr(e, "cells_only", False) for e in engines):
+        box_readers = None  # no digit reader: every line engine reads the boxes
     layouts = layout_form(template)
     cells: list[_Cell] = []
     by_field: dict[str, list[int]] = defaultdict(list)
@@ -138,12 +147,12 @@ def read_page(
     per_engine: dict[str, dict[int, Reading]] = {e.name: {} for e in engines}
     for eng in engines:
         if hasattr(eng, "recognize_each"):
-            mine = [i for i in charsets if _reads(eng, layouts[cells[i].field])]
+            mine = [i for i in charsets if _reads(eng, layouts[cells[i].field], box_readers)]
             readings = eng.recognize_each([cells[i].crop for i in mine], [charsets[i] for i in mine]) if mine else []
             per_engine[eng.name].update(zip(mine, readings))
             continue
         for charset, idx in groups.items():
-            mine = [i for i in idx if _reads(eng, layouts[cells[i].field])]
+            mine = [i for i in idx if _reads(eng, layouts[cells[i].field], box_readers)]
             if mine:
                 per_engine[eng.name].update(zip(mine, eng.recognize([cells[i].crop for i in mine], charset=charset)))
     spelled, doubts = _spell_free_digits(layouts, cells, by_field, per_engine, engines)
@@ -153,7 +162,7 @@ def read_page(
         idx = by_field.get(name, [])
         fcells = [cells[i] for i in idx]
         texts = {} if fl.spec.kind in TICK_KINDS else {
-            e.name: _join(fcells, per_engine[e.name], idx, _separator(fl)) for e in engines if _reads(e, fl)
+            e.name: _join(fcells, per_engine[e.name], idx, _separator(fl)) for e in engines if _reads(e, fl, box_readers)
         }
         texts.update(spelled.get(name, {}))
         raws.append(RawField(fl.spec, texts, ink, has_ink=any(c.crop is not None for c in fcells),

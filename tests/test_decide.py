@@ -862,3 +862,22 @@ def test_a_phone_number_begins_with_0_so_a_doubt_in_its_first_digit_is_settled()
     f = phone(weighed("69046190610", {0: {6: 0.86, 0: 0.13}}))
     assert (f.status, f.value, f.reasons) == (FieldStatus.accepted, "090-4619-0610", [])
     assert phone(weighed("09046190616", {10: {6: 0.86, 0: 0.13}})).status == FieldStatus.needs_review
+
+
+def test_one_line_engine_alone_does_not_accept_a_field_the_digit_reader_read_box_by_box():
+    """
+    GIVEN boxes read by rapid alone (paddle leaves them to it and the digit reader) at 0.999, and
+          the digit reader reading the same digits at 0.68 in one box
+    WHEN deciding
+    THEN review: the digit reader's rule decides (one line engine is no second reader of its own);
+         read by the digit reader surely, the same boxes are accepted, and so are boxes both line
+         engines read alike where no digit reader looked
+    """
+    def boxes(digit_conf, digit=True):
+        texts = {"rapid": cells("3267322", 0.999)} | ({"digit": cells("3267322", digit_conf)} if digit else {})
+        return decide_field(RawField(FORM.field("account_number"), texts, {}, True), CFG, CTX)
+
+    assert boxes(0.68).status == FieldStatus.needs_review
+    assert boxes(0.999).status == FieldStatus.accepted
+    both = decide_field(raw("account_number", "3267322", "3267322", conf=(0.999, 0.999)), CFG, CTX)
+    assert both.status == FieldStatus.accepted
