@@ -121,10 +121,12 @@ def read_page(
 
     `reference` is the blank form at the same dpi; tick boxes are judged by ink beyond its print.
     Where a digit reader is among `engines`, only the line engines in `box_readers` (all when None)
-    read the one-digit boxes it reads (settings: `ocr.box_readers`).
+    read the one-digit boxes it reads (settings: `ocr.box_readers`); where there is no digit reader,
+    or none of `box_readers` runs, every line engine reads them.
     """
-    if not any(getattr(e, "cells_only", False) for e in engines):
-        box_readers = None  # no digit reader: every line engine reads the boxes
+    lines = {e.name for e in engines if not getattr(e, "cells_only", False)}
+    if len(lines) == len(engines) or not lines & set(box_readers or ()):
+        box_readers = None
     layouts = layout_form(template)
     cells: list[_Cell] = []
     by_field: dict[str, list[int]] = defaultdict(list)

@@ -297,3 +297,38 @@ def test_a_free_phone_is_spelled_digit_by_digit_when_the_line_engines_saw_differ
     assert len(spelled["digit"].cells) == len(spelled["paddle"].cells) == len(spelled["rapid"].cells) == 10
     assert "".join(c.text for c in spelled["digit"].cells) == "0833411234"
     assert spelled["digit"].text == text  # shaped like the reading it was cut by
+
+
+def test_the_boxes_are_read_by_the_box_readers_and_by_every_line_engine_where_none_of_them_runs():
+    """
+    GIVEN a form with boxed digits, a name and a free-written phone number, read by fake engines
+    WHEN paddle is not among the box readers; then when the box readers name no engine that runs,
+         or no digit reader runs
+    THEN paddle reads the name and the phone number but not the boxes; in the other cases every
+         line engine reads the boxes
+    """
+    from ocr.engines import EMPTY_READING
+    from ocr.read import read_page
+    from ocr.fields import blank_page
+    from schemas.templates import load_templates
+
+    class Fake:
+        def __init__(self, name, cells_only=False):
+            self.name, self.cells_only = name, cells_only
+
+        def recognize(self, crops, *, charset=None):
+            return [EMPTY_READING for _ in crops]
+
+    template = load_templates()["child_allowance"]
+    reference = blank_page(template, 200)
+    page = np.where(np.arange(reference.shape[1]) % 7 < 2, 40, reference).astype(np.uint8)  # ink in every box
+    line_engines = [Fake("paddle"), Fake("rapid")]
+
+    def readers(engines, box_readers):
+        raws = {r.spec.name: r for r in read_page(page, reference, template, engines, 200, box_readers)}
+        return set(raws["account_number"].texts), set(raws["applicant_name"].texts)
+
+    digit = Fake("digit", cells_only=True)
+    assert readers([*line_engines, digit], ["rapid"]) == ({"rapid", "digit"}, {"paddle", "rapid"})
+    assert readers([*line_engines, digit], ["other"]) == ({"paddle", "rapid", "digit"}, {"paddle", "rapid"})
+    assert readers(line_engines, ["rapid"]) == ({"paddle", "rapid"}, {"paddle", "rapid"})
