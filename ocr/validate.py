@@ -11,7 +11,7 @@ import re
 import sqlite3
 import threading
 import unicodedata
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import closing
 from dataclasses import dataclass
 from datetime import date, timedelta
@@ -229,14 +229,18 @@ def _towns() -> dict[str, frozenset[str]]:
     return {place: frozenset(codes) for place, codes in out.items()}
 
 
+def _town_ends(body: str) -> Iterator[int]:
+    """Where a town of the master that `body` begins with ends, the longest first (中央町 before 中央)."""
+    towns = _towns()
+    return (n for n in range(len(body), 1, -1) if body[:n] in towns)
+
+
 def town_codes(address: str) -> frozenset[str]:
     """The postal codes of the town an address begins with (the longest one listed: 生野屋西 before
     生野屋); none where it names no town of the master, or only a city (its catch-all code says nothing)."""
-    towns, body = _towns(), address.replace(" ", "")
-    for n in range(len(body), 1, -1):
-        if body[:n] in towns:
-            return frozenset(c for c in towns[body[:n]] if not c.endswith("-0000"))
-    return frozenset()
+    body = address.replace(" ", "")
+    n = next(_town_ends(body), None)
+    return frozenset() if n is None else frozenset(c for c in _towns()[body[:n]] if not c.endswith("-0000"))
 
 
 def _address_exists(spec: FieldSpec, value: object, ctx: Context) -> str | None:
@@ -244,10 +248,9 @@ def _address_exists(spec: FieldSpec, value: object, ctx: Context) -> str | None:
     then a numbering and nothing else, so a 1 read as / or a 7 as ク is never accepted."""
     parts = str(value).split(" ")
     readings = [("".join(parts), "")] + ([("".join(parts[:-1]), parts[-1])] if len(parts) > 1 else [])
-    towns = _towns()
     for body, building in readings:
-        for n in range(len(body), 1, -1):  # the longest town first: 中央町 before 中央
-            if body[:n] in towns and NUMBERING_RE.fullmatch(body[n:]) and (not building or len(building) >= 2):
+        for n in _town_ends(body):
+            if NUMBERING_RE.fullmatch(body[n:]) and (not building or len(building) >= 2):
                 return None
     return "address_exists"
 
