@@ -424,6 +424,27 @@ def test_a_very_sure_digit_reader_with_one_line_engine_outweighs_the_other():
     assert code(0.99).status == FieldStatus.needs_review and "engines_disagree" in code(0.99).reasons
 
 
+
+def test_a_phone_numbers_digit_is_overruled_at_a_lower_bar():
+    """
+    GIVEN a phone number the digit reader reads at 0.995 in every window, rapid backing every window
+          and paddle surely (0.8) reading the third digit as 2 (0823, also a real area code); the same
+          with the digit reader at 0.98; and a postal code read that way at 0.995
+    WHEN deciding
+    THEN the first phone number is accepted (`overrule` is 0.99 for phones), the second and the postal
+          code are not (0.999 for the other digit kinds)
+    """
+    def field(name, digit, other, conf):
+        texts = {"paddle": cells(other, 0.8), "rapid": cells(digit, 0.8), "digit": cells(digit, conf)}
+        return decide_field(RawField(FORM.field(name), texts, {}, True), CFG, CTX)
+
+    assert CFG.overrule["phone"] == 0.99 and CFG.overrule["postal_code"] == 0.999
+    phone = field("phone", "0833419153", "0823419153", 0.995)
+    assert (phone.status, phone.value) == (FieldStatus.accepted, "0833-41-9153")
+    assert field("phone", "0833419153", "0823419153", 0.98).status == FieldStatus.needs_review
+    code = field("postal_code", "7440075", "7440015", 0.995)
+    assert code.status == FieldStatus.needs_review and "engines_disagree" in code.reasons
+
 def spaced(text, positions, conf=0.99):
     from ocr.engines import Reading
 
