@@ -19,8 +19,9 @@ weighed with the line engines' readings of the same cells (`ocr.fusion`).
 The two PP-OCR engines share their mistakes, so a second one agreeing adds little; a reader whose
 errors differ adds much. For postal codes and dates the digit reader's cells are also weighed
 together under what the field can hold (`ocr.grammar`), so a doubt between a valid value and an
-impossible one does not send a field to review. A postal code the digit reader reads as the code
-of the town the line engines read in the address is backed by that other ink (`town_floor`).
+impossible one does not send a field to review; bank and branch codes are read under the Zengin
+master the same way. A postal code the digit reader reads as the code of the town the line engines
+read in the address is backed by that other ink (`town_floor`).
 """
 
 from __future__ import annotations
@@ -32,7 +33,17 @@ from ocr.address import numbering_cells, numbering_doubt, with_town
 from ocr.engines import Reading
 from ocr.fusion import fuse_texts
 from ocr.names import reading_matches
-from ocr.validate import CROSS_FIELD, SMALL_KANA, Context, clean_text, to_value, town_codes, validate, wareki_to_date
+from ocr.validate import (
+    BANK_FIELD,
+    CROSS_FIELD,
+    SMALL_KANA,
+    Context,
+    clean_text,
+    to_value,
+    town_codes,
+    validate,
+    wareki_to_date,
+)
 from ocr.vote import DIGIT_READER, EngineText, RawField, cell_vote, contradicted, counted_cells, grammar_vote, unanimous
 from schemas.results import FieldResult, FieldStatus, reasons_ja
 from schemas.settings import DecisionSettings
@@ -41,9 +52,10 @@ from schemas.templates import ERAS, FieldKind, FieldSpec
 TICK_KINDS = (FieldKind.checkbox, FieldKind.choice)
 UNREAD = "?"  # stands for an inked cell an engine returned nothing for
 POSTAL_FIELD, TOWN_CHECK = "postal_code", "address_matches_postal_code"  # the address checks this field
+CHECKED_AGAINST = {TOWN_CHECK: POSTAL_FIELD, "branch_exists": BANK_FIELD}  # cross-field check -> the field it reads
 # validator failures that mean the applicant wrote an impossible value, not that we misread it
 APPLICANT_SIDE = {"postal_code_exists", "address_matches_postal_code", "date_invalid", "date_plausible",
-                  "date_past", "date_recent", "date_future"}
+                  "date_past", "date_recent", "date_future", "bank_exists", "branch_exists"}
 
 
 def _result(spec: FieldSpec, value, status, conf, reasons, readings) -> FieldResult:
@@ -355,10 +367,12 @@ def decide_fields(raws: list[RawField], cfg: DecisionSettings, ctx: Context) -> 
     ctx2 = Context(today=ctx.today, values=accepted)
     for r in cross:
         out[r.spec.name] = decide_field(r, cfg, ctx2)
-        mismatch = f"validator:{TOWN_CHECK}"
-        code = out.get(POSTAL_FIELD)
-        if mismatch in out[r.spec.name].reasons and code is not None and code.status == FieldStatus.accepted:
-            # the address written is another town's: the postal code read may be the wrong one
-            out[POSTAL_FIELD] = code.model_copy(update={"status": FieldStatus.needs_review, "reasons": [mismatch],
-                                                        "reasons_ja": reasons_ja([mismatch])})
+        for check, other in CHECKED_AGAINST.items():
+            mismatch = f"validator:{check}"
+            code = out.get(other)
+            if mismatch in out[r.spec.name].reasons and code is not None and code.status == FieldStatus.accepted:
+                # the address written is another town's, the branch another bank's: the code it was checked
+                # against may be the one misread
+                out[other] = code.model_copy(update={"status": FieldStatus.needs_review, "reasons": [mismatch],
+                                                     "reasons_ja": reasons_ja([mismatch])})
     return {r.spec.name: out[r.spec.name] for r in raws}

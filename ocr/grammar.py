@@ -2,7 +2,8 @@
 
 A cell read alone can be unsure between two digits (a hurried 1 or 7, a 0 or 6) where only one
 of them makes a value that exists: 744-0632 is no postal code, 72月 is no month, and an
-application date is within the last year. Given each inked cell's digit probabilities and the
+application date is within the last year; a bank code is one of the Zengin master's, a branch
+code one of that bank's branches. Given each inked cell's digit probabilities and the
 list of values the field may hold, each cell's digit is weighed over the values that remain: the
 posterior of a cell's digit is the share, among all valid values, of the weight of those with that
 digit there (a value's weight is the product of its cells' probabilities; every valid value is
@@ -24,12 +25,13 @@ from pathlib import Path
 
 import numpy as np
 
-from ocr.validate import Context, phone_number, validate, wareki_to_date
+from ocr.validate import Context, banks, phone_number, validate, wareki_to_date
 from schemas.templates import ERA_START, FieldKind, FieldSpec
 
 DIGITS = 10  # the digit reader's first ten classes are 0-9; the eleventh is "not a digit"
 NOT_A_DIGIT = DIGITS
 GRAMMAR_KINDS = (FieldKind.postal_code, FieldKind.wareki_date, FieldKind.phone)
+MASTER_CHECKS = ("bank_exists", "branch_exists")  # digits fields whose values a master lists
 OLDEST_YEARS = 120  # a date of birth this far back at most (the `date_plausible` check)
 
 
@@ -57,6 +59,28 @@ def postal_codes() -> np.ndarray:
         rows = db.execute("select code from postal_data union select code from office_data").fetchall()
     codes = sorted({c for (c,) in rows if c and len(c) == 7 and c.isdigit()})
     return np.frombuffer("".join(codes).encode(), dtype=np.uint8).reshape(-1, 7) - ord("0")
+
+
+def _as_digits(codes: list[str], width: int) -> np.ndarray:
+    codes = sorted(c for c in codes if len(c) == width and c.isdigit())
+    return np.frombuffer("".join(codes).encode(), dtype=np.uint8).reshape(-1, width) - ord("0")
+
+
+@lru_cache(maxsize=1)
+def bank_codes() -> np.ndarray:
+    """Every bank code of the Zengin master, (N, 4) digits."""
+    return _as_digits(list(banks()), 4)
+
+
+@lru_cache(maxsize=256)
+def branch_codes(bank: str) -> np.ndarray:
+    """The branch codes of one bank, (N, 3) digits; none for a bank the master does not list."""
+    return _as_digits(list(banks().get(bank, ())), 3)
+
+
+def has_grammar(spec: FieldSpec) -> bool:
+    """True where the digit reader's cells of this field can be read together under what it may hold."""
+    return spec.kind in GRAMMAR_KINDS or (spec.kind == FieldKind.digits and bool(set(MASTER_CHECKS) & set(spec.validators)))
 
 
 def _part(n: int, width: int) -> str | None:
@@ -115,14 +139,15 @@ def constrained(probabilities: np.ndarray, candidates: np.ndarray) -> tuple[int,
 
 
 def grammar_reading(spec: FieldSpec, probabilities: list[np.ndarray], widths: tuple[int, ...],
-                    era: str | None, today: date) -> GrammarReading | None:
+                    era: str | None, today: date, bank: str | None = None) -> GrammarReading | None:
     """The field read under its grammar, or None when the kind has none here.
 
     Args:
-        spec: the field (postal_code, or wareki_date).
+        spec: the field (postal_code, wareki_date, phone, or digits checked against the bank master).
         probabilities: each inked cell's class probabilities from the digit reader, in order.
         widths: inked cells in each part (dates: year, month, day; otherwise one part).
         era: the date's era (wareki_date only).
+        bank: the bank code accepted on the same form (a branch code only).
     """
     if not probabilities or any(len(p) < DIGITS for p in probabilities):
         return None
@@ -134,6 +159,10 @@ def grammar_reading(spec: FieldSpec, probabilities: list[np.ndarray], widths: tu
         candidates, values = date_candidates(spec, era, tuple(widths), today)
     elif spec.kind == FieldKind.phone and len(probs) in (10, 11):
         return _phone_reading(np.asarray(probabilities, dtype=np.float64))
+    elif spec.kind == FieldKind.digits and "bank_exists" in spec.validators and len(probs) == 4:
+        candidates, values = bank_codes(), ()
+    elif spec.kind == FieldKind.digits and "branch_exists" in spec.validators and len(probs) == 3 and bank:
+        candidates, values = branch_codes(bank), ()
     else:
         return None
     found = constrained(probs, candidates)
@@ -141,7 +170,7 @@ def grammar_reading(spec: FieldSpec, probabilities: list[np.ndarray], widths: tu
         return None
     best, posteriors = found
     digits = "".join(str(int(d)) for d in candidates[best])
-    value = values[best] if values is not None else f"{digits[:3]}-{digits[3:]}"
+    value = digits if values == () else values[best] if values is not None else f"{digits[:3]}-{digits[3:]}"
     return GrammarReading(digits, tuple(round(float(p), 6) for p in posteriors), value)
 
 

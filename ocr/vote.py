@@ -16,8 +16,8 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from ocr.engines import Reading
-from ocr.grammar import GRAMMAR_KINDS, NOT_A_DIGIT, grammar_reading
-from ocr.validate import Context
+from ocr.grammar import NOT_A_DIGIT, grammar_reading, has_grammar
+from ocr.validate import BANK_FIELD, Context
 from schemas.templates import FieldKind, FieldSpec
 
 DIGIT_READER = "digit"  # the engine name of ocr.digit_reader.DigitRecognizer
@@ -104,14 +104,16 @@ def grammar_vote(raw: RawField, era: str | None, ctx: Context, sure: float,
     the dates the field may hold), and the value it chooses; None when the kind has no grammar, or
     some inked cell may be no digit at all (its "not a digit" probability above 1 - `sure`)."""
     digit = raw.texts.get(DIGIT_READER)
-    if digit is None or not digit.cells or raw.spec.kind not in GRAMMAR_KINDS:
+    if digit is None or not digit.cells or not has_grammar(raw.spec):
         return None
     inked = [i for i, c in enumerate(digit.cells) if c is not None]
     cells = [digit.cells[i] for i in inked]
     if not cells or any(len(c.probabilities) <= NOT_A_DIGIT or c.probabilities[NOT_A_DIGIT] > 1 - sure
                         for c in cells):
         return None
-    g = grammar_reading(raw.spec, [np.asarray(c.probabilities) for c in cells], digit.widths, era, ctx.today)
+    bank = ctx.values.get(BANK_FIELD)
+    g = grammar_reading(raw.spec, [np.asarray(c.probabilities) for c in cells], digit.widths, era, ctx.today,
+                        bank=None if bank is None else str(bank))
     if g is None:
         return None
     others = _line_cells(raw.texts, invalid)

@@ -54,6 +54,8 @@ REASONS_JA = {
     "validator:address_matches_postal_code": "住所が郵便番号の地域と一致しません",
     "validator:address_numbering": "住所の番地の部分が読み取れないか、番地以外の文字（建物名など）があります",
     "validator:address_exists": "場所が実在する町名と番地として読み取れません",
+    "validator:bank_exists": "存在しない金融機関コードです",
+    "validator:branch_exists": "この金融機関にない支店コードです",
     "validator:date_invalid": "存在しない日付です",
     "validator:date_plausible": "あり得ない年代の日付です",
     "validator:date_past": "未来の日付になっています",

@@ -341,6 +341,8 @@ def test_the_city_forms_are_drafted_as_measured(form_id: str, tmp_path: Path, ca
         assert template.field("address").validators == ("address_matches_postal_code",)
         assert template.field("birth_date").validators == ("date_past",)
         assert template.field("application_date").validators == ("date_recent",)
+        assert template.field("bank_code").validators == ("bank_exists",)
+        assert template.field("branch_code").validators == ("branch_exists",)
 
 
 ERAS_BY_LABEL = {v: k for k, v in ERAS.items()}

@@ -15,7 +15,7 @@ from functools import lru_cache
 import jaconv
 import numpy as np
 
-from ocr.validate import ERA_START
+from ocr.validate import ERA_START, banks
 from schemas.templates import FieldKind, FieldSpec, FormTemplate, wareki_parts
 
 REFERENCE_DATE = date(2026, 11, 27)  # "today" for generated applications
@@ -207,12 +207,19 @@ def digits(rng: np.random.Generator, n: int) -> str:
     return "".join(str(d) for d in rng.integers(0, 10, n))
 
 
+def _nth(options: list[str], drawn: str) -> str:
+    """One of `options`, chosen by digits already drawn: the random stream, and so every other value
+    of a seed's forms, stays as it was before bank codes came from the master."""
+    return options[int(drawn) % len(options)]
+
+
 class _Filler:
     """Fills one form: people, address and dates consistent with each other."""
 
     def __init__(self, template: FormTemplate, rng: np.random.Generator, today: date) -> None:
         self.t, self.rng, self.today = template, rng, today
         self.values: dict[str, object] = {}
+        self.bank = ""  # the bank code drawn for this form, whose branch the branch code must be
         ages = AGES.get(template.id, (20, 80))
         self.town = kudamatsu_towns()[rng.integers(len(kudamatsu_towns()))]
         self.applied = application_date(rng, today)
@@ -300,7 +307,13 @@ class _Filler:
             return spec.options[rng.integers(len(spec.options))].name
         if kind == FieldKind.amount:
             return income(rng, spec.char_boxes)
-        return digits(rng, spec.char_boxes or int(rng.integers(3, 8)))
+        drawn = digits(rng, spec.char_boxes or int(rng.integers(3, 8)))
+        if "bank_exists" in spec.validators:  # a real bank and branch (Zengin master), from the same draws
+            self.bank = _nth(sorted(banks()), drawn)
+            return self.bank
+        if "branch_exists" in spec.validators and banks().get(self.bank, ()):
+            return _nth(sorted(banks()[self.bank]), drawn)
+        return drawn
 
     def _name_field(self, spec: FieldSpec) -> str:
         """The name field a furigana field belongs to: the name_kanji field just above it."""

@@ -1,0 +1,106 @@
+"""Bank transfer fields checked against the Zengin master: the bank code exists, the branch is one of
+that bank's, a doubtful digit is read under the master, and the sample generator writes real codes."""
+
+from datetime import date
+
+import numpy as np
+
+from ocr.decide import decide_field, decide_fields
+from ocr.validate import Context, banks, validate
+from ocr.vote import EngineText, RawField
+from samples.generator.values import fill_values
+from schemas.results import FieldStatus
+from schemas.settings import DecisionSettings
+from schemas.templates import load_templates
+
+CFG = DecisionSettings()
+FORM = load_templates()["child_allowance_claim"]
+BANK, BRANCH = FORM.field("bank_code"), FORM.field("branch_code")
+TODAY = date(2026, 11, 30)
+
+
+def cells(text, conf):
+    from ocr.engines import Reading
+
+    out = tuple(Reading(c, conf, (conf,), conf) for c in text)
+    return EngineText(text, conf, out)
+
+
+def weighed(text, doubts=None):
+    """The digit reader's cells: each digit of `text` at 0.999, but cell i at `doubts[i]` ({digit: p})."""
+    from ocr.digit_reader import reading_of
+
+    out = []
+    for i, c in enumerate(text):
+        p = np.full(11, 1e-4)
+        for d, q in ((doubts or {}).get(i) or {c: 0.999}).items():
+            p[int(d)] = q
+        out.append(reading_of(p / p.sum()))
+    return EngineText("".join(r.text for r in out), min(r.confidence for r in out), tuple(out), (len(text),))
+
+
+def test_a_bank_code_is_one_of_the_zengin_master_and_a_branch_one_of_its_banks():
+    """
+    GIVEN 0170 (山口銀行) and 0171 (no bank); branch 001 of 0170 and 999 (none of its branches); and a
+          branch code while no bank code was accepted
+    WHEN validating
+    THEN 0171 and 999 fail; the branch without a bank stands on its own reading
+    """
+    ctx = Context(today=TODAY, values={})
+    assert validate(BANK, "0170", ctx) == [] and validate(BANK, "0171", ctx) == ["bank_exists"]
+    with_bank = Context(today=TODAY, values={"bank_code": "0170"})
+    assert validate(BRANCH, "001", with_bank) == [] and validate(BRANCH, "999", with_bank) == ["branch_exists"]
+    assert validate(BRANCH, "999", ctx) == []  # no bank accepted: nothing to check it against
+    assert "001" in banks()["0170"] and len(banks()) > 1000
+
+
+def test_a_doubt_between_a_bank_and_no_bank_is_settled_by_the_master():
+    """
+    GIVEN the digit reader torn between 1 and 7 in a bank code's last box (0171 is no bank, 0177 is
+          one), and rapid reading 0177 unsurely; and a doubt between 0172 and 0173, both banks
+    WHEN deciding
+    THEN 0177 is accepted (the master leaves one digit, rapid backs every box); the second goes to review
+    """
+    texts = {"rapid": cells("0177", 0.6), "digit": weighed("0171", {3: {1: 0.55, 7: 0.45}})}
+    f = decide_field(RawField(BANK, texts, {}, True), CFG, Context(today=TODAY, values={}))
+    assert (f.status, f.value, f.reasons) == (FieldStatus.accepted, "0177", [])
+    both = {"rapid": cells("0172", 0.6), "digit": weighed("0172", {3: {2: 0.55, 3: 0.45}})}
+    f = decide_field(RawField(BANK, both, {}, True), CFG, Context(today=TODAY, values={}))
+    assert f.status == FieldStatus.needs_review and "low_confidence" in f.reasons
+
+
+def test_a_branch_is_read_under_the_branches_of_the_bank_accepted():
+    """
+    GIVEN bank 0170 read surely, and a branch code whose last box the digit reader takes for 7 or 1
+          (027 is no branch of 0170, 021 is one), rapid reading 021
+    WHEN deciding the page
+    THEN both accepted: the branch is read among 0170's branches
+    """
+    bank = RawField(BANK, {"rapid": cells("0170", 0.9), "digit": weighed("0170")}, {}, True)
+    assert "027" not in banks()["0170"] and "021" in banks()["0170"]
+    branch = RawField(BRANCH, {"rapid": cells("021", 0.6), "digit": weighed("027", {2: {7: 0.55, 1: 0.45}})}, {}, True)
+    out = decide_fields([bank, branch], CFG, Context(today=TODAY, values={}))
+    assert (out["bank_code"].status, out["bank_code"].value) == (FieldStatus.accepted, "0170")
+    assert (out["branch_code"].status, out["branch_code"].value) == (FieldStatus.accepted, "021")
+
+
+def test_a_branch_no_branch_of_the_bank_read_sends_both_codes_to_review():
+    """
+    GIVEN bank 0170 and branch 999 both read surely by the digit reader and rapid
+    WHEN deciding the page
+    THEN neither is accepted: the branch is no branch of 0170, and the bank code may be the misread one
+    """
+    bank = RawField(BANK, {"rapid": cells("0170", 0.9), "digit": weighed("0170")}, {}, True)
+    branch = RawField(BRANCH, {"rapid": cells("999", 0.9), "digit": weighed("999")}, {}, True)
+    out = decide_fields([bank, branch], CFG, Context(today=TODAY, values={}))
+    assert out["branch_code"].status != FieldStatus.accepted
+    assert "validator:branch_exists" in out["branch_code"].reasons
+    assert (out["bank_code"].status, out["bank_code"].reasons) == (FieldStatus.needs_review, ["validator:branch_exists"])
+
+
+def test_the_sample_generator_writes_real_banks_and_their_branches():
+    """GIVEN 30 filled claim forms WHEN reading their bank fields THEN each is a bank of the master and one
+    of its branches, and the forms differ."""
+    drawn = [fill_values(FORM, np.random.default_rng(seed)) for seed in range(30)]
+    assert all(v["bank_code"] in banks() and v["branch_code"] in banks()[v["bank_code"]] for v in drawn)
+    assert len({v["bank_code"] for v in drawn}) > 20
