@@ -120,7 +120,8 @@ def phone_number(text: str) -> str | None:
     import phonenumbers
 
     digits = text.replace("-", "")
-    if not re.fullmatch(r"0\d{9,10}", digits) or "--" in text or text.startswith("-") or text.endswith("-"):
+    # 00 begins a carrier's prefix (0037-, 0066-, 0077- service numbers), no one's own number
+    if not re.fullmatch(r"0[1-9]\d{8,9}", digits) or "--" in text or text.startswith("-") or text.endswith("-"):
         return None
     try:
         number = phonenumbers.parse(digits, "JP")

@@ -249,11 +249,12 @@ def test_a_phone_number_is_grouped_as_the_numbering_plan_groups_it(read, value):
 
 
 @pytest.mark.parametrize("read", ["6833-48-4384", "0901234567", "08334152361", "0833--527328", "00-1234-5678",
-                                  "010-8012-3456"])
+                                  "010-8012-3456", "0037-123-456"])
 def test_digits_that_are_no_number_in_the_numbering_plan_go_to_review(read):
     """A misread first digit, a dropped or doubled digit: the digits make no Japanese number. 010, the
     international prefix, before digits that name no country (090-8012-3456 with its 9 read as 1) raised in
-    libphonenumber and stopped the whole page's decision."""
+    libphonenumber and stopped the whole page's decision. 00 begins a carrier's prefix (0037-123-456 is a
+    carrier's service number, which libphonenumber passes): no one writes it as their own number."""
     f = decide_field(raw("phone", read, read), CFG, CTX)
     assert f.status == FieldStatus.needs_review and "validator:format" in f.reasons
 
