@@ -7,36 +7,17 @@ import numpy as np
 
 from ocr.decide import decide_field, decide_fields
 from ocr.validate import Context, banks, validate
-from ocr.vote import EngineText, RawField
+from ocr.vote import RawField
 from samples.generator.values import fill_values
 from schemas.results import FieldStatus
 from schemas.settings import DecisionSettings
 from schemas.templates import load_templates
+from tests.test_decide import cells, weighed
 
 CFG = DecisionSettings()
 FORM = load_templates()["child_allowance_claim"]
 BANK, BRANCH = FORM.field("bank_code"), FORM.field("branch_code")
 TODAY = date(2026, 11, 30)
-
-
-def cells(text, conf):
-    from ocr.engines import Reading
-
-    out = tuple(Reading(c, conf, (conf,), conf) for c in text)
-    return EngineText(text, conf, out)
-
-
-def weighed(text, doubts=None):
-    """The digit reader's cells: each digit of `text` at 0.999, but cell i at `doubts[i]` ({digit: p})."""
-    from ocr.digit_reader import reading_of
-
-    out = []
-    for i, c in enumerate(text):
-        p = np.full(11, 1e-4)
-        for d, q in ((doubts or {}).get(i) or {c: 0.999}).items():
-            p[int(d)] = q
-        out.append(reading_of(p / p.sum()))
-    return EngineText("".join(r.text for r in out), min(r.confidence for r in out), tuple(out), (len(text),))
 
 
 def test_a_bank_code_is_one_of_the_zengin_master_and_a_branch_one_of_its_banks():
