@@ -19,6 +19,7 @@ from pathlib import Path
 import cv2
 from sqlmodel import select
 
+from ocr.decide import CHECKED_AGAINST
 from ocr.fields import PAGE_VIEW_DPI, page_image_name
 from ocr.render import box_px
 from ocr.validate import Context, clean_text, to_value, validate, wareki_to_date
@@ -166,6 +167,17 @@ def check(template: FormTemplate, items: list[Item], answers: dict[str, object],
         failures = validate(it.spec, value, ctx)
         if failures:
             problems[name] = "、".join(reasons_ja([f"validator:{f}" for f in failures]))
+    # a field accepted when read and checked against one the reviewer answers (a branch code against the
+    # bank code): checked again against the answer, the problem shown on the answered field
+    for spec in template.fields:
+        other = next((f for check, f in CHECKED_AGAINST.items() if check in spec.validators), None)
+        value = accepted.get(spec.name)
+        if other not in values or other in problems or spec.name in values or value in (None, ""):
+            continue
+        failures = validate(spec, value, ctx)
+        if failures:
+            problems[other] = f"{spec.label}「{shown(spec, value)}」: " + "、".join(
+                reasons_ja([f"validator:{f}" for f in failures]))
     return values, problems
 
 

@@ -85,3 +85,24 @@ def test_the_sample_generator_writes_real_banks_and_their_branches():
     drawn = [fill_values(FORM, np.random.default_rng(seed)) for seed in range(30)]
     assert all(v["bank_code"] in banks() and v["branch_code"] in banks()[v["bank_code"]] for v in drawn)
     assert len({v["bank_code"] for v in drawn}) > 20
+
+
+def test_a_reviewer_correcting_the_bank_code_is_told_when_the_accepted_branch_is_not_its():
+    """
+    GIVEN a document whose bank code is in review and whose branch code 021 was accepted (a branch of
+          0170, 山口銀行), and a reviewer who answers 0009 (三井住友, which has no branch 021), or 0170
+    WHEN the answer is checked
+    THEN 0009 is asked again with the branch named; 0170 passes
+    """
+    from pathlib import Path
+
+    from flows.verify import Item, check
+    from schemas.db import FieldValue
+
+    row = FieldValue(document_id=1, name="bank_code", label=BANK.label, kind="digits", value='"0171"',
+                     status="needs_review", confidence=0.5)
+    items = [Item(BANK, row, {}, Path("unused.png"))]
+    assert "021" in banks()["0170"] and "021" not in banks()["0009"]
+    values, problems = check(FORM, items, {"bank_code": "0009"}, {"branch_code": "021"}, TODAY)
+    assert values["bank_code"] == "0009" and "支店コード「021」" in problems["bank_code"]
+    assert check(FORM, items, {"bank_code": "0170"}, {"branch_code": "021"}, TODAY)[1] == {}
