@@ -19,10 +19,9 @@ from pathlib import Path
 import cv2
 from sqlmodel import select
 
-from ocr.decide import CHECKED_AGAINST
 from ocr.fields import PAGE_VIEW_DPI, page_image_name
 from ocr.render import box_px
-from ocr.validate import Context, clean_text, to_value, validate, wareki_to_date
+from ocr.validate import CHECKED_AGAINST, Context, clean_text, to_value, validate, wareki_to_date
 from schemas.db import Correction, Document, Entry, FieldValue, Review, Store
 from schemas.results import REASONS_JA, reasons_ja
 from schemas.templates import ERAS, FieldKind, FieldSpec, FormTemplate, wareki_text
@@ -166,7 +165,7 @@ def check(template: FormTemplate, items: list[Item], answers: dict[str, object],
             continue
         failures = validate(it.spec, value, ctx)
         if failures:
-            problems[name] = "、".join(reasons_ja([f"validator:{f}" for f in failures]))
+            problems[name] = _failed(failures)
     # a field accepted when read and checked against one the reviewer answers (a branch code against the
     # bank code): checked again against the answer, the problem shown on the answered field
     for spec in template.fields:
@@ -176,9 +175,13 @@ def check(template: FormTemplate, items: list[Item], answers: dict[str, object],
             continue
         failures = validate(spec, value, ctx)
         if failures:
-            problems[other] = f"{spec.label}「{shown(spec, value)}」: " + "、".join(
-                reasons_ja([f"validator:{f}" for f in failures]))
+            problems[other] = f"{spec.label}「{shown(spec, value)}」: {_failed(failures)}"
     return values, problems
+
+
+def _failed(failures: list[str]) -> str:
+    """Validator failures in the words a reviewer reads."""
+    return "、".join(reasons_ja([f"validator:{f}" for f in failures]))
 
 
 def _data_uri(path: Path, mime: str) -> str:

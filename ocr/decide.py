@@ -34,7 +34,7 @@ from ocr.engines import Reading
 from ocr.fusion import fuse_texts
 from ocr.names import reading_matches
 from ocr.validate import (
-    BANK_FIELD,
+    CHECKED_AGAINST,
     CROSS_FIELD,
     SMALL_KANA,
     Context,
@@ -51,8 +51,8 @@ from schemas.templates import ERAS, FieldKind, FieldSpec
 
 TICK_KINDS = (FieldKind.checkbox, FieldKind.choice)
 UNREAD = "?"  # stands for an inked cell an engine returned nothing for
-POSTAL_FIELD, TOWN_CHECK = "postal_code", "address_matches_postal_code"  # the address checks this field
-CHECKED_AGAINST = {TOWN_CHECK: POSTAL_FIELD, "branch_exists": BANK_FIELD}  # cross-field check -> the field it reads
+TOWN_CHECK = "address_matches_postal_code"  # the address checks the postal code
+POSTAL_FIELD = CHECKED_AGAINST[TOWN_CHECK]
 # validator failures that mean the applicant wrote an impossible value, not that we misread it
 APPLICANT_SIDE = {"postal_code_exists", "address_matches_postal_code", "date_invalid", "date_plausible",
                   "date_past", "date_recent", "date_future", "bank_exists", "branch_exists"}

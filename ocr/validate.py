@@ -310,7 +310,9 @@ VALIDATORS: dict[str, Validator] = {
     "branch_exists": _branch_exists,
 }
 
-CROSS_FIELD = {"address_matches_postal_code", "branch_exists"}  # validators that look at other fields' values
+# validators that look at another field's accepted value, and which field: a mismatch may be that field misread
+CHECKED_AGAINST = {"address_matches_postal_code": "postal_code", "branch_exists": BANK_FIELD}
+CROSS_FIELD = set(CHECKED_AGAINST)
 
 
 def validate(spec: FieldSpec, value: object, ctx: Context) -> list[str]:
