@@ -44,7 +44,17 @@ from ocr.validate import (
     validate,
     wareki_to_date,
 )
-from ocr.vote import DIGIT_READER, EngineText, RawField, cell_vote, contradicted, counted_cells, grammar_vote, unanimous
+from ocr.vote import (
+    DIGIT_READER,
+    EngineText,
+    RawField,
+    boxed_cells,
+    cell_vote,
+    contradicted,
+    counted_cells,
+    grammar_vote,
+    unanimous,
+)
 from schemas.results import FieldResult, FieldStatus, reasons_ja
 from schemas.settings import DecisionSettings
 from schemas.templates import ERAS, FieldKind, FieldSpec
@@ -209,12 +219,14 @@ def decide_text(raw: RawField, cfg: DecisionSettings, ctx: Context) -> FieldResu
     spec = raw.spec
     alone = raw.texts  # what each reader read by itself: shown to a reviewer
     address = bool(set(spec.validators) & set(ADDRESS_CHECKS))
+    boxed = boxed_cells(spec)
     if DIGIT_READER in raw.texts and address:
         # the digit reader read the numbering: the line engines' digits there are its cells' backing
         raw = replace(raw, texts=_numbering_texts(raw.texts))
-    elif DIGIT_READER in raw.texts and not spec.parts and cfg.line_weight > 0:
-        # the digit reader's cells weighed with the line engines' readings of them (ocr.fusion)
-        raw = replace(raw, texts=fuse_texts(raw.texts, DIGIT_READER, UNREAD, cfg))
+    elif DIGIT_READER in raw.texts and not spec.parts and (cfg.line_weight > 0 or boxed and cfg.not_a_digit_weight < 1):
+        # the digit reader's cells weighed with the line engines' readings of them, and in boxes with
+        # the paper's share of "not a digit" (ocr.fusion)
+        raw = replace(raw, texts=fuse_texts(raw.texts, DIGIT_READER, UNREAD, cfg, boxed=boxed))
     numbered = raw.texts if address and DIGIT_READER in raw.texts else None
     era, era_conf, era_reasons = _era(raw, cfg) if spec.kind == FieldKind.wareki_date else (None, 1.0, [])
     values = {e: _engine_value(raw, t.text, era) for e, t in raw.texts.items()}

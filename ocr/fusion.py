@@ -21,12 +21,17 @@ Cells cut out of a freely written part (`FieldSpec.parts`) are left as the digit
 the cut itself may be wrong (a written 11 taken as one 1 by every reader), and agreement between
 readers cannot see that.
 
+In printed boxes "not a digit" is also weighed at the paper's share (`not_a_digit_weight`, 0.1 by
+default, on whether or not the line weighing is): the network learned it from one example in ten,
+while a box on paper seldom holds anything but one digit, and it took 0.05-0.4 from clear but bold
+digits. Windows cut from free writing keep it as trained, for there it also marks a bad cut.
+
 The result replaces the digit reader's reading of the field, so the vote, the grammar vote and the
 line engines' veto (`ocr.decide`) all work on the weighed probabilities.
 
-Off by default (`line_weight` 0). On the evaluation set (2026-12-04) it accepted 5.6 points more of
-the digit-kind fields, but 3 of the 54 it added were wrong: a 4 or a 0 that the digit reader and
-both line engines all leaned towards 9 or 6. Its threshold must be certified on a much larger
+The line weighing is off by default (`line_weight` 0). On the evaluation set (2026-12-04) it
+accepted 5.6 points more of the digit-kind fields, but 3 of the 54 it added were wrong: a 4 or a 0
+that the digit reader and both line engines all leaned towards 9 or 6. Its threshold must be certified on a much larger
 tuning set before it is turned on (README, "Measured").
 """
 
@@ -36,10 +41,11 @@ from dataclasses import replace
 
 import numpy as np
 
+from ocr.digit_reader import NOT_A_DIGIT
 from ocr.engines import Reading
 from schemas.settings import DecisionSettings
 
-CLASSES = 11  # the digit reader's 0-9 and "not a digit"
+CLASSES = NOT_A_DIGIT + 1  # the digit reader's 0-9 and "not a digit"
 
 
 def line_likelihood(lines: list[Reading | None], cfg: DecisionSettings) -> np.ndarray:
@@ -57,33 +63,37 @@ def line_likelihood(lines: list[Reading | None], cfg: DecisionSettings) -> np.nd
     return out
 
 
-def fuse_cell(digit: Reading, lines: list[Reading | None], cfg: DecisionSettings) -> Reading:
-    """One cell's digit reader reading with its probabilities weighed by the line engines' readings.
+def fuse_cell(digit: Reading, lines: list[Reading | None], cfg: DecisionSettings, *, boxed: bool = False) -> Reading:
+    """One cell's digit reader reading with its probabilities weighed by the line engines' readings,
+    and in a printed box (`boxed`) "not a digit" weighed at the paper's share (`not_a_digit_weight`).
     The digit is the most probable one, or "" when "not a digit" is more probable still."""
     if len(digit.probabilities) != CLASSES:
         return digit
     post = np.asarray(digit.probabilities, dtype=float) * line_likelihood(lines, cfg)
+    if boxed:
+        post[NOT_A_DIGIT] *= cfg.not_a_digit_weight
     if post.sum() <= 0:
         return digit
     post /= post.sum()
-    k = int(post[:10].argmax())
+    k = int(post[:NOT_A_DIGIT].argmax())
     ranked = np.sort(post)
-    text = str(k) if post[k] >= post[10] else ""
+    text = str(k) if post[k] >= post[NOT_A_DIGIT] else ""
     conf = float(post[k]) if text else 0.0
     return replace(digit, text=text, confidence=conf, char_confidences=(conf,) if text else (),
                    margin=float(ranked[-1] - ranked[-2]), probabilities=tuple(float(p) for p in post))
 
 
-def fuse_texts(texts: dict, digit_name: str, unread: str, cfg: DecisionSettings) -> dict:
+def fuse_texts(texts: dict, digit_name: str, unread: str, cfg: DecisionSettings, *, boxed: bool) -> dict:
     """`texts` (engine name -> `ocr.vote.EngineText`) with the digit reader's reading replaced by
     its cell-by-cell weighed one. A line engine with another number of cells than the digit reader
-    is left out of the weighing (its cells are not the same cells)."""
+    is left out of the weighing (its cells are not the same cells). `boxed`: the cells are printed
+    boxes, one digit each (`ocr.vote.boxed_cells`)."""
     digit = texts.get(digit_name)
     if digit is None or not digit.cells:
         return texts
     n = len(digit.cells)
     lines = [t.cells for name, t in texts.items() if name != digit_name and len(t.cells) == n]
-    cells = tuple(None if c is None else fuse_cell(c, [ls[i] for ls in lines], cfg)
+    cells = tuple(None if c is None else fuse_cell(c, [ls[i] for ls in lines], cfg, boxed=boxed)
                   for i, c in enumerate(digit.cells))
     # the field's text spells its inked cells in order between separators (date parts, a phone's hyphens)
     spelled = iter(c.text or unread for c in cells if c is not None)

@@ -129,7 +129,13 @@ def counted_cells(spec: FieldSpec) -> bool:
     value's format: one digit per printed box, or a phone number (its numbering fixes how many digits
     it has, so a digit dropped in the cut leaves no valid number). A date written freely is neither:
     11日 cut as one 1 is still a day."""
-    return spec.kind == FieldKind.phone or (not spec.parts and (bool(spec.char_boxes) or spec.kind == FieldKind.wareki_date))
+    return spec.kind == FieldKind.phone or boxed_cells(spec)
+
+
+def boxed_cells(spec: FieldSpec) -> bool:
+    """True where the digit reader's cells are printed boxes, one digit each, not windows cut from
+    freely written ink (where a cut may hold two digits run together, or a piece of a neighbour)."""
+    return not spec.parts and (bool(spec.char_boxes) or spec.kind == FieldKind.wareki_date)
 
 
 def unanimous(texts: dict[str, EngineText]) -> bool:

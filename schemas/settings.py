@@ -126,6 +126,15 @@ class DecisionSettings(BaseModel):
                                "weighing (0.5: the two PP-OCR engines, which share mistakes, count as one); 0, the "
                                "default, turns the weighing off: at 0.5 it let through 5% wrong among the fields it "
                                "added on the evaluation set (README, 'Measured')")
+    # The digit reader learned "not a digit" from about one example in ten (training/digits.py), far
+    # more than a digit's box holds on paper: there its probability took 0.05-0.4 from clear but bold
+    # or tailed digits (the runner-up of 93 of the 140 held-out MNIST training digits it read right
+    # below 0.95). Weighing it down to the paper's share (Saerens et al. 2002: about one inked box in
+    # a hundred holding something else gives 0.1) is measured in README, "Measured (session 16)".
+    not_a_digit_weight: float = Field(0.1, ge=0.0, le=1.0, description="weight on the digit reader's 'not a digit' "
+                                      "probability in a printed box before the vote (ocr.fusion); 1 takes it as "
+                                      "trained. Windows cut from freely written digits (phone numbers, a date's "
+                                      "parts) keep it whole: there it also marks a bad cut (11 taken as one 1)")
     kana_with_name: float = Field(0.5, ge=0.0, le=1.0, description="a kana field whose reading the name lists "
                                   "give for its accepted kanji name (`reading_of`): the line engines' threshold")
     numbering_floor: float = Field(0.5, ge=0.0, le=1.0, description="an address's numbering is accepted on the "
