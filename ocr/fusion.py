@@ -21,7 +21,7 @@ Cells cut out of a freely written part (`FieldSpec.parts`) are left as the digit
 the cut itself may be wrong (a written 11 taken as one 1 by every reader), and agreement between
 readers cannot see that.
 
-In printed boxes "not a digit" is also weighed at the paper's share (`not_a_digit_weight`, 0.1 by
+In printed boxes "not a digit" is also weighed at the paper's share (`not_a_digit_weight`, 0.25 by
 default, on whether or not the line weighing is): the network learned it from one example in ten,
 while a box on paper seldom holds anything but one digit, and it took 0.05-0.4 from clear but bold
 digits. Windows cut from free writing keep it as trained, for there it also marks a bad cut.
