@@ -143,10 +143,10 @@ def test_the_weighing_is_off_unless_asked_for():
 
 def test_a_clear_digit_half_taken_for_not_a_digit_is_read_at_the_papers_share_of_marks():
     """
-    GIVEN an account number all three readers read 8304986, the line engines at 0.98 (below
-          their own threshold), the digit reader giving the last 6 0.88 and
-          "not a digit" 0.12 (a bold 6: "not a digit" was the runner-up of 93 of the 140 held-out
-          MNIST training digits the reader read right below 0.95)
+    GIVEN an account number all three readers read 8304986, the line engines at 0.98 (below their
+          own threshold), the digit reader giving the last 6 0.88 and "not a digit" 0.12 (a bold 6:
+          "not a digit" was the runner-up of 93 of the 140 held-out MNIST training digits the
+          reader read right below 0.95)
     WHEN deciding with the default settings, and with "not a digit" taken as trained (weight 1)
     THEN accepted by default (0.88 against 0.03 is 0.967); as trained, review for low confidence
     """
