@@ -73,9 +73,11 @@ def _run_name() -> str:
 
 
 def review_form(doc: Document, template: FormTemplate, items: list[Item], defaults: dict[str, object],
-                problems: dict[str, str], refusal: Entry | None = None) -> type[RunInput]:
+                problems: dict[str, str], refusal: Entry | None = None,
+                accepted: dict[str, object] | None = None) -> type[RunInput]:
     """The RunInput for exactly these items, prefilled. Built with create_model, not
-    with_initial_data, which drops the fields' descriptions (DESIGN.md)."""
+    with_initial_data, which drops the fields' descriptions (DESIGN.md). `accepted`: the document's
+    values not asked (a branch code's names are looked up under the bank code accepted or in the form)."""
     fields: dict[str, tuple] = {}
     for n, it in enumerate(items, start=1):
         spec = it.spec
@@ -96,7 +98,7 @@ def review_form(doc: Document, template: FormTemplate, items: list[Item], defaul
     fields["reviewer"] = (str, Field(defaults.get("reviewer", ""), title="確認者名",
                                      description=problems.get("reviewer", "記録のため氏名を入力してください")))
     model = create_model("ReviewForm", __base__=RunInput, **fields)
-    model._description = markdown(doc, template, items, problems, refusal)
+    model._description = markdown(doc, template, items, problems, refusal, {**(accepted or {}), **defaults})
     return model
 
 
@@ -132,7 +134,7 @@ def review_document(document_id: int, timeout_seconds: int | None = None) -> dic
     attempt = 0
     while True:
         attempt += 1
-        form = review_form(doc, template, items, defaults, problems, refusal)
+        form = review_form(doc, template, items, defaults, problems, refusal, accepted)
         answer = suspend_flow_run(wait_for_input=form, timeout=timeout, key=f"review-{attempt}").model_dump()
         reviewer = str(answer.get("reviewer", "")).strip()
         defaults = answer

@@ -21,7 +21,17 @@ from sqlmodel import select
 
 from ocr.fields import PAGE_VIEW_DPI, page_image_name
 from ocr.render import box_px
-from ocr.validate import CHECKED_AGAINST, Context, clean_text, to_value, validate, wareki_to_date
+from ocr.validate import (
+    BANK_FIELD,
+    CHECKED_AGAINST,
+    Context,
+    bank_name,
+    branch_name,
+    clean_text,
+    to_value,
+    validate,
+    wareki_to_date,
+)
 from schemas.db import Correction, Document, Entry, FieldValue, Review, Store
 from schemas.results import REASONS_JA, reasons_ja
 from schemas.templates import ERAS, FieldKind, FieldSpec, FormTemplate, wareki_text
@@ -217,9 +227,11 @@ def screenshot_uri(path: Path, width: int = 900) -> str | None:
 
 
 def markdown(doc: Document, template: FormTemplate, items: list[Item], problems: dict[str, str],
-             refusal: Entry | None = None) -> str:
-    """What the reviewer reads above the form: per field its image, readings, confidence, reason;
-    first, when the core system refused the record, its message and the screen it showed."""
+             refusal: Entry | None = None, known: dict[str, object] | None = None) -> str:
+    """What the reviewer reads above the form: per field its image, readings, confidence, reason, and
+    for a bank or branch code what the Zengin master calls each code read (a branch's, of the bank
+    code in `known`: the values accepted or in the form); first, when the core system refused the
+    record, its message and the screen it showed."""
     lines = [f"## {template.title} — {Path(doc.source).name}", ""]
     if refusal is not None:
         lines += ["### ⛔ 基幹システムが受け付けませんでした", "", refusal.message, "",
@@ -244,6 +256,9 @@ def markdown(doc: Document, template: FormTemplate, items: list[Item], problems:
         readings = "、".join(f"{e}: 「{t or ''}」" for e, t in sorted(it.readings.items())) or "—"
         reasons = "、".join(reasons_ja([r for r in it.row.reasons.split(",") if r])) or "—"
         lines += [f"- 読取結果: {readings}", f"- 確信度: {it.row.confidence:.2f}", f"- 理由: {reasons}"]
+        names = _master_names(it, known or {})
+        if names:
+            lines.append(f"- 全銀協の金融機関一覧: {names}")
         if it.current is not None:
             lines.append(f"- 確認済みの値: 「{shown(it.spec, it.value)}」")
         lines.append("")
@@ -253,6 +268,20 @@ def markdown(doc: Document, template: FormTemplate, items: list[Item], problems:
             where = f"（{page}枚目）" if template.pages > 1 else ""
             lines += [f"### 用紙全体{where}（赤枠が確認する項目）", "", f"![用紙全体{where}]({uri})", ""]
     return "\n".join(lines)
+
+
+def _master_names(it: Item, known: dict[str, object]) -> str:
+    """Each code read for a bank or branch code field with its name in the Zengin master; "" for other
+    fields, and for a branch code while its bank code is none of the master's."""
+    bank = known.get(BANK_FIELD)
+    codes = list(dict.fromkeys(c for c in (*sorted(t for t in it.readings.values() if t), it.value) if c))
+    if "bank_exists" in it.spec.validators:
+        names = [bank_name(c) for c in codes]
+    elif "branch_exists" in it.spec.validators and bank_name(bank):
+        names = [branch_name(bank, c) for c in codes]
+    else:
+        return ""
+    return "、".join(f"「{c}」{n or 'は一覧にありません'}" for c, n in zip(codes, names))
 
 
 def accepted_values(store: Store, doc: Document) -> dict[str, object]:

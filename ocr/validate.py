@@ -269,6 +269,24 @@ def banks() -> dict[str, frozenset[str]]:
     return {code: frozenset(bank.branches) for code, bank in Bank.all.items()}
 
 
+def bank_name(code: object) -> str | None:
+    """The Zengin master's name of the institution with this code (山口 for 0170), or None; shown to a
+    reviewer beside the code read, to hold against the paper or a passbook copy."""
+    from zengin_code import Bank
+
+    bank = Bank.all.get(str(code))
+    return None if bank is None else bank.name
+
+
+def branch_name(bank: object, code: object) -> str | None:
+    """The institution's name and its branch's (山口 本店営業部 for 0170, 001), or None."""
+    from zengin_code import Bank
+
+    b = Bank.all.get(str(bank))
+    branch = None if b is None else b.branches.get(str(code))
+    return None if branch is None else f"{b.name} {branch.name}"
+
+
 def _bank_exists(spec: FieldSpec, value: object, ctx: Context) -> str | None:
     return None if str(value) in banks() else "bank_exists"
 

@@ -106,3 +106,30 @@ def test_a_reviewer_correcting_the_bank_code_is_told_when_the_accepted_branch_is
     values, problems = check(FORM, items, {"bank_code": "0009"}, {"branch_code": "021"}, TODAY)
     assert values["bank_code"] == "0009" and "支店コード「021」" in problems["bank_code"]
     assert check(FORM, items, {"bank_code": "0170"}, {"branch_code": "021"}, TODAY)[1] == {}
+
+
+def test_a_reviewer_sees_what_the_zengin_master_calls_each_bank_and_branch_code_read(tmp_path):
+    """
+    GIVEN a document in review with its bank code read 0170 by two readers and 0171 by the third, and
+          its branch code read 001; then the same branch code under a bank code the master lacks
+    WHEN the review page is written
+    THEN 0170 is named 山口 and 0171 said to be in no list; 001 is 山口's 本店営業部; under the
+         unknown bank nothing is named (there is nothing to look the branch up in)
+    """
+    from flows.verify import Item, markdown
+    from schemas.db import Document, FieldValue
+
+    def item(spec, readings, value):
+        row = FieldValue(document_id=1, name=spec.name, label=spec.label, kind="digits", value=f'"{value}"',
+                         status="needs_review", confidence=0.5)
+        return Item(spec, row, readings, tmp_path / f"{spec.name}.png")
+
+    doc = Document(sha256="0" * 64, source="scan.jpg", form=FORM.id, status="needs_review")
+    items = [item(BANK, {"digit": "0171", "paddle": "0170", "rapid": "0170"}, "0171"),
+             item(BRANCH, {"digit": "001", "paddle": "001", "rapid": "001"}, "001")]
+    text = markdown(doc, FORM, items, {}, known={"bank_code": "0170"})
+    assert "- 全銀協の金融機関一覧: 「0170」山口、「0171」は一覧にありません" in text
+    assert "- 全銀協の金融機関一覧: 「001」山口 本店営業部" in text
+    assert text.count("全銀協の金融機関一覧") == 2
+    unknown_bank = markdown(doc, FORM, items[1:], {}, known={"bank_code": "0171"})
+    assert "全銀協" not in unknown_bank
