@@ -271,10 +271,12 @@ def markdown(doc: Document, template: FormTemplate, items: list[Item], problems:
 
 
 def _master_names(it: Item, known: dict[str, object]) -> str:
-    """Each code read for a bank or branch code field with its name in the Zengin master; "" for other
-    fields, and for a branch code while its bank code is none of the master's."""
+    """Each code read for a bank or branch code field, and the one in the form now (a reviewer's
+    answer asked again), with its name in the Zengin master; "" for other fields, and for a branch
+    code while its bank code is none of the master's."""
     bank = known.get(BANK_FIELD)
-    codes = list(dict.fromkeys(c for c in (*sorted(t for t in it.readings.values() if t), it.value) if c))
+    read = sorted(t for t in it.readings.values() if t)
+    codes = list(dict.fromkeys(c for c in (*read, it.value, known.get(it.spec.name)) if c))
     if "bank_exists" in it.spec.validators:
         names = [bank_name(c) for c in codes]
     elif "branch_exists" in it.spec.validators and bank_name(bank):

@@ -114,7 +114,8 @@ def test_a_reviewer_sees_what_the_zengin_master_calls_each_bank_and_branch_code_
           its branch code read 001; then the same branch code under a bank code the master lacks
     WHEN the review page is written
     THEN 0170 is named 山口 and 0171 said to be in no list; 001 is 山口's 本店営業部; under the
-         unknown bank nothing is named (there is nothing to look the branch up in)
+         unknown bank nothing is named (there is nothing to look the branch up in); a reviewer's
+         answer in the form (0009) is named too when the page is shown again
     """
     from flows.verify import Item, markdown
     from schemas.db import Document, FieldValue
@@ -133,3 +134,5 @@ def test_a_reviewer_sees_what_the_zengin_master_calls_each_bank_and_branch_code_
     assert text.count("全銀協の金融機関一覧") == 2
     unknown_bank = markdown(doc, FORM, items[1:], {}, known={"bank_code": "0171"})
     assert "全銀協" not in unknown_bank
+    answered = markdown(doc, FORM, items[:1], {}, known={"bank_code": "0009"})  # asked again after 0009
+    assert "「0171」は一覧にありません、「0009」三井住友" in answered
