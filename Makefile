@@ -29,7 +29,7 @@ SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 BENCH_OUT ?= bench
 DIGIT_DATA ?= ../shared/data
 
-.PHONY: help setup apt demo demo-down test bench bench-quick bench-prefect bench-entry fuzz chaos clean-demo train-digits calibrate-digits
+.PHONY: help setup apt demo demo-down test bench bench-quick bench-prefect bench-entry fuzz chaos clean-demo train-digits calibrate-digits compare-digits
 
 help:
 	@echo "make demo   install what is missing, start server+reader+worker+watcher and the stand-in core system,"
@@ -44,6 +44,7 @@ help:
 	@echo "            (CHAOS_N=n, CHAOS_KILLS=k): 0 lost, 0 read twice, 0 entered twice (bench/chaos/chaos.md)"
 	@echo "make train-digits  train the digit reader again from ../shared/data (about 25 min on 2 idle cores)"
 	@echo "make calibrate-digits  certify the digit-vote thresholds on held-out handwriting (bench/calibrate-digits.json)"
+	@echo "make compare-digits MODEL=path  a new digit model against the shipped one on the same held-out handwriting"
 
 apt:
 	@missing=$$(for p in $(APT_PACKAGES); do dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null | grep -q "ok installed" || echo $$p; done); \
@@ -147,3 +148,9 @@ train-digits: $(TRAIN_VENV)/.installed
 # thresholds for the digit vote, certified on held-out handwriting with the product's own readers
 calibrate-digits: setup
 	$(PY) -m training.calibrate_digits --data $(DIGIT_DATA) --out $(BENCH_OUT)/calibrate-digits.json
+
+# a newly trained digit model (MODEL=, e.g. from TRAIN_ARGS="--out bench/new.onnx") against the shipped one
+compare-digits: setup
+	@test -n "$(MODEL)" || { echo 'usage: make compare-digits MODEL=bench/new.onnx (make train-digits TRAIN_ARGS="--out bench/new.onnx" makes one)'; exit 2; }
+	$(PY) -m training.compare_digits $(MODEL) --data $(DIGIT_DATA) --lines $(BENCH_OUT)/held-out-lines.pkl \
+		--out $(BENCH_OUT)/compare-digits.json

@@ -37,19 +37,26 @@ DECISION = Settings().decision  # MADOGUCHI_DECISION__* as the reader takes them
 CURVE = (0.5, 0.8, 0.9, 0.95, 0.97, 0.98, 0.99, 0.995, 0.999)
 
 
-def read_cells(data: Path, engines: list[str], limit: int | None = None) -> tuple[np.ndarray, dict[str, list]]:
-    """Truth and each engine's Reading of every held-out digit (the first `limit` of each source)
-    drawn into a cell once."""
+def draw_cells(data: Path, limit: int | None = None) -> tuple[list[np.ndarray], np.ndarray, np.ndarray]:
+    """Every held-out digit (the first `limit` of each source) drawn into a cell once: the crops,
+    their digits and the name of each one's source, in one fixed order that mixes writers and sources."""
     sources = load_digits(data)
     rng = np.random.default_rng(SEED)
-    crops, truth = [], []
+    crops, truth, source = [], [], []
     for name in HELD_OUT:
         x, y = sources[name]
         for img, label in zip(x[:limit], y[:limit]):
             crops.append(draw_cell(img, rng))
             truth.append(int(label))
+            source.append(name)
     order = rng.permutation(len(crops))  # fields mix writers and sources
-    crops, truth = [crops[i] for i in order], np.asarray(truth)[order]
+    return [crops[i] for i in order], np.asarray(truth)[order], np.asarray(source)[order]
+
+
+def read_cells(data: Path, engines: list[str], limit: int | None = None) -> tuple[np.ndarray, dict[str, list]]:
+    """Truth and each engine's Reading of every held-out digit (the first `limit` of each source)
+    drawn into a cell once."""
+    crops, truth, _ = draw_cells(data, limit)
     readers = load_engines(engines)
     return truth, {r.name: r.recognize(crops, charset=DIGITS) for r in readers}
 

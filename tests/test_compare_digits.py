@@ -1,0 +1,72 @@
+"""`make compare-digits`: a new digit model judged against the shipped one on the same held-out cells."""
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from ocr.digit_reader import MODEL_PATH
+from ocr.engines import EMPTY_READING, Reading
+from training.compare_digits import boxed_probabilities, cell_curve, main
+
+DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
+
+
+def probs(digit: int, p: float, not_a_digit: float = 0.0) -> list[float]:
+    row = [(1.0 - p - not_a_digit) / 9] * 10 + [not_a_digit]
+    row[digit] = p
+    return row
+
+
+def test_cells_are_counted_most_probable_first_and_only_where_they_may_be_accepted():
+    """
+    GIVEN four cells: a right 3 at 0.99, a wrong 5 (a 6 written) at 0.98, a right 7 at 0.97, a right 1 at 0.5
+    WHEN curved alone, and with the wrong 5 unbacked (no line engine read it)
+    THEN alone: one cell is kept before the first wrong one, three at 0.95 with that one wrong;
+         backed: the three backed cells are kept before any wrong one, two at 0.95, none wrong
+    """
+    p = np.array([probs(3, 0.99), probs(5, 0.98), probs(7, 0.97), probs(1, 0.5)])
+    truth = np.array([3, 6, 7, 1])
+    alone = cell_curve(p, truth)
+    assert alone["forced_wrong"] == 0.25
+    assert alone["before_wrong"][0] == 0.25 and alone["before_wrong"][2] == 1.0
+    assert alone["at"][0.95] == [0.75, 1]
+    backed = cell_curve(p, truth, np.array([True, False, True, True]))
+    assert backed["before_wrong"][0] == 0.75
+    assert backed["at"][0.95] == [0.5, 0]
+
+
+def test_not_a_digit_is_weighed_as_in_a_printed_box_and_an_empty_cell_is_never_accepted():
+    """
+    GIVEN a 6 at 0.88 with "not a digit" 0.12, and a cell the reader found empty
+    WHEN weighed at 0.25 (the decision's default) and at 1
+    THEN the 6 clears 0.95 only when weighed; the empty cell has no digit above 0
+    """
+    cells = [Reading("6", 0.88, (0.88,), 0.76, probabilities=tuple(probs(6, 0.88, 0.12))), EMPTY_READING]
+    weighed, trained = boxed_probabilities(cells, 0.25), boxed_probabilities(cells, 1.0)
+    assert weighed[0, 6] >= 0.95 > trained[0, 6]
+    assert weighed[1, :10].max() == 0.0
+    assert cell_curve(weighed, np.array([6, 0]))["at"][0.95] == [0.5, 0]
+
+
+@pytest.mark.skipif(not (DATA / "mnist" / "train").is_dir(), reason="needs ../shared/data")
+def test_the_shipped_model_against_itself_reads_the_same_cells_the_same(tmp_path, capsys):
+    """
+    GIVEN the shipped model as the candidate too, and 20 held-out digits of each source drawn into cells
+    WHEN compared without line engines
+    THEN both columns are the same, and every source is reported with its cell count
+    """
+    out = tmp_path / "compare.json"
+    assert main([str(MODEL_PATH), "--data", str(DATA), "--limit", "20", "--engines", "", "--out", str(out)]) == 0
+    shipped, candidate = json.loads(out.read_text())
+    assert shipped["sources"] == candidate["sources"]
+    assert {k: v["alone"]["cells"] for k, v in shipped["sources"].items()} == {
+        "all": 60, "mnist_val": 20, "optdigits_windep": 20, "semeion_val": 20}
+    assert "mnist_val (20 cells)" in capsys.readouterr().out
+
+
+def test_a_missing_model_is_refused_by_name(tmp_path, capsys):
+    with pytest.raises(SystemExit):
+        main([str(tmp_path / "nothing.onnx"), "--data", str(DATA)])
+    assert "no model at" in capsys.readouterr().err

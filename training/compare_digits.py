@@ -1,0 +1,187 @@
+"""Judge a digit-reader model against the shipped one on held-out handwriting: `make compare-digits MODEL=...`.
+
+A model that trained to a lower held-out error is not yet a better reader: what the product gains
+is fields accepted at the vote threshold, and what it risks is wrong cells accepted. So both models
+read the very cells `make calibrate-digits` certifies on (`training.calibrate_digits.draw_cells`:
+MNIST training digits 55,000-59,999, which share their writers with the training digits; UCI
+optdigits' 13 writers and semeion's last 313 digits, which the reader never saw), and this prints,
+per source and for all:
+
+- per cell, with "not a digit" weighed as in a printed box (`DecisionSettings.not_a_digit_weight`):
+  the error when it must answer, the share of cells accepted before the 1st / 3rd / 6th / 11th
+  wrong one, and the share and wrong cells at 0.95 and 0.99; "alone", and "backed": only cells a
+  line engine read the same may be accepted (the vote's backing);
+- seven- and six-cell fields made as `make calibrate-digits` makes them: accepted and wrong at
+  0.9, 0.95 and 0.99, and with every reader alike at 0.9.
+
+The line engines read the cells once; their readings are kept in `--lines` (bench/, git-ignored)
+and used again while the engines' versions are the same. The MNIST test split is never read here:
+`madoguchi digits` and `make bench` report on it after a model is chosen.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import pickle
+from importlib.metadata import PackageNotFoundError, version
+from pathlib import Path
+
+import numpy as np
+
+from ocr.charsets import DIGITS
+from ocr.decide import DIGIT_READER
+from ocr.digit_reader import MODEL_PATH, NOT_A_DIGIT, DigitRecognizer
+from ocr.engines import Reading
+from ocr.readers import load_engines
+from schemas.settings import Settings
+from training.calibrate_digits import HELD_OUT, SEED, draw_cells, field_rows, unanimous_point
+
+WRONG_POINTS = (0, 2, 5, 10)  # cells accepted before the (k+1)-th wrong one
+THRESHOLDS = (0.95, 0.99)
+FIELD_THRESHOLDS = (0.9, 0.95, 0.99)
+FIELDS = {"digits": 7, "wareki_date": 6}  # as `make calibrate-digits` makes them
+
+
+def boxed_probabilities(readings: list[Reading], weight: float) -> np.ndarray:
+    """(N, 11) each cell's class probabilities with "not a digit" weighed by `weight` and renormalised,
+    as `ocr.fusion` weighs a printed box; a cell the reader found empty counts as sure "not a digit"."""
+    probs = np.array([r.probabilities if len(r.probabilities) == NOT_A_DIGIT + 1
+                      else [0.0] * NOT_A_DIGIT + [1.0] for r in readings], dtype=np.float64)
+    probs[:, NOT_A_DIGIT] *= weight
+    return probs / probs.sum(axis=1, keepdims=True)
+
+
+def cell_curve(probs: np.ndarray, truth: np.ndarray, accepted: np.ndarray | None = None) -> dict:
+    """How far the digit reader's likeliest digit can be trusted on these cells.
+
+    Args:
+        probs: (N, 11) class probabilities (`boxed_probabilities`).
+        truth: (N,) the digits written.
+        accepted: (N,) cells that may be accepted at all (a line engine read the same digit); all if None.
+
+    Returns:
+        {"cells", "forced_wrong" (share wrong when every cell must be answered), "before_wrong"
+        {k: share of all cells accepted before the (k+1)-th wrong one, most probable first},
+        "at" {threshold: [share accepted, wrong among them]}}.
+    """
+    n = len(truth)
+    best = probs[:, :NOT_A_DIGIT].argmax(axis=1)
+    conf = probs[np.arange(n), best]
+    wrong = best != truth
+    mask = np.ones(n, bool) if accepted is None else accepted
+    order = np.argsort(-conf[mask], kind="stable")
+    wrong_so_far = np.cumsum(wrong[mask][order])
+    return {"cells": n, "forced_wrong": round(float(wrong.mean()), 5) if n else 0.0,
+            "before_wrong": {k: round(int(np.searchsorted(wrong_so_far, k + 1)) / max(n, 1), 4) for k in WRONG_POINTS},
+            "at": {t: [round(int((mask & (conf >= t)).sum()) / max(n, 1), 4), int((mask & wrong & (conf >= t)).sum())]
+                   for t in THRESHOLDS}}
+
+
+def field_counts(truth: np.ndarray, readings: dict[str, list[Reading]]) -> dict:
+    """Fields of held-out cells as `make calibrate-digits` makes them: [accepted, wrong] at each
+    threshold (every cell backed by a line engine), and with every reader alike at 0.9."""
+    out = {}
+    for kind, cells in FIELDS.items():
+        rows = field_rows(truth, readings, cells)
+        counts = {str(t): [sum(b and s >= t for b, s, _, _ in rows), sum(b and s >= t and not ok for b, s, ok, _ in rows)]
+                  for t in FIELD_THRESHOLDS}
+        alike = unanimous_point(rows, 0.95, 0.9)
+        out[kind] = {"fields": len(rows), **counts, "0.95 or alike at 0.9": [alike["accepted"], alike["wrong"]]}
+    return out
+
+
+def judge(model: Path, crops: list[np.ndarray], truth: np.ndarray, source: np.ndarray,
+          lines: dict[str, list[Reading]], weight: float) -> dict:
+    """One model's cell curves (per source and all; alone and line-backed) and field counts."""
+    digit = DigitRecognizer(model_path=model).recognize(crops, charset=DIGITS)
+    probs = boxed_probabilities(digit, weight)
+    best = probs[:, :NOT_A_DIGIT].argmax(axis=1)
+    backed = np.array([any(rs[i].text == str(b) for rs in lines.values()) for i, b in enumerate(best)])
+    report: dict = {"model": str(model), "sources": {}}
+    for name in ("all", *HELD_OUT):
+        sel = np.ones(len(truth), bool) if name == "all" else source == name
+        report["sources"][name] = {"alone": cell_curve(probs[sel], truth[sel]),
+                                   **({"backed": cell_curve(probs[sel], truth[sel], backed[sel])} if lines else {})}
+    if lines:
+        report["fields"] = field_counts(truth, {**lines, DIGIT_READER: digit})
+    return report
+
+
+def line_readings(crops: list[np.ndarray], engines: list[str], cache: Path, key: dict) -> dict[str, list[Reading]]:
+    """The line engines' readings of the cells, from `cache` when it was made for the same cells and versions."""
+    if not engines:
+        return {}
+    if cache.exists():
+        saved = pickle.loads(cache.read_bytes())  # noqa: S301 - our own cache
+        if saved.get("key") == key:
+            return saved["readings"]
+    readings = {r.name: r.recognize(crops, charset=DIGITS) for r in load_engines(engines)}
+    cache.parent.mkdir(parents=True, exist_ok=True)
+    cache.write_bytes(pickle.dumps({"key": key, "readings": readings}))
+    return readings
+
+
+def _version(package: str) -> str | None:
+    try:
+        return version(package)
+    except PackageNotFoundError:
+        return None
+
+
+def format_reports(reports: list[dict]) -> str:
+    """Side by side, one column per model."""
+    rows: list[tuple[str, list[str]]] = []
+    for name in reports[0]["sources"]:
+        rows.append((f"{name} ({reports[0]['sources'][name]['alone']['cells']} cells)", []))
+        rows.append(("  wrong when it must answer", [f"{r['sources'][name]['alone']['forced_wrong']:.2%}" for r in reports]))
+        for part in ("alone", "backed"):
+            if part not in reports[0]["sources"][name]:
+                continue
+            curves = [r["sources"][name][part] for r in reports]
+            rows.append((f"  {part}: accepted before wrong no. 1/3/6/11",
+                         ["/".join(f"{v:.1%}" for v in c["before_wrong"].values()) for c in curves]))
+            rows += [(f"  {part}: at {t} (share, wrong)", [f"{c['at'][t][0]:.1%}, {c['at'][t][1]}" for c in curves])
+                     for t in THRESHOLDS]
+    for kind, counts in reports[0].get("fields", {}).items():
+        rows.append((f"{kind}: {counts['fields']} fields of {FIELDS[kind]} cells (accepted, wrong)", []))
+        rows += [(f"  at {key}", [f"{r['fields'][kind][key][0]}, {r['fields'][kind][key][1]}" for r in reports])
+                 for key in counts if key != "fields"]
+    names = [Path(r["model"]).name for r in reports]
+    label = max(len(t) for t, cells in rows if cells) + 2
+    width = max(len(c) for _, cells in rows for c in [*cells, *names]) + 2
+    out = [" " * label + "".join(f"{n:>{width}}" for n in names)]
+    out += [t if not cells else f"{t:{label}}" + "".join(f"{c:>{width}}" for c in cells) for t, cells in rows]
+    return "\n".join(out)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("model", type=Path, help="the candidate model (ONNX, as `make train-digits` writes it)")
+    parser.add_argument("--against", type=Path, default=MODEL_PATH, help="the model to compare with (the shipped one)")
+    parser.add_argument("--data", type=Path, default=Path("../shared/data"))
+    parser.add_argument("--engines", default="paddle,rapid", help="line engines backing the cells ('' for none)")
+    parser.add_argument("--lines", type=Path, default=Path("bench/held-out-lines.pkl"),
+                        help="where the line engines' readings of the cells are kept")
+    parser.add_argument("--limit", type=int, default=None, help="digits per source, for a quick look")
+    parser.add_argument("--out", type=Path, default=None, help="also write the reports as JSON")
+    args = parser.parse_args(argv)
+    for model in (args.model, args.against):
+        if not model.is_file():
+            parser.error(f"no model at {model}")
+    crops, truth, source = draw_cells(args.data, args.limit)
+    engines = [e for e in args.engines.split(",") if e]
+    key = {"seed": SEED, "limit": args.limit, "cells": len(crops), "engines": engines,
+           "versions": {p: _version(p) for p in ("paddleocr", "rapidocr", "onnxruntime")}}
+    lines = line_readings(crops, engines, args.lines, key)
+    weight = Settings().decision.not_a_digit_weight
+    reports = [judge(m, crops, truth, source, lines, weight) for m in (args.against, args.model)]
+    print(format_reports(reports))
+    if args.out:
+        args.out.parent.mkdir(parents=True, exist_ok=True)
+        args.out.write_text(json.dumps(reports, indent=1))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
