@@ -63,7 +63,7 @@ def line_likelihood(lines: list[Reading | None], cfg: DecisionSettings) -> np.nd
     return out
 
 
-def fuse_cell(digit: Reading, lines: list[Reading | None], cfg: DecisionSettings, *, boxed: bool = False) -> Reading:
+def fuse_cell(digit: Reading, lines: list[Reading | None], cfg: DecisionSettings, *, boxed: bool) -> Reading:
     """One cell's digit reader reading with its probabilities weighed by the line engines' readings,
     and in a printed box (`boxed`) "not a digit" weighed at the paper's share (`not_a_digit_weight`).
     The digit is the most probable one, or "" when "not a digit" is more probable still."""

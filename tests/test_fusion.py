@@ -52,7 +52,7 @@ def test_two_line_engines_sure_of_the_digit_the_reader_doubts_make_it_sure():
     WHEN weighing
     THEN 4, far surer than the vote threshold
     """
-    cell = fuse_cell(digit_cell({4: 0.90, 9: 0.10}), [line_cell("4", 1.0), line_cell("4", 1.0)], CFG)
+    cell = fuse_cell(digit_cell({4: 0.90, 9: 0.10}), [line_cell("4", 1.0), line_cell("4", 1.0)], CFG, boxed=False)
     assert cell.text == "4" and cell.confidence > 0.99
 
 
@@ -62,7 +62,7 @@ def test_line_engines_never_outweigh_a_digit_reader_sure_of_another_digit():
     WHEN weighing
     THEN still 7, but no longer sure enough to accept on (their 1 counts, capped at 1 - line_error)
     """
-    cell = fuse_cell(digit_cell({7: 0.999, 1: 0.001}), [line_cell("1", 0.999), line_cell("1", 0.999)], CFG)
+    cell = fuse_cell(digit_cell({7: 0.999, 1: 0.001}), [line_cell("1", 0.999), line_cell("1", 0.999)], CFG, boxed=False)
     assert cell.text == "7" and 0.5 < cell.confidence < CFG.vote_thresholds["digits"]
 
 
@@ -75,10 +75,10 @@ def test_not_a_digit_stays_not_a_digit_and_silent_cells_change_nothing():
          the reader's own probabilities
     """
     line = [line_cell("1", 0.99)] * 2
-    assert fuse_cell(digit_cell({10: 0.9999, 1: 0.0001}), line, CFG).text == ""
-    assert fuse_cell(digit_cell({10: 0.99, 1: 0.01}), line, CFG).confidence < 0.8
+    assert fuse_cell(digit_cell({10: 0.9999, 1: 0.0001}), line, CFG, boxed=False).text == ""
+    assert fuse_cell(digit_cell({10: 0.99, 1: 0.01}), line, CFG, boxed=False).confidence < 0.8
     alone = digit_cell({3: 0.8, 8: 0.2})
-    same = fuse_cell(alone, [None, line_cell("", 0.0)], CFG)
+    same = fuse_cell(alone, [None, line_cell("", 0.0)], CFG, boxed=False)
     assert same.text == "3" and abs(same.confidence - alone.confidence) < 1e-6
 
 
@@ -124,7 +124,7 @@ def test_hesitant_line_engines_do_not_make_a_hesitant_digit_reader_sure():
     WHEN weighing
     THEN the line engines count for nothing: still 0.57, so the field goes to review
     """
-    cell = fuse_cell(digit_cell({4: 0.57, 9: 0.25, 1: 0.08, 10: 0.07}), [line_cell("4", 0.76), line_cell("4", 0.83)], CFG)
+    cell = fuse_cell(digit_cell({4: 0.57, 9: 0.25, 1: 0.08, 10: 0.07}), [line_cell("4", 0.76), line_cell("4", 0.83)], CFG, boxed=False)
     assert cell.text == "4" and cell.confidence < 0.6
 
 
