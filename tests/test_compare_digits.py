@@ -8,6 +8,7 @@ import pytest
 
 from ocr.digit_reader import MODEL_PATH
 from ocr.engines import EMPTY_READING, Reading
+from schemas.settings import DecisionSettings
 from training.compare_digits import boxed_probabilities, cell_curve, main
 
 DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
@@ -44,7 +45,8 @@ def test_not_a_digit_is_weighed_as_in_a_printed_box_and_an_empty_cell_is_never_a
     THEN the 6 clears 0.95 only when weighed; the empty cell has no digit above 0
     """
     cells = [Reading("6", 0.88, (0.88,), 0.76, probabilities=tuple(probs(6, 0.88, 0.12))), EMPTY_READING]
-    weighed, trained = boxed_probabilities(cells, 0.25), boxed_probabilities(cells, 1.0)
+    weighed = boxed_probabilities(cells, DecisionSettings())
+    trained = boxed_probabilities(cells, DecisionSettings(not_a_digit_weight=1.0))
     assert weighed[0, 6] >= 0.95 > trained[0, 6]
     assert weighed[1, :10].max() == 0.0
     assert cell_curve(weighed, np.array([6, 0]))["at"][0.95] == [0.5, 0]

@@ -33,8 +33,9 @@ from ocr.charsets import DIGITS
 from ocr.decide import DIGIT_READER
 from ocr.digit_reader import MODEL_PATH, NOT_A_DIGIT, DigitRecognizer
 from ocr.engines import Reading
+from ocr.fusion import fuse_cell
 from ocr.readers import load_engines
-from schemas.settings import Settings
+from schemas.settings import DecisionSettings, Settings
 from training.calibrate_digits import HELD_OUT, SEED, draw_cells, field_rows, unanimous_point
 
 WRONG_POINTS = (0, 2, 5, 10)  # cells accepted before the (k+1)-th wrong one
@@ -43,13 +44,11 @@ FIELD_THRESHOLDS = (0.9, 0.95, 0.99)
 FIELDS = {"digits": 7, "wareki_date": 6}  # as `make calibrate-digits` makes them
 
 
-def boxed_probabilities(readings: list[Reading], weight: float) -> np.ndarray:
-    """(N, 11) each cell's class probabilities with "not a digit" weighed by `weight` and renormalised,
-    as `ocr.fusion` weighs a printed box; a cell the reader found empty counts as sure "not a digit"."""
-    probs = np.array([r.probabilities if len(r.probabilities) == NOT_A_DIGIT + 1
-                      else [0.0] * NOT_A_DIGIT + [1.0] for r in readings], dtype=np.float64)
-    probs[:, NOT_A_DIGIT] *= weight
-    return probs / probs.sum(axis=1, keepdims=True)
+def boxed_probabilities(readings: list[Reading], cfg: DecisionSettings) -> np.ndarray:
+    """(N, 11) each cell's class probabilities as the decision weighs a printed box's (`ocr.fusion.fuse_cell`:
+    "not a digit" at `not_a_digit_weight`); a cell the reader found empty counts as sure "not a digit"."""
+    return np.array([fuse_cell(r, [], cfg, boxed=True).probabilities if len(r.probabilities) == NOT_A_DIGIT + 1
+                     else [0.0] * NOT_A_DIGIT + [1.0] for r in readings], dtype=np.float64)
 
 
 def cell_curve(probs: np.ndarray, truth: np.ndarray, accepted: np.ndarray | None = None) -> dict:
@@ -92,10 +91,10 @@ def field_counts(truth: np.ndarray, readings: dict[str, list[Reading]]) -> dict:
 
 
 def judge(model: Path, crops: list[np.ndarray], truth: np.ndarray, source: np.ndarray,
-          lines: dict[str, list[Reading]], weight: float) -> dict:
+          lines: dict[str, list[Reading]], cfg: DecisionSettings) -> dict:
     """One model's cell curves (per source and all; alone and line-backed) and field counts."""
     digit = DigitRecognizer(model_path=model).recognize(crops, charset=DIGITS)
-    probs = boxed_probabilities(digit, weight)
+    probs = boxed_probabilities(digit, cfg)
     best = probs[:, :NOT_A_DIGIT].argmax(axis=1)
     backed = np.array([any(rs[i].text == str(b) for rs in lines.values()) for i, b in enumerate(best)])
     report: dict = {"model": str(model), "sources": {}}
@@ -174,8 +173,8 @@ def main(argv: list[str] | None = None) -> int:
     key = {"seed": SEED, "limit": args.limit, "cells": len(crops), "engines": engines,
            "versions": {p: _version(p) for p in ("paddleocr", "rapidocr", "onnxruntime")}}
     lines = line_readings(crops, engines, args.lines, key)
-    weight = Settings().decision.not_a_digit_weight
-    reports = [judge(m, crops, truth, source, lines, weight) for m in (args.against, args.model)]
+    cfg = Settings().decision  # MADOGUCHI_DECISION__* as the reader takes them
+    reports = [judge(m, crops, truth, source, lines, cfg) for m in (args.against, args.model)]
     print(format_reports(reports))
     if args.out:
         args.out.parent.mkdir(parents=True, exist_ok=True)
