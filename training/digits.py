@@ -1,4 +1,4 @@
-"""Train the digit reader and write it as ONNX: `make train-digits` (about 25 minutes on 2 idle cores).
+"""Train the digit reader and write it as ONNX: `make train-digits` (25-30 minutes on 2 idle cores).
 
 Data: the 60,000 MNIST training digits (55,000 trained on, 5,000 held out), the UCI sets of
 other writers (optdigits: 30 + 13 writers, the 13 held out; semeion) and 3,000 digits in Debian's
