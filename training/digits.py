@@ -8,6 +8,9 @@ part picks the epoch and fits the temperature that makes the probabilities hones
 their calibrated probabilities (`ensemble`). The MNIST test split is not read here: `madoguchi
 digits` reports on it.
 
+`--precision auto --batch 256` trains in bfloat16 where the CPU has it (2.4x faster an epoch on this
+machine's AMX; the shipped file is float32, batch 128: the defaults).
+
 Needs torch and onnx, which only this script uses (the Makefile puts them in `.venv-train/`);
 the product runs the model on ONNX Runtime.
 """
@@ -102,14 +105,26 @@ def fit_temperature(logits: np.ndarray, labels: np.ndarray) -> float:
     return float(min(fine, key=nll))
 
 
+def bf16_ok() -> bool:
+    """Whether this CPU multiplies bfloat16 natively (AVX-512 BF16 or AMX): 2.9x faster a training
+    example here with batches of 256 in channels-last memory; elsewhere bfloat16 is emulated and slow."""
+    import torch
+
+    return bool(torch.backends.mkldnn.is_available() and torch.ops.mkldnn._is_mkldnn_bf16_supported())
+
+
 def train(x: np.ndarray, y: np.ndarray, vx: np.ndarray, vy: np.ndarray, epochs: int, log,
-          seed: int = SEED) -> tuple[object, list[dict]]:
+          seed: int = SEED, batch: int = 128, bf16: bool = False) -> tuple[object, list[dict]]:
     import torch
 
     torch.manual_seed(seed)
     gen = torch.Generator().manual_seed(seed)
     model = network()
-    steps = epochs * ((len(x) + 127) // 128)
+    # channels-last is what makes bfloat16 fast here (0.344 -> 0.156 ms an example at 256); fp32 keeps
+    # the layout the shipped model was trained in, so the same seeds give the same weights
+    memory = torch.channels_last if bf16 else torch.contiguous_format
+    model = model.to(memory_format=memory)
+    steps = epochs * ((len(x) + batch - 1) // batch)
     opt = torch.optim.AdamW(model.parameters(), lr=2e-3, weight_decay=1e-4)
     sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=2e-3, total_steps=steps, pct_start=0.2)
     loss_fn = torch.nn.CrossEntropyLoss()
@@ -118,9 +133,10 @@ def train(x: np.ndarray, y: np.ndarray, vx: np.ndarray, vy: np.ndarray, epochs: 
     for epoch in range(epochs):
         model.train()
         start, total = time.time(), 0.0
-        for idx in torch.randperm(len(xt), generator=gen).split(128):
+        for idx in torch.randperm(len(xt), generator=gen).split(batch):
             opt.zero_grad()
-            loss = loss_fn(model(_shift(xt[idx], gen)), yt[idx])
+            with torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16):
+                loss = loss_fn(model(_shift(xt[idx], gen).contiguous(memory_format=memory)), yt[idx])
             loss.backward()
             opt.step()
             sched.step()
@@ -133,7 +149,7 @@ def train(x: np.ndarray, y: np.ndarray, vx: np.ndarray, vy: np.ndarray, epochs: 
         if best is None or err <= best:
             best, best_state = err, {k: v.clone() for k, v in model.state_dict().items()}
     model.load_state_dict(best_state)
-    return model, history
+    return model.to(memory_format=torch.contiguous_format), history
 
 
 def export(model, out: Path, temperature: float, meta: dict) -> None:
@@ -175,6 +191,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--epochs", type=int, default=12)
     parser.add_argument("--seeds", default=",".join(map(str, MEMBER_SEEDS)),
                         help="one member per seed: the seed of its examples and weights")
+    parser.add_argument("--batch", type=int, default=128, help="training examples a step")
+    parser.add_argument("--precision", choices=("auto", "fp32", "bf16"), default="fp32",
+                        help="bf16: bfloat16 arithmetic (fast only where the CPU has it); auto: bf16 where it has")
     parser.add_argument("--workers", type=int, default=2, help="processes drawing the examples")
     parser.add_argument("--threads", type=int, default=2,
                         help="torch threads (1 when other work shares the cores: 2 contended threads were 3x slower)")
@@ -183,6 +202,7 @@ def main(argv: list[str] | None = None) -> int:
 
     torch.set_num_threads(args.threads)
     log = lambda msg: print(f"[{time.strftime('%H:%M:%S')}] {msg}", flush=True)  # noqa: E731
+    bf16 = args.precision == "bf16" or (args.precision == "auto" and bf16_ok())
     t0 = time.time()
     vx, vy = build(args.data, VAL_PLAN, SEED + 1, args.workers)  # the same held-out examples for every member
     members, temperatures, reports = [], [], []
@@ -190,7 +210,7 @@ def main(argv: list[str] | None = None) -> int:
         x, y = build(args.data, TRAIN_PLAN, seed, args.workers)
         log(f"member {len(members) + 1}, seed {seed}: {len(x)} examples to train on, {len(vx)} held out "
             f"({time.time() - t0:.0f} s); classes {np.bincount(y).tolist()}")
-        model, history = train(x, y, vx, vy, args.epochs, log, seed)
+        model, history = train(x, y, vx, vy, args.epochs, log, seed, args.batch, bf16)
         vlogits = logits_of(model, vx)
         members.append(model)
         temperatures.append(fit_temperature(vlogits, vy))
@@ -204,6 +224,7 @@ def main(argv: list[str] | None = None) -> int:
     export(model, args.out, temperature, {"held_out_error": f"{err:.5f}", "seeds": args.seeds})
     report = {"members": reports, "held_out": int(len(vx)), "held_out_error": round(err, 5),
               "temperature": round(temperature, 4), "minutes": round((time.time() - t0) / 60, 1),
+              "batch": args.batch, "precision": "bf16" if bf16 else "fp32",
               "train_plan": TRAIN_PLAN, "held_out_plan": VAL_PLAN}
     args.out.with_suffix(".training.json").write_text(json.dumps(report, indent=1))
     log(f"wrote {args.out} ({len(members)} members, held-out error {err:.4%}, temperature {temperature:.3f}, "
