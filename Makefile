@@ -153,4 +153,4 @@ calibrate-digits: setup
 compare-digits: setup
 	@test -n "$(MODEL)" || { echo 'usage: make compare-digits MODEL=bench/new.onnx (make train-digits TRAIN_ARGS="--out bench/new.onnx" makes one)'; exit 2; }
 	$(PY) -m training.compare_digits $(MODEL) --data $(DIGIT_DATA) --lines $(BENCH_OUT)/held-out-lines.pkl \
-		--out $(BENCH_OUT)/compare-digits.json
+		--out $(BENCH_OUT)/compare-digits.json --crops $(BENCH_OUT)/compare-digits-cells

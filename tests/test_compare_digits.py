@@ -9,7 +9,7 @@ import pytest
 from ocr.digit_reader import MODEL_PATH
 from ocr.engines import EMPTY_READING, Reading
 from schemas.settings import DecisionSettings
-from training.compare_digits import boxed_probabilities, cell_curve, main
+from training.compare_digits import boxed_probabilities, cell_curve, format_reports, list_cells, main, wrong_cells
 
 DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
 
@@ -36,6 +36,32 @@ def test_cells_are_counted_most_probable_first_and_only_where_they_may_be_accept
     backed = cell_curve(p, truth, np.array([True, False, True, True]))
     assert backed["before_wrong"][0] == 0.75
     assert backed["at"][0.95] == [0.5, 0]
+
+
+def test_the_cells_read_wrong_surely_are_listed_with_what_every_reader_read_there():
+    """
+    GIVEN five cells: a right 3 at 0.99; a 5 at 0.98 where a 6 is labelled, backed by a line engine; a 7 at
+          0.97 where a 1 is labelled, backed by none; a 2 at 0.6 where an 8 is labelled; and a second model
+          that reads the labelled 6 right and is sure of the 8 as 2
+    WHEN each model's wrong cells are listed (backed, at 0.9 or more) and put side by side
+    THEN the first lists the 5 only, the second the 2 only; the listing holds both cells with both
+         models' readings and the line engines', and the text shows them one row each
+    """
+    truth = np.array([3, 6, 1, 8])
+    first = np.array([probs(3, 0.99), probs(5, 0.98), probs(7, 0.97), probs(2, 0.6)])
+    second = np.array([probs(3, 0.99), probs(6, 0.97), probs(7, 0.97), probs(2, 0.95)])
+    backed = np.array([True, True, False, True])
+    assert wrong_cells(first, truth, backed) == [1]
+    assert wrong_cells(second, truth, backed) == [3]
+    reports = [{"model": name, "sources": {"all": {"alone": cell_curve(p, truth)}}, "wrong_cells": wrong_cells(p, truth, backed)}
+               for name, p in (("a.onnx", first), ("b.onnx", second))]
+    lines = {"rapid": [Reading(t, 0.9, (0.9,), 0.8) for t in "3572"]}
+    cells = list_cells(reports, [first, second], truth, np.array(["mnist_val"] * 4), lines)
+    assert [(c["cell"], c["label"], c["models"], c["lines"]) for c in cells] == [
+        (1, 6, [[5, 0.98], [6, 0.97]], {"rapid": "5"}), (3, 8, [[2, 0.6], [2, 0.95]], {"rapid": "2"})]
+    text = format_reports(reports, cells)
+    assert "1 mnist_val, labelled 6; rapid 5" in text and "5 at 0.980" in text and "6 at 0.970" in text
+    assert "3 mnist_val, labelled 8; rapid 2" in text and "2 at 0.950" in text
 
 
 def test_not_a_digit_is_weighed_as_in_a_printed_box_and_an_empty_cell_is_never_accepted():
