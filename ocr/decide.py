@@ -253,7 +253,8 @@ def decide_text(raw: RawField, cfg: DecisionSettings, ctx: Context) -> FieldResu
         return _result(spec, None, FieldStatus.accepted, 1.0, [], readings)
     vote_threshold = cfg.vote_thresholds.get(spec.kind.value, 0.99)
     invalid = frozenset(e for e, f in failures.items() if f)  # engines whose reading is no valid value
-    vote = cell_vote(raw.texts, sure=vote_threshold, invalid=invalid, overrule=cfg.overrule.get(spec.kind.value, 1.01))
+    vote = cell_vote(raw.texts, sure=vote_threshold, invalid=invalid, overrule=cfg.overrule.get(spec.kind.value, 1.01),
+                     opposed=cfg.opposed)
     lines = [e for e in raw.texts if e != DIGIT_READER]
     if spec.kind == FieldKind.kana:
         _spelled_alike(values, failures, lines)
@@ -290,7 +291,7 @@ def decide_text(raw: RawField, cfg: DecisionSettings, ctx: Context) -> FieldResu
         vote_ok = False  # a line engine this unsure of an address may have dropped a digit of it (settings)
     # ...and the same under the field's grammar, where a cell's doubt is between a valid value and
     # an impossible one (744-0632 is no postal code, 72月 no month): the valid one, if line-backed
-    grammar = None if vote is None or vote_ok else grammar_vote(raw, era, ctx, vote_threshold, invalid)
+    grammar = None if vote is None or vote_ok else grammar_vote(raw, era, ctx, vote_threshold, invalid, cfg.opposed)
     if grammar is not None and grammar[0].backed and grammar[0].score >= vote_threshold:
         vote, vote_ok, values[DIGIT_READER] = grammar[0], True, grammar[1]
         failures[DIGIT_READER] = validate(spec, grammar[1], ctx)

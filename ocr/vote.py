@@ -60,12 +60,19 @@ class Vote:
     sure_cells: tuple[str | None, ...]
 
 
+# a line engine reading another digit in a cell this surely stands against the vote there, unless the
+# caller says otherwise (the decision passes `DecisionSettings.opposed`)
+OPPOSED = 0.5
+
+
 def cell_vote(texts: dict[str, EngineText], sure: float = 1.0, invalid: frozenset[str] = frozenset(),
-              overrule: float = 1.01) -> Vote | None:
+              overrule: float = 1.01, opposed: float = OPPOSED) -> Vote | None:
     """The digit reader's vote on a field, or None when it did not read this field cell by cell.
     Line engines in `invalid` read no valid value, so they may back a cell but not stand against one;
     where the digit reader's probability reaches `overrule`, a line engine that backs its digit
-    outweighs one that reads another (two readers of different families against one)."""
+    outweighs one that reads another (two readers of different families against one); below it, a
+    line engine reading another digit with probability `opposed` or more stands against the vote
+    there."""
     digit = texts.get(DIGIT_READER)
     if digit is None or not digit.cells:
         return None
@@ -76,7 +83,7 @@ def cell_vote(texts: dict[str, EngineText], sure: float = 1.0, invalid: frozense
         if d is None:
             continue
         scores.append(d.confidence if d.text else 0.0)
-        backed &= bool(d.text) and _backed(i, d.text, others, len(digit.cells), d.confidence >= overrule)
+        backed &= bool(d.text) and _backed(i, d.text, others, len(digit.cells), d.confidence >= overrule, opposed)
     return Vote(backed, min(scores, default=1.0), tuple(sure_cells))
 
 
@@ -85,21 +92,18 @@ def _line_cells(texts: dict[str, EngineText], invalid: frozenset[str]) -> list[t
     return [(t.cells, name not in invalid) for name, t in texts.items() if name != DIGIT_READER]
 
 
-OPPOSED = 0.5  # a line engine reading another digit in a cell this surely stands against the vote there
-
-
 def _backed(i: int, digit: str, others: list[tuple[tuple[Reading | None, ...], bool]], n: int,
-            majority: bool = False) -> bool:
+            majority: bool = False, opposed: float = OPPOSED) -> bool:
     """True when some line engine read `digit` in cell i, and none whose whole reading is a valid
-    value read another digit there with probability OPPOSED or more (one engine's hurried 1 against
+    value read another digit there with probability `opposed` or more (one engine's hurried 1 against
     the other's fair 7 is no backing; a 6 where every phone number has its leading 0 stands for nothing)."""
     there = [(o[i], may) for o, may in others if len(o) == n and o[i] is not None and o[i].text]
     return any(c.text == digit for c, _ in there) and (majority or not any(
-        may and c.text != digit and c.confidence >= OPPOSED for c, may in there))
+        may and c.text != digit and c.confidence >= opposed for c, may in there))
 
 
 def grammar_vote(raw: RawField, era: str | None, ctx: Context, sure: float,
-                 invalid: frozenset[str] = frozenset()) -> tuple[Vote, str] | None:
+                 invalid: frozenset[str] = frozenset(), opposed: float = OPPOSED) -> tuple[Vote, str] | None:
     """The digit reader's vote on a field read under its grammar (`ocr.grammar`: the postal master,
     the dates the field may hold), and the value it chooses; None when the kind has no grammar, or
     some inked cell may be no digit at all (its "not a digit" probability above 1 - `sure`)."""
@@ -117,7 +121,7 @@ def grammar_vote(raw: RawField, era: str | None, ctx: Context, sure: float,
     if g is None:
         return None
     others = _line_cells(raw.texts, invalid)
-    backed = all(_backed(i, d, others, len(digit.cells)) for i, d in zip(inked, g.digits))
+    backed = all(_backed(i, d, others, len(digit.cells), opposed=opposed) for i, d in zip(inked, g.digits))
     sure_cells: list[str | None] = [None] * len(digit.cells)
     for i, d, p in zip(inked, g.digits, g.posteriors):
         sure_cells[i] = d if p >= sure else None

@@ -100,15 +100,16 @@ def test_a_field_all_three_read_alike_is_accepted_where_the_reader_alone_doubted
 
 def test_a_line_engine_sure_of_another_digit_still_stands_against_the_weighed_vote():
     """
-    GIVEN the digit reader sure of 1 in a cell (the others sure) that rapid reads as 7 at 0.55 and
+    GIVEN the digit reader sure of 1 in a cell (the others sure) that rapid reads as 7 at 0.92 and
           paddle as 1 at 0.70 (a year written 7 that looks like 1)
     WHEN deciding
-    THEN review: the weighing does not remove the rule that a fair opposing reading is no backing
+    THEN review: the weighing does not remove the rule that a sure opposing reading (`opposed`, 0.9)
+         is no backing
     """
     digit = [digit_cell({1: 0.998, 7: 0.001})] + sure("814")
     texts = {
         "paddle": EngineText("1814", 0.7, (line_cell("1", 0.70),) + tuple(line_cell(c, 1.0) for c in "814")),
-        "rapid": EngineText("7814", 0.55, (line_cell("7", 0.55),) + tuple(line_cell(c, 1.0) for c in "814")),
+        "rapid": EngineText("7814", 0.92, (line_cell("7", 0.92),) + tuple(line_cell(c, 1.0) for c in "814")),
         "digit": EngineText("1814", 0.998, tuple(digit)),
     }
     # four boxes of digits and no master to check them against (the bank code's own, tests/test_banks.py)
