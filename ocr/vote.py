@@ -95,8 +95,8 @@ def _line_cells(texts: dict[str, EngineText], invalid: frozenset[str]) -> list[t
 def _backed(i: int, digit: str, others: list[tuple[tuple[Reading | None, ...], bool]], n: int,
             majority: bool = False, opposed: float = OPPOSED) -> bool:
     """True when some line engine read `digit` in cell i, and none whose whole reading is a valid
-    value read another digit there with probability `opposed` or more (one engine's hurried 1 against
-    the other's fair 7 is no backing; a 6 where every phone number has its leading 0 stands for nothing)."""
+    value read another digit there with probability `opposed` or more (one engine's 1 against the
+    other's sure 7 is no backing; a 6 where every phone number has its leading 0 stands for nothing)."""
     there = [(o[i], may) for o, may in others if len(o) == n and o[i] is not None and o[i].text]
     return any(c.text == digit for c, _ in there) and (majority or not any(
         may and c.text != digit and c.confidence >= opposed for c, may in there))
