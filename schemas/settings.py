@@ -122,7 +122,8 @@ class DecisionSettings(BaseModel):
     # A dissenting line engine at 0.9 (2026-12-06; it was 0.5): on held-out handwriting (`make
     # calibrate-digits`' 7,110 cells), cells where the digit reader reads 0.95 or more, one line engine
     # the same digit and the other line engine another were right 116 of 116 where the dissenter read
-    # its digit at 0.5-0.9, 14 of 14 at 0.9 or more (at a digit-reader 0.9: 2 wrong of 132). On the forms
+    # its digit at 0.5-0.9, 14 of 14 at 0.9 or more (at a digit-reader 0.9: 2 wrong of 132); as 1,015
+    # seven-cell fields at 0.95, 466 accepted with 2 wrong against 405 with the same 2 at 0.5. On the forms
     # of three tuning seeds (424242-424244, held-out training digits, 2,880 digit-kind fields) 0.9
     # accepts 7 more fields (dates 5, phone numbers 2: paddle's 1966 for 1986, 0823 for 0833, rapid's
     # 2020-11-13 for 2020-11-23 at 0.5-0.9), none wrong; 0.95 the same 7.
