@@ -188,10 +188,10 @@ def format_reports(reports: list[dict], cells: list[dict] = ()) -> str:
             rows.append((f"  {c['cell']} {c['source']}, labelled {c['label']}" + (f"; {seen}" if seen else ""),
                          [f"{d} at {p:.3f}" for d, p in c["models"]]))
     names = [Path(r["model"]).name for r in reports]
-    label = max(len(t) for t, cells in rows if cells) + 2
-    width = max(len(c) for _, cells in rows for c in [*cells, *names]) + 2
+    label = max(len(t) for t, row in rows if row) + 2
+    width = max(len(c) for _, row in rows for c in [*row, *names]) + 2
     out = [" " * label + "".join(f"{n:>{width}}" for n in names)]
-    out += [t if not cells else f"{t:{label}}" + "".join(f"{c:>{width}}" for c in cells) for t, cells in rows]
+    out += [t if not row else f"{t:{label}}" + "".join(f"{c:>{width}}" for c in row) for t, row in rows]
     return "\n".join(out)
 
 
