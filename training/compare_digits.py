@@ -205,7 +205,8 @@ def main(argv: list[str] | None = None) -> int:
                         help="where the line engines' readings of the cells are kept")
     parser.add_argument("--limit", type=int, default=None, help="digits per source, for a quick look")
     parser.add_argument("--out", type=Path, default=None, help="also write the reports as JSON")
-    parser.add_argument("--crops", type=Path, default=None, help="write the listed wrong cells' images here (PNG)")
+    parser.add_argument("--crops", type=Path, default=None,
+                        help="write the listed wrong cells' images here (PNG; the folder's earlier PNGs are removed)")
     args = parser.parse_args(argv)
     for model in (args.model, args.against):
         if not model.is_file():
@@ -222,11 +223,13 @@ def main(argv: list[str] | None = None) -> int:
     if args.out:
         args.out.parent.mkdir(parents=True, exist_ok=True)
         for k, report in enumerate(reports):  # each model's reading of every listed cell
-            report["listed_cells"] = [{**{key: c[key] for key in ("cell", "source", "label", "lines")},
+            report["listed_cells"] = [{**{f: c[f] for f in ("cell", "source", "label", "lines")},
                                        "read": c["models"][k]} for c in cells]
         args.out.write_text(json.dumps(reports, indent=1))
     if args.crops:
         args.crops.mkdir(parents=True, exist_ok=True)
+        for old in args.crops.glob("*.png"):  # an earlier comparison's cells are not this one's
+            old.unlink()
         for c in cells:
             cv2.imwrite(str(args.crops / f"{c['cell']}-{c['source']}-labelled-{c['label']}.png"), crops[c["cell"]])
     return 0
