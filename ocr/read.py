@@ -24,6 +24,7 @@ from ocr.engines import Reading, Recognizer
 from ocr.fields import crop_cells, crop_free, ink_ratio, is_empty, split_at_gap
 from ocr.layout import FieldLayout, layout_form
 from ocr.seal import check_seal
+from ocr.validate import phone_number
 from schemas.templates import FieldKind, FormTemplate
 
 NAME_KINDS = (FieldKind.name_kanji, FieldKind.kana)
@@ -208,9 +209,11 @@ def _plan(name: str, fl: FieldLayout, fcells: list[_Cell], idx: list[int], per_e
     """The cut of one free-written field; "engines_disagree" when the line engines read every inked
     crop as digits but count them differently in one and its ink does not part into as many digits
     as the longer reading (the digit reader would have nothing to vote on, and an agreement left
-    would be 04 against 4); None when some crop was not read as digits at all. Each crop is cut
-    from its own ink where it parts into the digits counted (`ink_windows`), else where the line
-    engine that saw the most hyphens placed its characters (`char_windows`)."""
+    would be 04 against 4); None when some crop was not read as digits at all. A phone number in one
+    box counted apart is cut by the count that makes a number in the plan, where only one does
+    (`_numbered_count`). Each crop is cut from its own ink where it parts into the digits counted
+    (`ink_windows`), else where the line engine that saw the most hyphens placed its characters
+    (`char_windows`)."""
     readings = [[None if c.crop is None else per_engine[e.name].get(i) for c, i in zip(fcells, idx)] for e in lines]
     cutters: list[Reading | None] = []
     windows: list[list[np.ndarray]] = []
@@ -224,13 +227,18 @@ def _plan(name: str, fl: FieldLayout, fcells: list[_Cell], idx: list[int], per_e
         if not all(r and r.text and set(r.text) <= set("0123456789-") for r in rs):
             return None
         counts = [len(r.text.replace("-", "")) for r in rs]
-        own = ink_windows(cell.crop, max(counts))
+        count = max(counts)
+        own = ink_windows(cell.crop, count)
         if len(set(counts)) != 1 and own is None:
-            counted_apart = True
-            continue
+            count = _numbered_count(fl, rs, counts)
+            if count is None:
+                counted_apart = True
+                continue
+            own = ink_windows(cell.crop, count)
         # where the engines count apart and the ink parts into as many digits as the longer reading
-        # (one engine ran two like digits together, as CTC does with 11), the longer one cuts
-        cutter = max((r for r, n in zip(rs, counts) if n == max(counts)), key=lambda r: r.text.count("-"))
+        # (one engine ran two like digits together, as CTC does with 11), the longer one cuts; where
+        # it does not, a phone number's reading that is a number in the plan (`_numbered_count`)
+        cutter = max((r for r, n in zip(rs, counts) if n == count), key=lambda r: r.text.count("-"))
         ws = char_windows(cell.crop, cutter) if own is None else None
         if own is None and ws is None:
             return None
@@ -243,10 +251,22 @@ def _plan(name: str, fl: FieldLayout, fcells: list[_Cell], idx: list[int], per_e
     return _Plan(name, _separator(fl), readings, cutters, windows)
 
 
+def _numbered_count(fl: FieldLayout, readings: list[Reading], counts: list[int]) -> int | None:
+    """How many digits a phone number written in one box has, where the line engines count them apart
+    and the readings of one count alone are numbers in the numbering plan (paddle's 0833-411-6889, 11
+    digits after a four-digit area code, against rapid's 0833-41-6889; 090-9459-141 against
+    090-9459-1141); None otherwise. A reading that is no number has a digit too many or too few."""
+    if fl.spec.kind != FieldKind.phone or fl.parts:
+        return None
+    valid = {n for r, n in zip(readings, counts) if phone_number(r.text.replace("-", "")) is not None}
+    return valid.pop() if len(valid) == 1 else None
+
+
 def _spell_free_digits(layouts, cells, by_field, per_engine, engines) -> tuple[dict[str, dict[str, EngineText]],
                                                                              dict[str, tuple[str, ...]]]:
     """For free-written digit fields whose digits the line engines count alike crop by crop (the
-    hyphens they saw may differ), or apart where the ink parts into the longer count, the digit
+    hyphens they saw may differ), or apart where the ink parts into the longer count or only one
+    count makes a phone number, the digit
     reader's reading of each digit, cut as `_plan` says; and each line engine's reading split per
     digit to match.
 

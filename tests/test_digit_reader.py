@@ -259,6 +259,51 @@ def test_engines_counting_a_part_apart_are_settled_by_the_ink_only_where_it_part
             assert plan == "engines_disagree"
 
 
+def test_a_phone_number_counted_apart_is_cut_by_the_count_that_makes_a_number_in_the_plan():
+    """
+    GIVEN a phone number written in one box, ten digits whose ink parts into ten, one line engine
+          reading 0833-411-6889 (eleven digits after a four-digit area code: no number) and the other
+          0833-41-6889; then a mobile number whose 11 touch, read 090-9459-141 (no number) and
+          090-9459-1141
+    WHEN the digit reader's windows are planned
+    THEN the reading that is a number cuts, from the ink where it parts into that many digits, else
+         where that engine placed its characters; where both readings are numbers, or neither is,
+         there is no plan and the line engines decide alone
+    """
+    from types import SimpleNamespace
+
+    from ocr.engines import Reading
+    from ocr.layout import layout_form
+    from ocr.read import _Cell, _plan
+    from schemas.templates import load_templates
+
+    fl = layout_form(load_templates()["child_allowance"])["phone"]
+    assert not fl.parts and len(fl.cells) == 1
+    lines = [SimpleNamespace(name="paddle"), SimpleNamespace(name="rapid")]
+
+    def plan(crop, paddle: str, rapid: str, peaks: tuple[float, ...] = ()):
+        said = {"paddle": {0: Reading(paddle, 0.9, (0.9,) * len(paddle), 0.5)},
+                "rapid": {0: Reading(rapid, 0.9, (0.9,) * len(rapid), 0.5, peaks)}}
+        return _plan(fl.spec.name, fl, [_Cell(fl.spec.name, "", crop)], [0], said, lines)
+
+    ten = _strokes(*((10 + 30 * k, 10, 26 + 30 * k, 50) for k in range(10)), size=(60, 320))
+    cut = plan(ten, "0833-411-6889", "0833-41-6889")
+    assert cut.cutters[0].text == "0833-41-6889" and len(cut.windows[0]) == 10
+    assert plan(ten, "0833-41-6889", "090-3341-6889") is None  # both numbers: which count is right is open
+    assert plan(ten, "0833-411-6889", "0833-41-688") is None  # neither is
+    # 0909459 1141 with its 11 touching: ten strokes of ink for eleven digits
+    xs = [10 + 30 * k for k in range(7)] + [220, 236] + [260 + 30 * k for k in range(2)]
+    touching = _strokes(*((x, 10, x + 16, 50) for x in xs[:7]), (220, 10, 252, 50),
+                        *((x, 10, x + 16, 50) for x in xs[9:]), size=(60, 320))
+    centres = [x + 8 for x in xs]
+    mobile = "090-9459-1141"
+    digit_at = iter(centres)
+    peaks = tuple((next(digit_at) - 10) / (306 - 10) if ch != "-" else 0.0 for ch in mobile)
+    peaks = tuple(p if p else (peaks[i - 1] + peaks[i + 1]) / 2 for i, p in enumerate(peaks))  # a hyphen between
+    cut = plan(touching, "090-9459-141", mobile, peaks)
+    assert cut.cutters[0].text == mobile and len(cut.windows[0]) == 11
+
+
 @pytest.mark.slow
 def test_a_free_phone_is_spelled_digit_by_digit_when_the_line_engines_saw_different_hyphens(engines):
     """
