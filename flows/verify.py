@@ -12,8 +12,11 @@ import base64
 import json
 import re
 import unicodedata
+from collections import Counter
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
+from difflib import SequenceMatcher
+from itertools import groupby
 from pathlib import Path
 
 import cv2
@@ -242,7 +245,7 @@ def markdown(doc: Document, template: FormTemplate, items: list[Item], problems:
         if uri:
             lines += [f"![基幹システムの画面]({uri})", ""]
     lines += [f"確認が必要な項目が {len(items)} 件あります。画像を見て、下の欄の値を直すか、そのまま確定してください。"
-              f"記入がない項目は「{BLANK}」と入力してください。"
+              f"記入がない項目は「{BLANK}」と入力してください。読取結果のうち読取器ごとに違う字は `このように` 示します。"
               "読めない・様式が違う・申請者への確認が必要なときは「判定」で差し戻してください。", ""]
     if problems:
         lines += ["### ⚠ 入力内容を確認してください", ""]
@@ -253,7 +256,7 @@ def markdown(doc: Document, template: FormTemplate, items: list[Item], problems:
         lines += [f"### {n}. {it.spec.label}", ""]
         if it.image.exists():
             lines += [f"![{it.spec.label}]({_data_uri(it.image, 'image/png')})", ""]
-        readings = "、".join(f"{e}: 「{t or ''}」" for e, t in sorted(it.readings.items())) or "—"
+        readings = "、".join(f"{e}: 「{t}」" for e, t in marked_readings(it.readings).items()) or "—"
         reasons = "、".join(reasons_ja([r for r in it.row.reasons.split(",") if r])) or "—"
         lines += [f"- 読取結果: {readings}", f"- 確信度: {it.row.confidence:.2f}", f"- 理由: {reasons}"]
         names = _master_names(it, known or {})
@@ -268,6 +271,34 @@ def markdown(doc: Document, template: FormTemplate, items: list[Item], problems:
             where = f"（{page}枚目）" if template.pages > 1 else ""
             lines += [f"### 用紙全体{where}（赤枠が確認する項目）", "", f"![用紙全体{where}]({uri})", ""]
     return "\n".join(lines)
+
+
+def marked_readings(readings: dict[str, str | None]) -> dict[str, str]:
+    """Each engine's reading as the review page shows it, in engine order, with the characters where
+    the readers differ set as inline code (`1`): where most readers read 0170 and one 0171, the last
+    character of each. Code spans, not bold: CommonMark drops bold around a hyphen between digits.
+
+    Each reading is aligned with the one most readers gave (`SequenceMatcher`); a reading marks its
+    characters that the alignment does not match, and the most common one marks its characters that
+    any other reading lacks or reads otherwise. Readings that all agree are shown as they are."""
+    texts = {e: t or "" for e, t in sorted(readings.items())}
+    inked = [t for t in texts.values() if t]
+    if len(set(inked)) < 2 or any("`" in t for t in inked):
+        return texts
+    common = Counter(inked).most_common(1)[0][0]
+    ops = {t: SequenceMatcher(None, common, t, autojunk=False).get_opcodes() for t in set(inked) - {common}}
+    marks = {t: {j for tag, _, _, j1, j2 in o if tag != "equal" for j in range(j1, j2)} for t, o in ops.items()}
+    marks[common] = {i for o in ops.values() for tag, i1, i2, _, _ in o if tag != "equal" for i in range(i1, i2)}
+    return {e: _code_spans(t, marks.get(t, set())) for e, t in texts.items()}
+
+
+def _code_spans(text: str, marked: set[int]) -> str:
+    """`text` with each run of the marked positions in backticks."""
+    parts = []
+    for is_marked, chars in groupby(enumerate(text), key=lambda ic: ic[0] in marked):
+        run = "".join(ch for _, ch in chars)
+        parts.append(f"`{run}`" if is_marked else run)
+    return "".join(parts)
 
 
 def _master_names(it: Item, known: dict[str, object]) -> str:
