@@ -18,7 +18,7 @@ import numpy as np
 
 from ocr.address import DIGITS, digit_groups, numbering_digits, numbering_runs
 from ocr.charsets import charset_for
-from ocr.cuts import Ink, char_cuts, char_windows, cut_window, ink_windows
+from ocr.cuts import Ink, char_cuts, char_windows, cut_window
 from ocr.decide import ADDRESS_CHECKS, TICK_KINDS, UNREAD, EngineText, RawField
 from ocr.engines import Reading, Recognizer
 from ocr.fields import crop_cells, crop_free, ink_ratio, is_empty, split_at_gap
@@ -212,7 +212,7 @@ def _plan(name: str, fl: FieldLayout, fcells: list[_Cell], idx: list[int], per_e
     would be 04 against 4); None when some crop was not read as digits at all. A phone number in one
     box counted apart is cut by the count that makes a number in the plan, where only one does
     (`_numbered_count`). Each crop is cut from its own ink where it parts into the digits counted
-    (`ink_windows`), else where the line engine that saw the most hyphens placed its characters
+    (`Ink.windows`), else where the line engine that saw the most hyphens placed its characters
     (`char_windows`)."""
     readings = [[None if c.crop is None else per_engine[e.name].get(i) for c, i in zip(fcells, idx)] for e in lines]
     cutters: list[Reading | None] = []
@@ -227,14 +227,14 @@ def _plan(name: str, fl: FieldLayout, fcells: list[_Cell], idx: list[int], per_e
         if not all(r and r.text and set(r.text) <= set("0123456789-") for r in rs):
             return None
         counts = [len(r.text.replace("-", "")) for r in rs]
-        count = max(counts)
-        own = ink_windows(cell.crop, count)
+        ink, count = Ink.of(cell.crop), max(counts)
+        own = ink.windows(count)
         if len(set(counts)) != 1 and own is None:
             count = _numbered_count(fl, rs, counts)
             if count is None:
                 counted_apart = True
                 continue
-            own = ink_windows(cell.crop, count)
+            own = ink.windows(count)
         # where the engines count apart and the ink parts into as many digits as the longer reading
         # (one engine ran two like digits together, as CTC does with 11), the longer one cuts; where
         # it does not, a phone number's reading that is a number in the plan (`_numbered_count`)
@@ -266,9 +266,8 @@ def _spell_free_digits(layouts, cells, by_field, per_engine, engines) -> tuple[d
                                                                              dict[str, tuple[str, ...]]]:
     """For free-written digit fields whose digits the line engines count alike crop by crop (the
     hyphens they saw may differ), or apart where the ink parts into the longer count or only one
-    count makes a phone number, the digit
-    reader's reading of each digit, cut as `_plan` says; and each line engine's reading split per
-    digit to match.
+    count makes a phone number, the digit reader's reading of each digit, cut as `_plan` says; and
+    each line engine's reading split per digit to match.
 
     Returns field -> engine -> EngineText, and field -> reasons for review found here: for a field
     written in parts, the line engines counting a part's digits differently; for a date, the digit
