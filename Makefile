@@ -77,7 +77,10 @@ demo: setup
 	$(MADOGUCHI) server up
 	$(MADOGUCHI) drop samples/scans samples/bad --wait 900
 	$(MADOGUCHI) batch --folder done --wait --report $(DEMO_DIR)/reports/demo-batch.xlsx
-	$(MADOGUCHI) entry --wait
+	@# the stand-in answers about 1 request in 100 with a 500; one after 登録 leaves that document for the
+	@# next entry run (which looks its key up first: README, "When something goes wrong"), so run it once more
+	$(MADOGUCHI) entry --wait || { echo "入力できなかった書類は次の入力実行で照合キーを検索してから入力します。もう一度実行します"; \
+		$(MADOGUCHI) entry --wait; }
 	@$(MADOGUCHI) report --period $$(TZ=Asia/Tokyo date +%Y-%m) --out $(DEMO_DIR)/reports/ledger.xlsx >/dev/null
 	@port=$$($(MADOGUCHI) server status | $(PY) -c 'import json,sys; print(json.load(sys.stdin)["ui"])'); \
 	echo; \
