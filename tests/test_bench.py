@@ -17,6 +17,7 @@ def test_bench_writes_results_for_each_engine_alone_and_combined(reader, tmp_pat
     assert set(report["generated_documents"]) == {"paddle", "rapid", "paddle+rapid", "combined"}
     real = report["real_digit_documents"]
     assert real["documents"] == 1 and set(real["tallies"]) == set(report["generated_documents"])
+    assert real["spacing"] == [-0.05, 0.12]  # the generator's writers
     for kinds in [*report["generated_documents"].values(), *real["tallies"].values()]:
         total = kinds["all"]
         assert total["fields"] == 13
@@ -68,6 +69,7 @@ def test_the_bench_command_runs_again_into_the_same_folder(engines, tmp_path, mo
     assert cli.main(["bench-replay", str(tmp_path)]) == cli.EXIT_OK  # the folder: its real-digit set
     assert "documents, seed 777001" in capsys.readouterr().out  # (none here: no MNIST digits given)
     assert cli.main([*args, "--compare", "no-such-commit"]) == cli.EXIT_USAGE  # refused before reading anything
+    assert cli.main([*args, "--spacing", "-0.2", "-0.3"]) == cli.EXIT_USAGE  # LO above HI
     assert json.loads((tmp_path / "results.json").read_text(encoding="utf-8"))["documents"] == 1
 
 

@@ -180,3 +180,35 @@ def test_every_format_is_written_with_its_dpi(tmp_path: Path) -> None:
     assert truth["form"] == "long_term_care"
     assert set(truth["fields"]) == {f.name for f in t.fields}
     assert unicodedata.normalize("NFKC", truth["fields"]["kana"]).count(" ") == 1
+
+
+def test_writers_close_together_run_their_digits_into_each_other() -> None:
+    """
+    GIVEN the phone number of 妊娠届出書 drawn for four writers with the generator's spacing, and again
+          with their characters closer (-0.32 to -0.18 of a character, `madoguchi bench --spacing`)
+    WHEN the phone box's ink is parted into pieces
+    THEN the same values are written, in fewer pieces of ink (digits running into each other) and
+         narrower
+    """
+    from ocr.cuts import Ink
+
+    template = load_templates()["pregnancy_notification"]
+    page_form = template.page_forms()[0]
+    box = layout_form(page_form)["phone"].cells[0]
+    dpi = 200
+    k = mm_to_px(1.0, dpi)
+    blank = render_page(page_form, dpi)[round(box.y * k) + 4 : round((box.y + box.h) * k) - 4,
+                                        round(box.x * k) + 4 : round((box.x + box.w) * k) - 4]
+    pieces, widths = {}, {}
+    for spacing in ((-0.05, 0.12), (-0.32, -0.18)):
+        for seed in range(4):
+            values = fill_values(template, np.random.default_rng(seed))
+            page = draw_form(template, values, np.random.default_rng(seed), dpi, spacing=spacing)[0]
+            crop = page[round(box.y * k) + 4 : round((box.y + box.h) * k) - 4,
+                        round(box.x * k) + 4 : round((box.x + box.w) * k) - 4].min(axis=2)
+            crop = np.where(np.abs(crop.astype(int) - blank) > 40, crop, 255).astype(np.uint8)
+            columns = Ink.of(crop)._columns(None)[0]
+            inked = np.flatnonzero((crop < 128).any(axis=0))
+            pieces[spacing] = pieces.get(spacing, 0) + len(columns)
+            widths[spacing] = widths.get(spacing, 0) + int(inked[-1] - inked[0])
+    assert pieces[(-0.32, -0.18)] < pieces[(-0.05, 0.12)] and widths[(-0.32, -0.18)] < 0.85 * widths[(-0.05, 0.12)]

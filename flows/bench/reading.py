@@ -25,7 +25,7 @@ from flows.pipeline import Reader, Timer, sha256_of
 from ocr.decide import TICK_KINDS, decide_fields
 from ocr.errors import MadoguchiError
 from ocr.validate import Context
-from samples.generator.draw import generate
+from samples.generator.draw import SPACING, generate
 from samples.generator.hand import DigitHand
 from schemas.results import DocumentResult, DocumentStatus
 
@@ -205,7 +205,7 @@ def side_by_side(reader: Reader, paths: list[Path], revision: str, out: Path) ->
 
 def run_bench(reader: Reader, out: Path, *, docs: int, forms: list[str] | None, seed: int = EVAL_SEED,
               mnist: Path | None, mnist_fields: int, mnist_alone: int | None = None, progress=None,
-              save_raws: bool = False, compare: str | None = None) -> dict:
+              save_raws: bool = False, compare: str | None = None, spacing: tuple[float, float] = SPACING) -> dict:
     """Generate, read, decide and measure; writes results.json, results.md and curves.png in `out`.
 
     Two sets of documents: font-drawn, and the same forms with every digit a real handwritten one
@@ -214,7 +214,9 @@ def run_bench(reader: Reader, out: Path, *, docs: int, forms: list[str] | None, 
     (the test split is never tuned on). The reader's database receives one row set per document (the
     persist stage is timed). `save_raws` also writes every document's readings and truth
     (raws-font.pkl, raws-real.pkl) for `madoguchi bench-replay`. `compare`, a git revision: reading
-    speed side by side with that commit's code on the same documents (`side_by_side`)."""
+    speed side by side with that commit's code on the same documents (`side_by_side`). `spacing`: the
+    range the real-digit forms' writers' extra advance between characters is drawn from (closer than
+    the default, digits written freely run together)."""
     out.mkdir(parents=True, exist_ok=True)
     settings = reader.settings
     engines = [e.name for e in reader.engines]
@@ -225,7 +227,7 @@ def run_bench(reader: Reader, out: Path, *, docs: int, forms: list[str] | None, 
     paths = _generate(reader, forms, docs, seed, out / "scans")
     hand = (DigitHand.held_out(mnist) if tuning else DigitHand.mnist(mnist)) if have_mnist else None
     real = _generate(reader, forms, docs, seed, out / "scans-real-digits", digits=hand,
-                     seal_rate=SEAL_RATE) if have_mnist else []
+                     seal_rate=SEAL_RATE, spacing=spacing) if have_mnist else []
     generate_seconds = time.perf_counter() - t0
     timer = Timer()
     kept: dict[str, list] = {"font": [], "real": []}
@@ -257,6 +259,7 @@ def run_bench(reader: Reader, out: Path, *, docs: int, forms: list[str] | None, 
         "review_load": font["review_load"],
         "real_digit_documents": (
             {"documents": len(real), "seal_rate": SEAL_RATE, "digits": "MNIST test split (reporting only)",
+             "spacing": list(spacing),
              "tallies": real_rows["tallies"], "curves": real_rows["curves"], "review_load": real_rows["review_load"],
              "identification": real_rows["identification"]}
             if real_rows else {"skipped": f"MNIST test set not found in {mnist}"}),

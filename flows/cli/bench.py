@@ -35,6 +35,9 @@ def add_bench(sub) -> None:
                    "(a worktree beside the results) and report reading speed side by side")
     b.add_argument("--save-raws", action="store_true", help="also keep every document's readings and truth "
                    "(raws-font.pkl, raws-real.pkl) for `madoguchi bench-replay`")
+    b.add_argument("--spacing", nargs=2, type=float, metavar=("LO", "HI"), help="the real-digit forms' writers "
+                   "leave between LO and HI of a character between characters (default: the generator's, -0.05 "
+                   "0.12; -0.32 -0.18: most digits written freely run into their neighbours)")
     b.set_defaults(func=cmd_bench)
 
 
@@ -170,6 +173,7 @@ def cmd_bench(args, settings) -> int:
 
     from flows.bench.reading import run_bench
     from flows.pipeline import Reader
+    from samples.generator.draw import SPACING
 
     docs, mnist_fields, alone = (args.docs or 4, 60, 1000) if args.quick else (args.docs or 30, 300, None)
     forms = args.forms.split(",") if args.forms else None
@@ -180,13 +184,16 @@ def cmd_bench(args, settings) -> int:
     if args.compare and subprocess.run(["git", "-C", str(Path(__file__).resolve().parents[2]), "rev-parse", "--verify",
                                         "--quiet", f"{args.compare}^{{commit}}"], capture_output=True).returncode:
         raise UsageError(f"--compare {args.compare}: no such commit in this checkout's git history")
+    spacing = tuple(args.spacing) if args.spacing else SPACING
+    if not -0.6 <= spacing[0] <= spacing[1] <= 1.0:
+        raise UsageError(f"--spacing {spacing[0]} {spacing[1]}: LO at most HI, both between -0.6 and 1")
     out = Path(args.out)
     shutil.rmtree(out / "home", ignore_errors=True)  # the bench's own scratch database: a rerun starts clean
     reader = Reader(settings.model_copy(update={"home": out / "home"}))
     bar = lambda xs: tqdm(xs, desc="benchmark", unit="page", file=sys.stderr)  # noqa: E731
     run_bench(reader, out, docs=docs, forms=forms, seed=args.seed, mnist=Path(args.mnist),
               mnist_fields=mnist_fields, mnist_alone=alone, progress=bar, save_raws=args.save_raws,
-              compare=args.compare)
+              compare=args.compare, spacing=spacing)
     print((out / "results.md").read_text(encoding="utf-8"))
     print(f"results: {out.resolve()}/results.json, results.md, curves.png")
     return EXIT_OK

@@ -60,7 +60,10 @@ class Pen:
     digits: DigitHand | None = None  # writes digits with real handwritten ones instead of the font
 
 
-def _pen(rng: np.random.Generator, dpi: float) -> Pen:
+SPACING = (-0.05, 0.12)  # the range writers' extra advance between characters is drawn from
+
+
+def _pen(rng: np.random.Generator, dpi: float, spacing: tuple[float, float] = SPACING) -> Pen:
     font = str(FONT_DIR / HAND_FONTS[rng.integers(len(HAND_FONTS))])
     ink = INKS[rng.choice(len(INKS), p=[w for _, w in INKS])][0]
     dark = rng.uniform(0.6, 1.3)  # how hard the pen presses
@@ -73,7 +76,7 @@ def _pen(rng: np.random.Generator, dpi: float) -> Pen:
         line_px=max(2, round(mm_to_px(rng.uniform(0.35, 0.6), dpi))),
         slant=rng.uniform(-0.12, 0.08),
         size=rng.uniform(0.52, 0.66),
-        spacing=rng.uniform(-0.05, 0.12),
+        spacing=rng.uniform(*spacing),
         mark=MARKS[rng.integers(len(MARKS))],
     )
 
@@ -294,14 +297,15 @@ def _field(page: np.ndarray, fl: FieldLayout, value: object, pen: Pen, rng: np.r
 
 def draw_form(
     template: FormTemplate, values: dict[str, object], rng: np.random.Generator, dpi: float = DRAW_DPI,
-    *, digits: DigitHand | None = None, seal: np.random.Generator | None = None,
+    *, digits: DigitHand | None = None, seal: np.random.Generator | None = None, spacing: tuple[float, float] = SPACING,
 ) -> list[np.ndarray]:
     """Every page of the printed form filled in by hand: RGB uint8 at `dpi`, one writer (font,
     ink, pen) per document.
 
     With `digits`, every digit is a real handwritten one; with `seal`, a red 印 is pressed over the
-    end of the first name written."""
-    pen = replace(_pen(rng, dpi), digits=digits)
+    end of the first name written; `spacing`, the range the writer's extra advance between characters
+    (share of a character) is drawn from."""
+    pen = replace(_pen(rng, dpi, spacing), digits=digits)
     out = []
     for page_form in template.page_forms():
         blank = render_page(page_form, dpi)
@@ -388,6 +392,7 @@ def generate(
     digits: DigitHand | None = None,
     seal_rate: float = 0.0,
     first: int = 0,
+    spacing: tuple[float, float] = SPACING,
 ) -> list[Path]:
     """Write `count` filled and scanned forms with their truth files; the same seed gives the same files.
 
@@ -404,6 +409,8 @@ def generate(
         seal_rate: share of pages with a red seal pressed over the applicant's name.
         first: the first page to write; those before it are skipped, the rest are as they would be
             (to write again one page of a run, `first=i, count=i + 1`).
+        spacing: the range each writer's extra advance between characters is drawn from, as a share
+            of a character (-0.32 to -0.18: most digits written freely run into their neighbours).
 
     Returns:
         The image paths written, page by page in the order of `formats`.
@@ -418,7 +425,8 @@ def generate(
         r_values, r_draw, r_scan, r_seal = (np.random.default_rng(s) for s in seq.spawn(4))
         values = fill_values(template, r_values)
         sealed = seal_rate > 0 and r_seal.random() < seal_rate
-        pages = draw_form(template, values, r_draw, DRAW_DPI, digits=digits, seal=r_seal if sealed else None)
+        pages = draw_form(template, values, r_draw, DRAW_DPI, digits=digits, seal=r_seal if sealed else None,
+                          spacing=spacing)
         choices = [200, 300, 400, int(r_scan.integers(200, 401))]
         dpi_out = dpi or int(r_scan.choice(choices, p=[0.35, 0.35, 0.1, 0.2]))
         grey = r_scan.random() < grey_rate
