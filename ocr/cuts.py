@@ -6,7 +6,9 @@ reads each digit alone. A crop's strokes are found once (`Ink.of`) and parted fo
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
+from itertools import pairwise
 
 import cv2
 import numpy as np
@@ -50,6 +52,9 @@ def char_cuts(crop: np.ndarray, reading: Reading) -> list[int] | None:
     return cuts
 
 
+Judge = Callable[[list[np.ndarray]], list[float]]  # how surely each window holds one digit, 0-1
+JUDGED_CUTS = 12  # columns tried where two digits run together are parted by how surely they read
+
 DASH_HEIGHT = 0.4  # a stroke lower than this share of the digits' height and at least as wide is a hyphen
 COLUMN_OVERLAP = 0.5  # strokes overlapping by this share of the narrower one's width belong to one digit
 DASH_TOP = 0.3  # a flat stroke whose middle is above this share of the digits' height is a bar, not a hyphen
@@ -88,18 +93,96 @@ class Ink:
         if parted is None or len(parted[0]) != count:
             return None
         columns, height = parted
+        return [self._window(col, *self._extent(col), height) for col in columns]
+
+    def guided(self, reading: Reading, judge: Judge | None = None) -> tuple[list[np.ndarray], list[bool]] | None:
+        """One window per digit of a line reading of the whole crop, cut from the crop's own ink where
+        it does not part into as many digits (two run together, a digit written in two pieces side by
+        side): each digit goes to the ink column (`_columns`) nearest where the reading placed it, a
+        hyphen to the column it lies in (between columns it is a flat stroke, in none); a column
+        nothing went to is part of its nearest neighbour (a piece of a digit), one only hyphens went
+        to is no digit; a column that took several characters is parted between each two at its
+        emptiest ink column, as `char_cuts` parts a line. Where `judge` is given (how surely each of
+        some windows holds one digit: the digit reader), a column of exactly two digits is parted
+        where both read surest among the columns near that instead (segmentation by recognition: a
+        cut through a stroke leaves one unsure, or reads a 4 run into a 1 as a sure 6). Each window
+        holds its own column's strokes only, as in `windows`.
+
+        Returns the windows, and for each whether it was cut from ink run together with another
+        digit (where the line reading placed them: the digit reader reading it is not wholly a
+        reader apart). None where the reading does not say where its characters are, or places a
+        digit beside ink it would run into (its places are then no guide; `char_windows` cuts)."""
+        box = ink_box(to_bgr(self.gray))
+        parted = self._columns(None)
+        if box is None or parted is None or not reading.text or len(reading.positions) != len(reading.text):
+            return None
+        columns, height = parted
+        extents = [self._extent(col) for col in columns]
+        x0, x1 = box[0], box[2]
+
+        def nearest(x: float) -> int:
+            return min(range(len(extents)), key=lambda j: max(extents[j][0] - x, x - extents[j][1], 0.0))
+
+        chars: list[list[tuple[float, str]]] = [[] for _ in columns]  # per column, where the reading placed what
+        for ch, p in zip(reading.text, reading.positions):
+            x, j = x0 + p * (x1 - x0), nearest(x0 + p * (x1 - x0))
+            if ch != "-" or extents[j][0] <= x <= extents[j][1]:  # a hyphen between columns is a flat stroke
+                chars[j].append((x, ch))
+        merged = {j: list(columns[j]) for j, cs in enumerate(chars) if any(ch != "-" for _, ch in cs)}
+        if not merged:
+            return None
+        for j, cs in enumerate(chars):
+            if not cs:  # a piece of a digit: to the nearest column that holds one
+                a, b = extents[j]
+                merged[min(merged, key=lambda i: max(extents[i][0] - b, a - extents[i][1], 0))] += columns[j]
+            # a column only hyphens went to is a hyphen: no digit
+        out, joined = [], []
+        for j in sorted(merged):
+            a, b = self._extent(merged[j])
+            xs, cs = [x for x, _ in chars[j]], [ch for _, ch in chars[j]]
+            if len(xs) > 1 and not all(a <= x <= b for x in xs):
+                return None  # a digit placed beside the ink taken as run into it
+            cuts = [a, *(self._part(merged[j], a, b, u, v, (b - a) / len(xs)) for u, v in pairwise(xs)), b]
+            if judge is not None and len(cs) == 2 and "-" not in cs:
+                cuts[1] = self._judged(merged[j], a, b, xs[0], xs[1], (b - a) / 2, cuts[1], height, judge)
+            digits = len(cs) - cs.count("-")
+            out += [self._window(merged[j], u, v, height) for u, v, ch in zip(cuts, cuts[1:], cs) if ch != "-"]
+            joined += [digits > 1] * digits
+        return out, joined
+
+    def _judged(self, strokes: list[int], a: int, b: int, u: float, v: float, width: float, cut: int, height: float,
+                judge: Judge) -> int:
+        """Where two digits run together between columns a and b (px), placed at u and v by a line
+        reading, part so that both read surest: every few columns within half a digit (`width`) of
+        midway, not past either place, are tried (`cut`, the emptiest, first), the less sure of the
+        two windows scoring each."""
+        lo, hi = _between(a, b, u, v, width)
+        step = max(1, round((hi - lo) / JUDGED_CUTS))
+        tries = [cut, *(x for x in range(lo, hi + 1, step) if x != cut)]
+        windows = [w for x in tries for w in (self._window(strokes, a, x, height), self._window(strokes, x, b, height))]
+        sure = judge(windows)
+        return tries[int(np.argmax([min(sure[2 * k], sure[2 * k + 1]) for k in range(len(tries))]))]
+
+    def _part(self, strokes: list[int], a: int, b: int, u: float, v: float, width: float) -> int:
+        """Where two characters run together between columns a and b (px), placed at u and v by a line
+        reading, part: the emptiest column of their own ink within half a character (`width`) of
+        midway, not past either place."""
+        profile = np.isin(self.labels[:, a:b], strokes).sum(axis=0)
+        lo, hi = _between(a, b, u, v, width)
+        return lo + int(np.argmin(profile[lo - a : hi - a + 1])) if hi >= lo else round((u + v) / 2)
+
+    def _window(self, strokes: list[int], a: int, b: int, height: float) -> np.ndarray:
+        """The crop between columns a and b (px), padded by a share of the digits' height, with every
+        stroke but these painted paper, and these too outside a to b (a neighbour run into them)."""
         pad = max(1, round(0.15 * height))
-        near = np.ones((3, 3), np.uint8)
-        out = []
-        for col in columns:
-            a, b = self._extent(col)
-            a, b = max(0, a - pad), min(self.gray.shape[1], b + pad)
-            mine = np.isin(self.labels[:, a:b], col)
-            others = cv2.dilate(((self.labels[:, a:b] > 0) & ~mine).astype(np.uint8), near) > 0
-            window = self.gray[:, a:b].copy()
-            window[others & ~mine] = round(self.paper)
-            out.append(window)
-        return out
+        lo, hi = max(0, a - pad), min(self.gray.shape[1], b + pad)
+        mine = np.isin(self.labels[:, lo:hi], strokes)
+        mine[:, : a - lo] = False
+        mine[:, b - lo :] = False
+        others = cv2.dilate(((self.labels[:, lo:hi] > 0) & ~mine).astype(np.uint8), np.ones((3, 3), np.uint8)) > 0
+        window = self.gray[:, lo:hi].copy()
+        window[others & ~mine] = round(self.paper)
+        return window
 
     def _extent(self, strokes: list[int]) -> tuple[int, int]:
         """The left and right edge (px) of these strokes together."""
@@ -149,6 +232,14 @@ class Ink:
                 min(columns, key=lambda col: gap(k, col)).append(k)
             # else a hyphen, or a dash written low like an underscore: no digit
         return columns, height
+
+
+def _between(a: int, b: int, u: float, v: float, width: float) -> tuple[int, int]:
+    """The columns where two digits between columns a and b (px), placed at u and v by a line
+    reading, may part: within half a digit (`width`) of midway, not past either place."""
+    reach = 0.5 * width
+    return (max(a + 1, round((u + v) / 2 - reach), math.floor(u) + 1),
+            min(b - 1, round((u + v) / 2 + reach), math.ceil(v) - 1))
 
 
 def ink_windows(crop: np.ndarray, count: int, span: tuple[int, int] | None = None) -> list[np.ndarray] | None:

@@ -14,6 +14,8 @@ Two readers of different families outweigh one: where the digit reader is very s
 (`overrule`), one line engine backing it is enough against the other; where the digit reader and
 every line engine read the same digit in every cell, and the cells are the field's own digits (one
 per box, or a phone number), the digit reader's doubt is held to a lower bar (`unanimous_thresholds`).
+A digit the digit reader read in a window cut from digits run together (where a line engine placed
+them) needs a higher probability (`run_together`).
 Where the settings ask for it (`line_weight` > 0; off by default), those probabilities are first
 weighed with the line engines' readings of the same cells (`ocr.fusion`).
 The two PP-OCR engines share their mistakes, so a second one agreeing adds little; a reader whose
@@ -300,6 +302,11 @@ def decide_text(raw: RawField, cfg: DecisionSettings, ctx: Context) -> FieldResu
         # the digit reader read the code of the town that the line engines read alike in the address:
         # other ink, read by readers of another family, backs it (settings: `town_floor`)
         vote_ok = True
+    if vote_ok and any(j and (c is None or c.confidence < cfg.run_together)
+                       for c, j in zip(raw.texts[DIGIT_READER].cells, raw.texts[DIGIT_READER].run_together)):
+        # a window cut from digits run together was cut where a line engine placed them: the digit reader
+        # reading it is not wholly a reader apart, so it must be surer there (settings: `run_together`)
+        vote_ok = False
     # the value shown (and prefilled for a reviewer): the accepted one, else the line engines' common
     # reading, else the digit reader's where each cell has a line engine behind it, else the likeliest
     if vote_ok:

@@ -18,7 +18,7 @@ import numpy as np
 
 from ocr.address import DIGITS, digit_groups, numbering_digits, numbering_runs
 from ocr.charsets import charset_for
-from ocr.cuts import Ink, char_cuts, char_windows, cut_window
+from ocr.cuts import Ink, Judge, char_cuts, char_windows, cut_window
 from ocr.decide import ADDRESS_CHECKS, TICK_KINDS, UNREAD, EngineText, RawField
 from ocr.engines import Reading, Recognizer
 from ocr.fields import crop_cells, crop_free, ink_ratio, is_empty, split_at_gap
@@ -202,26 +202,31 @@ class _Plan:
     sep: str
     readings: list[list[Reading | None]]  # per line engine, per crop (None: the crop holds no ink)
     cutters: list[Reading | None]  # per crop: the line reading whose positions cut it
-    windows: list[list[np.ndarray]]  # per crop, one window per character of its cutter
+    windows: list[list[np.ndarray]]  # per crop, one window per digit of its cutter
+    joined: list[list[bool]]  # per crop, per window: cut from ink run together with another digit (Ink.guided)
 
 
-def _plan(name: str, fl: FieldLayout, fcells: list[_Cell], idx: list[int], per_engine, lines) -> _Plan | str | None:
+def _plan(name: str, fl: FieldLayout, fcells: list[_Cell], idx: list[int], per_engine, lines,
+          judge: Judge | None = None) -> _Plan | str | None:
     """The cut of one free-written field; "engines_disagree" when the line engines read every inked
     crop as digits but count them differently in one and its ink does not part into as many digits
     as the longer reading (the digit reader would have nothing to vote on, and an agreement left
     would be 04 against 4); None when some crop was not read as digits at all. A phone number in one
     box counted apart is cut by the count that makes a number in the plan, where only one does
     (`_numbered_count`). Each crop is cut from its own ink where it parts into the digits counted
-    (`Ink.windows`), else where the line engine that saw the most hyphens placed its characters
-    (`char_windows`)."""
+    (`Ink.windows`), else from its ink columns where the line engine that saw the most hyphens
+    placed its characters, digits run together parted where `judge` (the digit reader) reads both
+    surest (`Ink.guided`), else where that engine placed them (`char_windows`)."""
     readings = [[None if c.crop is None else per_engine[e.name].get(i) for c, i in zip(fcells, idx)] for e in lines]
     cutters: list[Reading | None] = []
     windows: list[list[np.ndarray]] = []
+    joined: list[list[bool]] = []
     counted_apart = False
     for k, cell in enumerate(fcells):
         if cell.crop is None:
             cutters.append(None)
             windows.append([])
+            joined.append([])
             continue
         rs = [r[k] for r in readings]
         if not all(r and r.text and set(r.text) <= set("0123456789-") for r in rs):
@@ -239,16 +244,20 @@ def _plan(name: str, fl: FieldLayout, fcells: list[_Cell], idx: list[int], per_e
         # (one engine ran two like digits together, as CTC does with 11), the longer one cuts; where
         # it does not, a phone number's reading that is a number in the plan (`_numbered_count`)
         cutter = max((r for r, n in zip(rs, counts) if n == count), key=lambda r: r.text.count("-"))
+        run_together = None
+        if own is None:  # the ink does not part so: its columns, as the cutter placed its digits in them
+            own, run_together = ink.guided(cutter, judge) or (None, None)
         ws = char_windows(cell.crop, cutter) if own is None else None
         if own is None and ws is None:
             return None
         cutters.append(cutter)
         windows.append(own if own is not None else [w for ch, w in zip(cutter.text, ws) if ch != "-"])
+        joined.append(run_together or [False] * len(windows[-1]))
     if counted_apart:
         return "engines_disagree" if fl.parts else None
     if not any(c is not None for c in cutters):
         return None
-    return _Plan(name, _separator(fl), readings, cutters, windows)
+    return _Plan(name, _separator(fl), readings, cutters, windows, joined)
 
 
 def _numbered_count(fl: FieldLayout, readings: list[Reading], counts: list[int]) -> int | None:
@@ -278,11 +287,15 @@ def _spell_free_digits(layouts, cells, by_field, per_engine, engines) -> tuple[d
         return {}, {}
     plans: list[_Plan] = []
     doubts: dict[str, tuple[str, ...]] = {}
+
+    def judge(windows: list[np.ndarray]) -> list[float]:  # two digits run together part where both read surest
+        return [r.confidence if r.text else 0.0 for r in digit.recognize(windows, charset="0123456789")]
+
     for name, fl in layouts.items():
         idx = by_field.get(name, [])
         if not free_written(fl) or not idx:
             continue
-        plan = _plan(name, fl, [cells[i] for i in idx], idx, per_engine, lines)
+        plan = _plan(name, fl, [cells[i] for i in idx], idx, per_engine, lines, judge)
         if isinstance(plan, str):
             doubts[name] = (plan,)
         elif plan is not None:
@@ -304,7 +317,8 @@ def _spell_free_digits(layouts, cells, by_field, per_engine, engines) -> tuple[d
         out[p.field] = {e.name: _by_digit(r, p.sep) for e, r in zip(lines, p.readings)}
         widths = tuple(len(ws) for ws in p.windows)
         out[p.field][digit.name] = EngineText(p.sep.join(texts), min((r.confidence if r.text else 0.0 for r in per_digit),
-                                                                      default=1.0), tuple(per_digit), widths)
+                                                                      default=1.0), tuple(per_digit), widths,
+                                              tuple(j for js in p.joined for j in js))
         # a date's 11 read as 1 is still a month; a phone number short of a digit is no number in the plan
         if layouts[p.field].spec.kind == FieldKind.wareki_date and any(not r.text for r in per_digit):
             doubts[p.field] = ("char_count_doubt",)

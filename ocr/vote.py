@@ -31,6 +31,8 @@ class EngineText:
     confidence: float
     cells: tuple[Reading | None, ...] = ()  # per writing cell, None where the cell holds no ink
     widths: tuple[int, ...] = ()  # inked cells in each part (a date's year, month and day)
+    # per cell: cut from ink run together with another digit, where a line engine placed them (ocr.cuts.Ink.guided)
+    run_together: tuple[bool, ...] = ()
 
 
 @dataclass(frozen=True)

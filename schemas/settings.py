@@ -119,6 +119,15 @@ class DecisionSettings(BaseModel):
         "outweighs another line engine reading another, by field kind (a kind not listed: any line engine reading "
         "another digit at `opposed` or more stands against the vote)",
     )
+    # Windows cut from digits run together (2026-12-06): the tuning forms (seed 424242, held-out MNIST
+    # training digits) written with every writer's characters closer (spacing -0.32 to -0.18 of a
+    # character, so most free-written digits touch): fields accepted with such a cell, 71 with 1 wrong (a
+    # 6 whose loop ran into the 8 read 1 by all three readers, the digit reader at 0.981 in a window cut at
+    # the stem); at 0.99, 60 with none. One wrong field chose it: weak evidence, to be replaced by the
+    # city's reviews.
+    run_together: float = Field(0.99, ge=0.0, le=1.01, description="the digit reader's lowest probability, in a "
+                                "window cut from digits run together where a line engine placed them, for its "
+                                "vote to accept the field")
     # A dissenting line engine at 0.9 (2026-12-06; it was 0.5): on held-out handwriting (`make
     # calibrate-digits`' 7,110 cells), cells where the digit reader reads 0.95 or more, one line engine
     # the same digit and the other line engine another were right 116 of 116 where the dissenter read

@@ -910,3 +910,31 @@ def test_one_line_engine_alone_does_not_accept_a_field_the_digit_reader_read_box
     assert boxes(0.999).status == FieldStatus.accepted
     both = decide_field(raw("account_number", "3267322", "3267322", conf=(0.999, 0.999)), CFG, CTX)
     assert both.status == FieldStatus.accepted
+
+
+def test_a_digit_cut_from_digits_run_together_needs_the_digit_reader_surer():
+    """
+    GIVEN a phone number all three readers read alike, the digit reader at 0.98 in two windows cut from
+          digits run together (where a line engine placed them: 6 and 8 touching) and at 0.999 elsewhere;
+          the same with those windows read at 0.995; and the same windows at 0.98 not run together
+    WHEN deciding
+    THEN the first goes to review for low confidence (`run_together` is 0.99), the others are accepted
+    """
+    from dataclasses import replace
+
+    def field(conf, joined):
+        digit = cells("0705412", 0.999)
+        pair = cells("18", conf)
+        digit = replace(digit, text="070541218", cells=digit.cells + pair.cells,
+                        run_together=(False,) * 7 + (joined,) * 2)
+        rest = cells("49", 0.999)
+        digit = replace(digit, text=digit.text + "49", cells=digit.cells + rest.cells,
+                        run_together=digit.run_together + (False, False))
+        texts = {"paddle": cells("07054121849", 0.95), "rapid": cells("07054121849", 0.95), "digit": digit}
+        return decide_field(RawField(FORM.field("phone"), texts, {}, True), CFG, CTX)
+
+    assert CFG.run_together == 0.99
+    held = field(0.98, True)
+    assert held.status == FieldStatus.needs_review and held.reasons == ["low_confidence"]
+    assert field(0.995, True).status == FieldStatus.accepted
+    assert (field(0.98, False).status, field(0.98, False).value) == (FieldStatus.accepted, "070-5412-1849")
