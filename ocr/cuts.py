@@ -112,13 +112,12 @@ class Ink:
         digit (where the line reading placed them: the digit reader reading it is not wholly a
         reader apart). None where the reading does not say where its characters are, or places a
         digit beside ink it would run into (its places are then no guide; `char_windows` cuts)."""
-        box = ink_box(to_bgr(self.gray))
         parted = self._columns(None)
-        if box is None or parted is None or not reading.text or len(reading.positions) != len(reading.text):
+        if parted is None or not reading.text or len(reading.positions) != len(reading.text):
             return None
         columns, height = parted
         extents = [self._extent(col) for col in columns]
-        x0, x1 = box[0], box[2]
+        x0, x1 = self._extent(self._strokes())  # the ink's box, in which the reading placed its characters
 
         def nearest(x: float) -> int:
             return min(range(len(extents)), key=lambda j: max(extents[j][0] - x, x - extents[j][1], 0.0))
@@ -184,6 +183,11 @@ class Ink:
         window[others & ~mine] = round(self.paper)
         return window
 
+    def _strokes(self) -> list[int]:
+        """The crop's strokes but specks, as `ocr.engines.ink_box` counts them."""
+        return [k for k in range(1, len(self.stats))
+                if self.stats[k, cv2.CC_STAT_AREA] >= max(MIN_SPECK_AREA, (0.04 * self.gray.shape[0]) ** 2)]
+
     def _extent(self, strokes: list[int]) -> tuple[int, int]:
         """The left and right edge (px) of these strokes together."""
         xs, ws = self.stats[strokes, cv2.CC_STAT_LEFT], self.stats[strokes, cv2.CC_STAT_WIDTH]
@@ -195,8 +199,7 @@ class Ink:
         stats = self.stats
         xs, ys = stats[:, cv2.CC_STAT_LEFT], stats[:, cv2.CC_STAT_TOP]
         ws, hs = stats[:, cv2.CC_STAT_WIDTH], stats[:, cv2.CC_STAT_HEIGHT]
-        strokes = [k for k in range(1, len(stats))
-                   if stats[k, cv2.CC_STAT_AREA] >= max(MIN_SPECK_AREA, (0.04 * self.gray.shape[0]) ** 2)]
+        strokes = self._strokes()
         if span is not None:  # a neighbour's stroke reaching into the span is not the run's
             inside = np.bincount(self.labels[:, max(0, span[0]) : span[1]].ravel(), minlength=len(stats))
             strokes = [k for k in strokes if inside[k] > stats[k, cv2.CC_STAT_AREA] / 2]
