@@ -914,11 +914,11 @@ def test_one_line_engine_alone_does_not_accept_a_field_the_digit_reader_read_box
 
 def test_a_digit_cut_from_digits_run_together_needs_the_digit_reader_surer():
     """
-    GIVEN a phone number all three readers read alike, the digit reader at 0.98 in two windows cut from
+    GIVEN a phone number all three readers read alike, the digit reader at 0.995 in two windows cut from
           digits run together (where a line engine placed them: 6 and 8 touching) and at 0.999 elsewhere;
-          the same with those windows read at 0.995; and the same windows at 0.98 not run together
+          the same with those windows read at 0.9995; and the same windows at 0.995 not run together
     WHEN deciding
-    THEN the first goes to review for low confidence (`run_together` is 0.99), the others are accepted
+    THEN the first goes to review for low confidence (`run_together` is 0.999), the others are accepted
     """
     from dataclasses import replace
 
@@ -933,8 +933,8 @@ def test_a_digit_cut_from_digits_run_together_needs_the_digit_reader_surer():
         texts = {"paddle": cells("07054121849", 0.95), "rapid": cells("07054121849", 0.95), "digit": digit}
         return decide_field(RawField(FORM.field("phone"), texts, {}, True), CFG, CTX)
 
-    assert CFG.run_together == 0.99
-    held = field(0.98, True)
+    assert CFG.run_together == 0.999
+    held = field(0.995, True)
     assert held.status == FieldStatus.needs_review and held.reasons == ["low_confidence"]
-    assert field(0.995, True).status == FieldStatus.accepted
-    assert (field(0.98, False).status, field(0.98, False).value) == (FieldStatus.accepted, "070-5412-1849")
+    assert field(0.9995, True).status == FieldStatus.accepted
+    assert (field(0.995, False).status, field(0.995, False).value) == (FieldStatus.accepted, "070-5412-1849")
