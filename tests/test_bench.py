@@ -44,6 +44,7 @@ def test_bench_writes_results_for_each_engine_alone_and_combined(reader, tmp_pat
     assert json.loads((tmp_path / "results.json").read_text(encoding="utf-8"))["documents"] == 1
     md = (tmp_path / "results.md").read_text(encoding="utf-8")
     assert "## Real handwritten digits and seals: combined" in md and "## Font-drawn: paddle+rapid" in md
+    assert "the writers leave -0.05 to 0.12 of a character between characters" in md
     assert "## Review load" in md and "| pregnancy_notification | 1 | 1 = 100.0% | 0 | 0 |" in md
     assert (tmp_path / "curves.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     for saved, tallies in (("raws-font.pkl", report["generated_documents"]), ("raws-real.pkl", real["tallies"])):

@@ -70,8 +70,9 @@ def write_markdown(report: dict, path: Path) -> None:
     real = report.get("real_digit_documents", {})
     if "tallies" in real:
         lines += [f"Real-digit documents: every digit a real handwritten digit from {real['digits']}, a red seal "
-                  f"over the name on {_pct(real['seal_rate'])} of them. `digit_kinds` = digits, postal_code, amount, "
-                  "wareki_date, phone.", ""]
+                  f"over the name on {_pct(real['seal_rate'])} of them; the writers leave {real['spacing'][0]} to "
+                  f"{real['spacing'][1]} of a character between characters (`--spacing`). `digit_kinds` = digits, "
+                  "postal_code, amount, wareki_date, phone.", ""]
         lines += _identification_table("Identification, real-digit documents", real.get("identification", {}))
         lines += _tally_tables("Real handwritten digits and seals", real["tallies"])
         lines += _load_table("Review load, real-digit documents", real["review_load"])
