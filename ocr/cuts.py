@@ -41,12 +41,10 @@ def char_cuts(crop: np.ndarray, reading: Reading) -> list[int] | None:
     xs = [x0 + p * (x1 - x0) for p in reading.positions]
     gray = to_gray(crop)
     profile = (255.0 - gray[y0:y1].astype(np.float32)).sum(axis=0)  # ink per column
-    reach = 0.5 * (x1 - x0) / len(xs)
     cuts = [x0]
-    for a, b in zip(xs, xs[1:]):
+    for a, b in pairwise(xs):
         # never beyond either peak: a thin 1 close after a 4 would otherwise go to the 4, its window empty
-        lo = max(cuts[-1] + 1, round((a + b) / 2 - reach), math.floor(a) + 1)
-        hi = min(x1 - 1, round((a + b) / 2 + reach), math.ceil(b) - 1)
+        lo, hi = _between(cuts[-1], x1, a, b, (x1 - x0) / len(xs))
         cuts.append(lo + int(np.argmin(profile[lo : hi + 1])) if hi >= lo else max(cuts[-1] + 1, round((a + b) / 2)))
     cuts.append(x1)
     return cuts
@@ -243,8 +241,3 @@ def _between(a: int, b: int, u: float, v: float, width: float) -> tuple[int, int
     reach = 0.5 * width
     return (max(a + 1, round((u + v) / 2 - reach), math.floor(u) + 1),
             min(b - 1, round((u + v) / 2 + reach), math.ceil(v) - 1))
-
-
-def ink_windows(crop: np.ndarray, count: int, span: tuple[int, int] | None = None) -> list[np.ndarray] | None:
-    """`Ink.windows` of a crop whose strokes are needed once."""
-    return Ink.of(crop).windows(count, span)

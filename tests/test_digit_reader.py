@@ -194,18 +194,18 @@ def test_a_free_written_number_is_cut_from_its_own_ink_with_hyphens_and_dashes_l
     THEN each window holds its digit's strokes and nothing of the hyphen, the dash or the
          neighbour's tail; the 5 keeps its bar; asked for five digits, or for none, there is no cut
     """
-    from ocr.cuts import ink_windows
+    from ocr.cuts import Ink
 
     digits = [(10, 10, 30, 50), (54, 10, 60, 50), (84, 14, 104, 50), (140, 10, 160, 50)]
     marks = [(34, 28, 50, 32), (66, 46, 80, 50), (100, 10, 122, 14), (160, 44, 176, 50), (172, 10, 190, 40)]
     crop = _strokes(*digits[:3], *marks[:3])
-    windows = ink_windows(crop, 3)
+    windows = Ink.of(crop).windows(3)
     assert windows is not None and len(windows) == 3
     inked = [int((w < 128).sum()) for w in windows]
     assert inked == [20 * 40, 6 * 40, 20 * 36 + 22 * 4]  # the digits, and the 5 with its bar: no hyphen, no dash
-    assert ink_windows(crop, 4) is None and ink_windows(crop, 0) is None
+    assert Ink.of(crop).windows(4) is None and Ink.of(crop).windows(0) is None
     tail = _strokes(digits[3], marks[3], marks[4])  # a 7 whose tail reaches under the next digit
-    _, second = ink_windows(tail, 2)
+    _, second = Ink.of(tail).windows(2)
     assert int((second < 128).sum()) == 18 * 30  # the next digit alone, the tail painted paper
 
 
@@ -218,16 +218,16 @@ def test_an_address_numbering_is_cut_from_its_own_ink_between_the_characters_aro
          characters around the numbering; a third stroke of the kanji's inside the cuts (川's last)
          makes the ink part into three, so there is no cut
     """
-    from ocr.cuts import ink_windows
+    from ocr.cuts import Ink
 
     kanji = [(10, 10, 50, 50), (48, 44, 62, 50)]  # 上 and its bottom stroke, running past the cut at 56
     digits = [(66, 10, 72, 50), (84, 10, 104, 50)]
     after = [(112, 10, 160, 50)]  # 番, from 112: the cut after the 8 is at 110
     crop = _strokes(*kanji, *digits, *after)
-    one, eight = ink_windows(crop, 2, span=(56, 110))
+    one, eight = Ink.of(crop).windows(2, span=(56, 110))
     assert int((one < 128).sum()) == 6 * 40 and int((eight < 128).sum()) == 20 * 40
     third = _strokes((10, 10, 50, 50), (58, 12, 62, 48), *digits, *after)  # 川's last stroke inside the span
-    assert ink_windows(third, 2, span=(56, 110)) is None
+    assert Ink.of(third).windows(2, span=(56, 110)) is None
 
 
 def test_digits_run_together_are_parted_within_their_own_ink_where_the_line_engine_placed_them():
