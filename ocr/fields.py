@@ -151,16 +151,22 @@ def is_empty(crop: np.ndarray, dpi: float = FLAT_DPI) -> bool:
 
 
 def _faint_stroke(crop: np.ndarray, dpi: float, long_stroke: int) -> bool:
-    """A pencil-light or broken stroke well inside the cell (away from where box lines were), at least
-    `long_stroke` px long once its pieces are joined: a faint 1 that the ink level misses."""
+    """A pencil-light or broken stroke reaching well inside the cell (away from where box lines were),
+    at least `long_stroke` px long once its pieces are joined, counting its length near the edges too:
+    a faint 1 that the ink level misses, or a digit written lightly towards the box's side (a 3 or a 5
+    written 1 mm from the line broke into pieces at the ink level and was dropped, its field accepted
+    without it)."""
     band = _px(LINE_BAND_MM, dpi)
-    inner = crop[band:-band, band:-band]
-    if inner.size == 0:
+    h, w = crop.shape[:2]
+    if h <= 2 * band or w <= 2 * band:
         return False
-    faint = (inner < FAINT_LEVEL).astype(np.uint8)
+    faint = (crop < FAINT_LEVEL).astype(np.uint8)
     joined = cv2.dilate(faint, np.ones((_px(0.5, dpi), 1), np.uint8))  # bridge breaks along a stroke
-    _, _, stats, _ = cv2.connectedComponentsWithStats(joined, connectivity=8)
-    return bool(len(stats) > 1 and np.maximum(stats[1:, cv2.CC_STAT_WIDTH], stats[1:, cv2.CC_STAT_HEIGHT]).max() >= long_stroke)
+    _, labels, stats, _ = cv2.connectedComponentsWithStats(joined, connectivity=8)
+    inside = np.unique(labels[band:-band, band:-band])
+    inside = inside[inside > 0]  # a box line's remnant along an edge reaches nowhere inside
+    return bool(inside.size and np.maximum(stats[inside, cv2.CC_STAT_WIDTH], stats[inside, cv2.CC_STAT_HEIGHT]).max()
+                >= long_stroke)
 
 
 def ink_ratio(flat_page: np.ndarray, reference_page: np.ndarray, box: Box, dpi: float) -> float:

@@ -214,3 +214,23 @@ def test_a_pencil_light_broken_one_is_writing_but_box_line_remnants_are_not():
     edge = np.full((128, 70), 250, np.uint8)
     edge[3:5, 5:65] = 190
     assert is_empty(edge, 300.0)
+
+
+def test_a_light_digit_running_down_to_the_box_line_is_writing_not_an_empty_cell():
+    """
+    GIVEN a date cell holding a light 5 in two pieces (bar and stem; a belly running down to the box's
+          lower line), none of it dark enough to be ink and no piece 3 mm long inside the cell's inner
+          area; and a cell holding only a light box line's remnant along its lower edge and a speck
+    WHEN asked whether the cells are empty
+    THEN the first is not (its belly is 3 mm long counting its end near the line: the day 15 must not
+         be read as 1, as it was on a tuning form, with a 3 and a 5 so dropped); the second is
+    """
+    five = np.full((92, 68), 245, np.uint8)  # a cell 7.8 x 5.8 mm at 300 dpi
+    cv2.line(five, (30, 34), (50, 28), 175, 3)  # the bar
+    cv2.line(five, (31, 36), (30, 46), 175, 3)  # the stem
+    cv2.polylines(five, [np.array([(36, 56), (46, 64), (40, 76), (20, 86), (8, 84)])], False, 175, 3)  # the belly
+    assert not is_empty(five, 300.0)
+    remnant = np.full((92, 68), 245, np.uint8)
+    remnant[86:89, :] = 190  # a box line left along the lower edge, light
+    remnant[60:62, 40:42] = 150  # a speck
+    assert is_empty(remnant, 300.0)
