@@ -93,6 +93,16 @@ class Ink:
         columns, height = parted
         return [self._window(col, *self._extent(col), height) for col in columns]
 
+    def aspect(self) -> float:
+        """The width of the crop's ink over its height (0 where there is none): a digit is seldom
+        wider than tall, two run together mostly are."""
+        strokes = self._strokes()
+        if not strokes:
+            return 0.0
+        x0, x1 = self._extent(strokes)
+        ys, hs = self.stats[strokes, cv2.CC_STAT_TOP], self.stats[strokes, cv2.CC_STAT_HEIGHT]
+        return (x1 - x0) / max(1, int((ys + hs).max() - ys.min()))
+
     def guided(self, reading: Reading, judge: Judge | None = None) -> tuple[list[np.ndarray], list[bool]] | None:
         """One window per digit of a line reading of the whole crop, cut from the crop's own ink where
         it does not part into as many digits (two run together, a digit written in two pieces side by

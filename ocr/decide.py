@@ -15,7 +15,8 @@ Two readers of different families outweigh one: where the digit reader is very s
 every line engine read the same digit in every cell, and the cells are the field's own digits (one
 per box, or a phone number), the digit reader's doubt is held to a lower bar (`unanimous_thresholds`).
 A digit the digit reader read in a window cut from digits run together (where a line engine placed
-them) needs a higher probability (`run_together`).
+them) needs a higher probability (`run_together`), and so does a date's part read as one digit from
+ink wider than tall (`wide_digit`: 21 run together may read as 2 to every reader).
 Where the settings ask for it (`line_weight` > 0; off by default), those probabilities are first
 weighed with the line engines' readings of the same cells (`ocr.fusion`).
 The two PP-OCR engines share their mistakes, so a second one agreeing adds little; a reader whose
@@ -56,6 +57,7 @@ from ocr.vote import (
     counted_cells,
     grammar_vote,
     unanimous,
+    unsure_in,
 )
 from schemas.results import FieldResult, FieldStatus, reasons_ja
 from schemas.settings import DecisionSettings
@@ -302,8 +304,8 @@ def decide_text(raw: RawField, cfg: DecisionSettings, ctx: Context) -> FieldResu
         # the digit reader read the code of the town that the line engines read alike in the address:
         # other ink, read by readers of another family, backs it (settings: `town_floor`)
         vote_ok = True
-    if vote_ok and any(j and (c is None or c.confidence < cfg.run_together)
-                       for c, j in zip(raw.texts[DIGIT_READER].cells, raw.texts[DIGIT_READER].run_together)):
+    digit = raw.texts.get(DIGIT_READER)
+    if vote_ok and digit is not None and unsure_in(digit, digit.run_together, cfg.run_together):
         # a window cut from digits run together was cut where a line engine placed them: the digit reader
         # reading it is not wholly a reader apart, so it must be surer there (settings: `run_together`)
         vote_ok = False
@@ -322,19 +324,17 @@ def decide_text(raw: RawField, cfg: DecisionSettings, ctx: Context) -> FieldResu
     if (digit_unread if vote is not None else line_unread) and not (vote_ok or line_ok):
         reasons.append("unread_ink")
     # a character dropped or doubled: a small kana in a name, a digit in an address's numbering
-    if spec.kind == FieldKind.kana:
-        count_doubt = spacing_doubt
-    elif spec.kind == FieldKind.name_kanji:
-        count_doubt = lone_char_doubt
-    elif set(spec.validators) & set(ADDRESS_CHECKS):
-        count_doubt = numbering_doubt
-    else:
-        count_doubt = None
+    count_doubt = {FieldKind.kana: spacing_doubt, FieldKind.name_kanji: lone_char_doubt}.get(
+        spec.kind, numbering_doubt if set(spec.validators) & set(ADDRESS_CHECKS) else None)
     # ...or, in an address's numbering, a window cut for one digit in which the digit reader finds none
     # (two run together, read as one by both line engines: 「瀬戸45番地」 for 415番地)
     numbering_unread = address and DIGIT_READER in alone and UNREAD in alone[DIGIT_READER].text
-    if numbering_unread or (count_doubt and any(
-            count_doubt(c) for t in alone.values() for c in t.cells if c and c.positions)):
+    # ...or a date's part read as one digit from ink wider than tall, unless the digit reader is sure of
+    # it (21日 run together, read 2 by every reader at 0.95; settings: `wide_digit`)
+    wide = digit is not None and unsure_in(digit, digit.wide, cfg.wide_digit)
+    if (numbering_unread or wide or (count_doubt and any(
+            count_doubt(c) for t in alone.values() for c in t.cells if c and c.positions))) \
+            and "char_count_doubt" not in reasons:
         reasons.append("char_count_doubt")
     if name is not None and values[best] is not None and marks_differ(str(values[best]), str(name)):
         reasons.append("kana_mark_doubt")

@@ -174,6 +174,10 @@ def read_page(
 
 
 FREE_DIGIT_KINDS = (FieldKind.phone,)  # written freely in one box: digits and hyphens
+# a date's part read as one digit whose ink is wider than tall by more than this may be two run together
+# and read as one by every reader (21日 read 2日): it is accepted only where the digit reader is sure
+# (settings `wide_digit`). Tuning forms, held-out MNIST training digits: see `DecisionSettings.wide_digit`.
+WIDE_DIGIT = 1.0
 
 
 def free_written(fl: FieldLayout) -> bool:
@@ -204,6 +208,7 @@ class _Plan:
     cutters: list[Reading | None]  # per crop: the line reading whose positions cut it
     windows: list[list[np.ndarray]]  # per crop, one window per digit of its cutter
     joined: list[list[bool]]  # per crop, per window: cut from ink run together with another digit (Ink.guided)
+    wide: list[bool]  # per crop: a date's part read as one digit from ink wider than tall (WIDE_DIGIT)
 
 
 def _plan(name: str, fl: FieldLayout, fcells: list[_Cell], idx: list[int], per_engine, lines,
@@ -221,12 +226,14 @@ def _plan(name: str, fl: FieldLayout, fcells: list[_Cell], idx: list[int], per_e
     cutters: list[Reading | None] = []
     windows: list[list[np.ndarray]] = []
     joined: list[list[bool]] = []
+    wide: list[bool] = []
     counted_apart = False
     for k, cell in enumerate(fcells):
         if cell.crop is None:
             cutters.append(None)
             windows.append([])
             joined.append([])
+            wide.append(False)
             continue
         rs = [r[k] for r in readings]
         if not all(r and r.text and set(r.text) <= set("0123456789-") for r in rs):
@@ -253,11 +260,12 @@ def _plan(name: str, fl: FieldLayout, fcells: list[_Cell], idx: list[int], per_e
         cutters.append(cutter)
         windows.append(own if own is not None else [w for ch, w in zip(cutter.text, ws) if ch != "-"])
         joined.append(run_together or [False] * len(windows[-1]))
+        wide.append(fl.spec.kind == FieldKind.wareki_date and len(windows[-1]) == 1 and ink.aspect() > WIDE_DIGIT)
     if counted_apart:
         return "engines_disagree" if fl.parts else None
     if not any(c is not None for c in cutters):
         return None
-    return _Plan(name, _separator(fl), readings, cutters, windows, joined)
+    return _Plan(name, _separator(fl), readings, cutters, windows, joined, wide)
 
 
 def _numbered_count(fl: FieldLayout, readings: list[Reading], counts: list[int]) -> int | None:
@@ -318,7 +326,8 @@ def _spell_free_digits(layouts, cells, by_field, per_engine, engines) -> tuple[d
         widths = tuple(len(ws) for ws in p.windows)
         out[p.field][digit.name] = EngineText(p.sep.join(texts), min((r.confidence if r.text else 0.0 for r in per_digit),
                                                                       default=1.0), tuple(per_digit), widths,
-                                              tuple(j for js in p.joined for j in js))
+                                              tuple(j for js in p.joined for j in js),
+                                              tuple(w for ws, w in zip(p.windows, p.wide) for _ in ws))
         # a date's 11 read as 1 is still a month; a phone number short of a digit is no number in the plan
         if layouts[p.field].spec.kind == FieldKind.wareki_date and any(not r.text for r in per_digit):
             doubts[p.field] = ("char_count_doubt",)

@@ -33,6 +33,8 @@ class EngineText:
     widths: tuple[int, ...] = ()  # inked cells in each part (a date's year, month and day)
     # per cell: cut from ink run together with another digit, where a line engine placed them (ocr.cuts.Ink.guided)
     run_together: tuple[bool, ...] = ()
+    # per cell: a date's part read as one digit from ink wider than tall (two run together, read as one)
+    wide: tuple[bool, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -142,6 +144,12 @@ def boxed_cells(spec: FieldSpec) -> bool:
     """True where the digit reader's cells are printed boxes, one digit each, not windows cut from
     freely written ink (where a cut may hold two digits run together, or a piece of a neighbour)."""
     return not spec.parts and (bool(spec.char_boxes) or spec.kind == FieldKind.wareki_date)
+
+
+def unsure_in(text: EngineText, flags: tuple[bool, ...], bar: float) -> bool:
+    """True where a cell flagged (`EngineText.run_together`, `EngineText.wide`) is read below `bar`, or
+    as nothing."""
+    return any(f and (c is None or not c.text or c.confidence < bar) for c, f in zip(text.cells, flags))
 
 
 def unanimous(texts: dict[str, EngineText]) -> bool:

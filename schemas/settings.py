@@ -129,6 +129,14 @@ class DecisionSettings(BaseModel):
     run_together: float = Field(0.999, ge=0.0, le=1.01, description="the digit reader's lowest probability, in a "
                                 "window cut from digits run together where a line engine placed them, for its "
                                 "vote to accept the field")
+    # A date's part read as one digit from ink wider than tall (ocr.read.WIDE_DIGIT) (2026-12-06):
+    # on the tuning forms written close (`madoguchi bench --spacing -0.32 -0.18`, held-out MNIST training
+    # digits) a day 21 run together was read 2 by all three readers, the digit reader at 0.953, and
+    # accepted. Held at 0.99: that day, and on the tuning seeds 424242-424244 written as the generator
+    # writes them (450 documents) 3 accepted fields, all right (at 0.999: 12).
+    wide_digit: float = Field(0.99, ge=0.0, le=1.01, description="the digit reader's probability at which a date's "
+                              "part read as one digit from ink wider than tall (two digits run together, 21 read "
+                              "2) is accepted; below it the field goes to review (char_count_doubt)")
     # A dissenting line engine at 0.9 (2026-12-06; it was 0.5): on held-out handwriting (`make
     # calibrate-digits`' 7,110 cells), cells where the digit reader reads 0.95 or more, one line engine
     # the same digit and the other line engine another were right 116 of 116 where the dissenter read

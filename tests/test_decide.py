@@ -417,6 +417,34 @@ def test_every_reader_reading_the_same_digits_lowers_the_digit_readers_bar():
                         CFG, CTX).status == FieldStatus.accepted
 
 
+def test_a_dates_part_read_as_one_digit_from_wide_ink_needs_the_digit_reader_sure():
+    """
+    GIVEN a date written freely in parts (令和8年10月2日), read alike by all three readers, the digit
+          reader at 0.999 but 0.953 in the day, whose ink is wider than tall (21 run together, read 2);
+          the same with the day read at 0.995; and the same day at 0.953 from ink not wide
+    WHEN deciding
+    THEN the first goes to review for a digit dropped (char_count_doubt: `wide_digit` is 0.99); the
+         others are accepted (the vote's bar is 0.95)
+    """
+    from dataclasses import replace
+
+    claim = load_templates()["child_allowance_claim"].field("application_date")
+
+    def field(day_conf, wide):
+        digit = cells("8102", 0.999)
+        day = cells("2", day_conf)
+        digit = replace(digit, text="8|10|2", cells=digit.cells[:3] + day.cells, widths=(1, 2, 1),
+                        wide=(False, False, False, wide))
+        lines = {e: EngineText("8|10|2", 0.99, cells("8102", 0.99).cells, (1, 2, 1)) for e in ("paddle", "rapid")}
+        return decide_field(RawField(claim, {**lines, "digit": digit}, {}, True), CFG, CTX)
+
+    assert CFG.wide_digit == 0.99
+    held = field(0.953, True)
+    assert held.status == FieldStatus.needs_review and held.reasons == ["char_count_doubt"]
+    assert (field(0.995, True).status, field(0.995, True).value) == (FieldStatus.accepted, field(0.953, False).value)
+    assert field(0.953, False).status == FieldStatus.accepted
+
+
 def test_a_very_sure_digit_reader_with_one_line_engine_outweighs_the_other():
     """
     GIVEN a postal code the digit reader reads at 0.9995 in every cell, paddle backing every cell and

@@ -337,6 +337,74 @@ def test_engines_counting_a_part_apart_are_settled_by_the_ink_only_where_it_part
             assert plan == "engines_disagree"
 
 
+def test_handwritten_digits_run_together_are_mostly_wider_than_tall_and_one_digit_seldom_is():
+    """
+    GIVEN 200 held-out MNIST training digits written alone at 60 px tall, and 200 pairs of them
+          written 8 px into each other
+    WHEN their ink's width over its height is measured (`Ink.aspect`)
+    THEN one digit is wider than tall in at most one case in ten (a wide 0, a 5 whose bar flies),
+         two run together in nine cases in ten or more: a date's part read as one digit from such
+         ink is marked for the digit reader to be sure of (`ocr.read.WIDE_DIGIT`)
+    """
+    from ocr.cuts import Ink
+    from ocr.read import WIDE_DIGIT
+    from samples.generator.hand import DigitHand
+
+    if not (MNIST / "train" / "mnist_train_5.npz").exists():
+        pytest.skip(f"the held-out MNIST training digits are not in {MNIST / 'train'}")
+    hand = DigitHand.held_out(MNIST)
+
+    def ink_of(*alphas):
+        ink = np.zeros((100, 20 + sum(a.shape[1] for a in alphas)), np.float32)
+        x = 10
+        for a in alphas:
+            ink[20 : 20 + a.shape[0], x : x + a.shape[1]] = np.maximum(ink[20 : 20 + a.shape[0], x : x + a.shape[1]], a)
+            x += a.shape[1] - 8
+        return Ink.of((235 - 200 * np.clip(ink, 0, 1)).astype(np.uint8))
+
+    single, pairs = [], []
+    for seed in range(200):
+        rng = np.random.default_rng(seed)
+        d1, d2 = (str(d) for d in rng.integers(0, 10, 2))
+        a1, a2 = hand.alpha(d1, 60, rng), hand.alpha(d2, 60, rng)
+        single.append(ink_of(a1).aspect())
+        pair = ink_of(a1, a2)
+        if pair.windows(2) is None:  # the two touch
+            pairs.append(pair.aspect())
+    assert len(pairs) >= 100
+    assert sum(a > WIDE_DIGIT for a in single) <= 0.1 * len(single)
+    assert sum(a > WIDE_DIGIT for a in pairs) >= 0.9 * len(pairs)
+
+
+def test_a_dates_part_read_as_one_digit_from_ink_wider_than_tall_is_marked_wide():
+    """
+    GIVEN a date's day written as one narrow digit, and as two digits run together (21: one stroke
+          wider than tall), both line engines reading one digit; and a phone number with a wide 0
+    WHEN the digit reader's windows are planned
+    THEN only the run-together day is marked wide (the decision then asks the digit reader to be sure
+         of it: `wide_digit`); a phone number's digits are counted by its numbering, never marked
+    """
+    from types import SimpleNamespace
+
+    from ocr.engines import Reading
+    from ocr.layout import layout_form
+    from ocr.read import _Cell, _plan
+    from schemas.templates import load_templates
+
+    fl = layout_form(load_templates()["disaster_certificate"])["application_date"]
+    lines = [SimpleNamespace(name="paddle"), SimpleNamespace(name="rapid")]
+    two = Reading("2", 0.99, (0.99,), 0.9, (0.5,))
+    for crop, wide in ((_strokes((20, 10, 46, 50), size=(60, 80)), False),
+                       (_strokes((10, 10, 66, 50), size=(60, 80)), True)):
+        plan = _plan(fl.spec.name, fl, [_Cell(fl.spec.name, "day", crop)], [0], {"paddle": {0: two}, "rapid": {0: two}}, lines)
+        assert len(plan.windows[0]) == 1 and plan.wide == [wide]
+    phone = layout_form(load_templates()["child_allowance"])["phone"]
+    ten = _strokes(*((10 + 30 * k, 10, 26 + 30 * k, 50) for k in range(9)), (280, 10, 340, 50), size=(60, 360))
+    said = Reading("0833413680", 0.9, (0.9,) * 10, 0.5)
+    plan = _plan(phone.spec.name, phone, [_Cell(phone.spec.name, "", ten)], [0], {"paddle": {0: said}, "rapid": {0: said}}, lines)
+    assert len(plan.windows[0]) == 10 and plan.wide == [False]
+
+
 def test_a_phone_number_counted_apart_is_cut_by_the_count_that_makes_a_number_in_the_plan():
     """
     GIVEN a phone number written in one box, ten digits whose ink parts into ten, one line engine
