@@ -83,3 +83,30 @@ def test_an_ambiguous_name_goes_to_review_with_its_reason():
     f = _decide("森永一")
     assert f.status == FieldStatus.needs_review and "validator:name_split_ambiguous" in f.reasons
     assert "姓と名の区切りが複数考えられます" in f.reasons_ja
+
+
+def test_a_name_part_wider_than_the_kanji_read_there_goes_to_review():
+    """
+    GIVEN a given name's ink two kanji wide, run together (一宏 written close), both line engines
+          reading one kanji there (宏, a valid name: the 一 dropped); the same read as two; and one
+          kanji with a speck far off in the box, read as one
+    WHEN the part is checked against its ink (`ocr.read._dropped_kanji`)
+    THEN only the first is doubted (the field then goes to review: char_count_doubt)
+    """
+    import numpy as np
+
+    from ocr.engines import Reading
+    from ocr.read import _dropped_kanji
+
+    def short(boxes, read):
+        crop = np.full((140, 400), 235, np.uint8)
+        for x0, y0, x1, y1 in boxes:
+            crop[y0:y1, x0:x1] = 40
+            crop[y0 + 6 : y1 - 6, x0 + 6 : x1 - 6] = 235  # a square's outline, about a kanji
+        said = Reading(read, 0.99, (0.99,) * len(read), 0.9)
+        return _dropped_kanji(crop, [said, said])
+
+    run_together = [(20, 30, 100, 110), (90, 30, 170, 110)]  # 150 px wide, 80 tall
+    assert short(run_together, "宏")
+    assert not short(run_together, "一宏")
+    assert not short([(20, 30, 100, 110), (380, 60, 386, 66)], "宏")
