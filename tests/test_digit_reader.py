@@ -177,6 +177,17 @@ def test_a_thin_one_close_after_its_neighbour_keeps_a_window_of_its_own():
     assert (four < 128).any(axis=0).sum() == 22
 
 
+def _written(*alphas: np.ndarray, into: int = 8) -> np.ndarray:
+    """A crop of pale paper with handwritten digits (0-1 alpha) side by side from column 10, each
+    written `into` px into the one before."""
+    ink = np.zeros((100, 20 + sum(a.shape[1] for a in alphas)), np.float32)
+    x = 10
+    for a in alphas:
+        ink[20 : 20 + a.shape[0], x : x + a.shape[1]] = np.maximum(ink[20 : 20 + a.shape[0], x : x + a.shape[1]], a)
+        x += a.shape[1] - into
+    return (235 - 200 * np.clip(ink, 0, 1)).astype(np.uint8)
+
+
 def _strokes(*boxes: tuple[int, int, int, int], size=(60, 200)) -> np.ndarray:
     """A crop of pale paper with dark rectangles (x0, y0, x1, y1) for strokes."""
     crop = np.full(size, 230, np.uint8)
@@ -288,11 +299,8 @@ def test_handwritten_digits_run_together_are_parted_where_the_digit_reader_reads
         rng = np.random.default_rng(seed)
         d1, d2 = (str(d) for d in rng.integers(0, 10, 2))
         a1, a2 = hand.alpha(d1, 60, rng), hand.alpha(d2, 60, rng)
-        ink = np.zeros((100, 20 + a1.shape[1] + a2.shape[1]), np.float32)
         x2 = 10 + a1.shape[1] - 8
-        ink[20 : 20 + a1.shape[0], 10 : 10 + a1.shape[1]] = a1
-        ink[20 : 20 + a2.shape[0], x2 : x2 + a2.shape[1]] = np.maximum(ink[20 : 20 + a2.shape[0], x2 : x2 + a2.shape[1]], a2)
-        strokes = Ink.of((235 - 200 * np.clip(ink, 0, 1)).astype(np.uint8))
+        strokes = Ink.of(_written(a1, a2))
         if strokes.windows(2) is not None:
             continue  # the two digits do not touch
         pairs += 1
@@ -354,21 +362,13 @@ def test_handwritten_digits_run_together_are_mostly_wider_than_tall_and_one_digi
         pytest.skip(f"the held-out MNIST training digits are not in {MNIST / 'train'}")
     hand = DigitHand.held_out(MNIST)
 
-    def ink_of(*alphas):
-        ink = np.zeros((100, 20 + sum(a.shape[1] for a in alphas)), np.float32)
-        x = 10
-        for a in alphas:
-            ink[20 : 20 + a.shape[0], x : x + a.shape[1]] = np.maximum(ink[20 : 20 + a.shape[0], x : x + a.shape[1]], a)
-            x += a.shape[1] - 8
-        return Ink.of((235 - 200 * np.clip(ink, 0, 1)).astype(np.uint8))
-
     single, pairs = [], []
     for seed in range(200):
         rng = np.random.default_rng(seed)
         d1, d2 = (str(d) for d in rng.integers(0, 10, 2))
         a1, a2 = hand.alpha(d1, 60, rng), hand.alpha(d2, 60, rng)
-        single.append(ink_of(a1).aspect())
-        pair = ink_of(a1, a2)
+        single.append(Ink.of(_written(a1)).aspect())
+        pair = Ink.of(_written(a1, a2))
         if pair.windows(2) is None:  # the two touch
             pairs.append(pair.aspect())
     assert len(pairs) >= 100
