@@ -16,6 +16,7 @@ asks a line engine to read each chosen digit the same before anything is accepte
 
 from __future__ import annotations
 
+import itertools
 import sqlite3
 from collections.abc import Iterable
 from contextlib import closing
@@ -34,6 +35,8 @@ NOT_A_DIGIT = DIGITS
 GRAMMAR_KINDS = (FieldKind.postal_code, FieldKind.wareki_date, FieldKind.phone)
 MASTER_CHECKS = ("bank_exists", "branch_exists")  # digits fields whose values a master lists
 OLDEST_YEARS = 120  # a date of birth this far back at most (the `date_plausible` check)
+PLAN_DIGITS = 3  # a phone number's first digits weighed over the numbering plan: 0, then 90 or 83 (its kind, its region)
+PLAN_FLOOR = 1e-4  # a class below this probability in one of them is left out of the weighing
 
 
 @dataclass(frozen=True)
@@ -179,21 +182,36 @@ def grammar_reading(spec: FieldSpec, probabilities: list[np.ndarray], widths: tu
 
 
 def _phone_reading(probs: np.ndarray) -> GrammarReading | None:
-    """A phone number read under Japan's numbering plan: a number written at home begins with the
-    trunk prefix 0 (`ocr.validate.phone_number`), so its first cell's doubt between 0 and another
-    digit is settled (the digit reader's 6 or 8 for a 0 both line engines read); every other cell
-    keeps the digit reader's own probability, "not a digit" included.
+    """A phone number read under Japan's numbering plan (`ocr.validate.phone_number`). Its first
+    `PLAN_DIGITS` digits say what kind of number it is: the trunk prefix 0 that a number written at
+    home begins with, then a mobile's 70, 80 or 90, an IP phone's 50, a region's area code (83 for
+    Yamaguchi's south-east). Those cells are weighed together over the plan, every later digit as
+    read: a doubt between a digit that begins a number and one that begins none is settled (the
+    digit reader's 6 or 8 for a 0 both line engines read; 090's 9 against a 4, as 040 begins no
+    number). "Not a digit" in one of those cells stands against every value (a cut that took two
+    digits as one, or half of one, leaves the plan nothing to say); later cells keep the digit
+    reader's own probability, "not a digit" included.
 
     Args:
         probs: (N, 11) each inked cell's class probabilities, the last "not a digit".
     """
-    probs = probs.copy()
-    probs[0, 1:DIGITS] = 0.0
-    if probs[0].sum() <= 0:
+    head = min(PLAN_DIGITS, len(probs))
+    read = probs[:, :DIGITS].argmax(axis=1)
+    rest = "".join(str(int(d)) for d in read[head:])
+    options = [[k for k in range(NOT_A_DIGIT + 1) if probs[i, k] >= PLAN_FLOOR] for i in range(head)]
+    weighed: list[tuple[float, tuple[int, ...]]] = []  # combinations that make a number, or hold "not a digit"
+    for combo in itertools.product(*options):
+        if NOT_A_DIGIT in combo or phone_number("".join(map(str, combo)) + rest) is not None:
+            weighed.append((float(np.prod([probs[i, k] for i, k in enumerate(combo)])), combo))
+    numbers = [(w, c) for w, c in weighed if NOT_A_DIGIT not in c]
+    total = sum(w for w, _ in weighed)
+    if not numbers or total <= 0:
         return None
-    probs[0] /= probs[0].sum()
-    digits = "".join(str(int(d)) for d in probs[:, :DIGITS].argmax(axis=1))
+    best = max(numbers)[1]
+    digits = "".join(map(str, best)) + rest
+    posteriors = [sum(w for w, c in weighed if c[i] == best[i]) / total for i in range(head)]
+    posteriors += [float(probs[i, read[i]]) for i in range(head, len(probs))]
     value = phone_number(digits)
     if value is None:
         return None
-    return GrammarReading(digits, tuple(round(float(p[int(d)]), 6) for p, d in zip(probs, digits)), value)
+    return GrammarReading(digits, tuple(round(float(p), 6) for p in posteriors), value)

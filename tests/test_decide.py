@@ -921,6 +921,27 @@ def test_a_phone_number_begins_with_0_so_a_doubt_in_its_first_digit_is_settled()
     assert phone(weighed("09046190616", {10: {6: 0.86, 0: 0.13}})).status == FieldStatus.needs_review
 
 
+def test_a_phone_numbers_kind_is_weighed_over_the_numbering_plan():
+    """
+    GIVEN a mobile number all three readers read alike, 090-4619-0610, where the digit reader says
+          9 (0.8) or 4 (0.19) in its second digit; the same doubt in its seventh digit; and the second
+          digit's doubt with "not a digit" at 0.045 beside it (a cut that may be wrong)
+    WHEN deciding
+    THEN the first is accepted: 040 begins no number in the plan, 090 a mobile's. The seventh digit's 9
+         or 4 both make a number: review. The third goes to review too: the plan says nothing of a cell
+         that may be no digit at all
+    """
+    def phone(digit):
+        lines = cells("09046190610", 0.9)
+        texts = {"paddle": lines, "rapid": lines, "digit": digit}
+        return decide_field(RawField(FORM.field("phone"), texts, {}, True), CFG, CTX)
+
+    f = phone(weighed("09046190610", {1: {9: 0.8, 4: 0.19}}))
+    assert (f.status, f.value, f.reasons) == (FieldStatus.accepted, "090-4619-0610", [])
+    assert phone(weighed("09046190610", {6: {9: 0.8, 4: 0.19}})).status == FieldStatus.needs_review
+    assert phone(weighed("09046190610", {1: {9: 0.8, 4: 0.155, 10: 0.045}})).status == FieldStatus.needs_review
+
+
 def test_one_line_engine_alone_does_not_accept_a_field_the_digit_reader_read_box_by_box():
     """
     GIVEN boxes read by rapid alone (paddle leaves them to it and the digit reader) at 0.999, and
