@@ -32,6 +32,7 @@ VALIDATORS = {  # by the field's name
     "address": ("address_matches_postal_code",),  # address_exists when the form has no postal_code
     "disaster_place": ("address_exists",), "place": ("address_exists",),  # a place: no postal code beside it
     "bank_code": ("bank_exists",), "branch_code": ("branch_exists",),  # the Zengin master
+    "relationship": ("relationship_exists",),  # 続柄 written out (a choice's tick passes it)
 }
 USUALLY_REQUIRED = ("application_date", "name", "address", "birth_date", "child_name", "child_birth_date")
 OPTION_NAMES = {

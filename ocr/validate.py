@@ -3,7 +3,7 @@
 A validator returns None when the value passes, or a short machine-readable failure name. Each
 field kind has built-in format checks; a template adds named validators (`postal_code_exists`,
 `address_matches_postal_code`, `address_exists`, `date_past`, `date_recent`, `date_future`,
-`bank_exists`, `branch_exists`).
+`bank_exists`, `branch_exists`, `relationship_exists`).
 """
 
 from __future__ import annotations
@@ -291,6 +291,25 @@ def _bank_exists(spec: FieldSpec, value: object, ctx: Context) -> str | None:
     return None if str(value) in banks() else "bank_exists"
 
 
+# 続柄 as the family register writes a child (長男, 二男 or 次男 ... 十女) and the resident register
+# everyone else (子, 妻, 孫の妻...): a reading that is none of these lost a character or misread one
+# (三男 read 男, 長女 read 長 by both line engines, surely, on forms written close)
+BIRTH_ORDER = "長次二三四五六七八九十"
+KIN = ("子", "養子", "養女", "孫", "曾孫", "甥", "姪", "兄", "弟", "姉", "妹", "父", "母", "養父", "養母", "義父",
+       "義母", "祖父", "祖母", "伯父", "叔父", "伯母", "叔母", "妻", "夫", "本人", "世帯主", "妻の子", "夫の子",
+       "子の妻", "子の夫", "孫の妻", "孫の夫", "兄の子", "姉の子", "弟の子", "妹の子", "妻の父", "妻の母", "夫の父",
+       "夫の母", "未届の妻", "未届の夫", "里子", "縁故者", "同居人")
+RELATIONSHIPS = frozenset([o + s for o in BIRTH_ORDER for s in "男女"] + list(KIN))
+
+
+def _relationship_exists(spec: FieldSpec, value: object, ctx: Context) -> str | None:
+    """A relationship written out (続柄) is one of `RELATIONSHIPS`; one ticked among options is the
+    option's own."""
+    if spec.kind != FieldKind.text:
+        return None
+    return None if re.sub(r"\s+", "", str(value)) in RELATIONSHIPS else "relationship_exists"
+
+
 def _branch_exists(spec: FieldSpec, value: object, ctx: Context) -> str | None:
     """The branch is one of the bank's: a misread digit seldom makes another branch of the same bank
     (a bank has 9 branches in the median, 717 at most, of 1,000 codes). Where the bank code was not
@@ -326,6 +345,7 @@ VALIDATORS: dict[str, Validator] = {
     "date_future": _date_future,
     "bank_exists": _bank_exists,
     "branch_exists": _branch_exists,
+    "relationship_exists": _relationship_exists,
 }
 
 # validators that look at another field's accepted value, and which field: a mismatch may be that field misread

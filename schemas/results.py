@@ -56,6 +56,7 @@ REASONS_JA = {
     "validator:address_exists": "場所が実在する町名と番地として読み取れません",
     "validator:bank_exists": "存在しない金融機関コードです",
     "validator:branch_exists": "この金融機関にない支店コードです",
+    "validator:relationship_exists": "続柄として読み取れません（長男、長女、子、孫など）",
     "validator:date_invalid": "存在しない日付です",
     "validator:date_plausible": "あり得ない年代の日付です",
     "validator:date_past": "未来の日付になっています",

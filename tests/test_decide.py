@@ -921,6 +921,29 @@ def test_a_phone_number_begins_with_0_so_a_doubt_in_its_first_digit_is_settled()
     assert phone(weighed("09046190616", {10: {6: 0.86, 0: 0.13}})).status == FieldStatus.needs_review
 
 
+def test_a_relationship_written_out_is_one_the_registers_use():
+    """
+    GIVEN the claim form's 続柄 read alike and surely by both line engines as 三男, as 男 (三 dropped:
+          both did so on a form written close), as 長 (女 dropped), and as 孫の妻
+    WHEN deciding
+    THEN 三男 and 孫の妻 are accepted; 男 and 長 are no relationship: review, with the reason a reviewer
+         reads in Japanese
+    """
+    from schemas.results import REASONS_JA
+
+    claim = load_templates()["child_allowance_claim"]
+
+    def read(text):
+        texts = {"paddle": EngineText(text, 0.99), "rapid": EngineText(text, 0.99)}
+        return decide_field(RawField(claim.field("relationship"), texts, {}, True), CFG, CTX)
+
+    assert [read(t).status for t in ("三男", "孫の妻")] == [FieldStatus.accepted] * 2
+    for dropped in ("男", "長"):
+        f = read(dropped)
+        assert (f.status, f.reasons) == (FieldStatus.needs_review, ["validator:relationship_exists"])
+    assert "続柄" in REASONS_JA["validator:relationship_exists"]
+
+
 def test_a_phone_numbers_kind_is_weighed_over_the_numbering_plan():
     """
     GIVEN a mobile number all three readers read alike, 090-4619-0610, where the digit reader says
