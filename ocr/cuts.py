@@ -93,6 +93,12 @@ class Ink:
         columns, height = parted
         return [self._window(col, *self._extent(col), height) for col in columns]
 
+    def count(self, span: tuple[int, int]) -> int:
+        """How many digits the strokes mostly between these columns (px) part into, as `windows` parts
+        them (a hyphen is none, a 5's bar written apart no second)."""
+        parted = self._columns(span)
+        return 0 if parted is None else len(parted[0])
+
     def aspect(self) -> float:
         """The width of the crop's ink over its height (0 where there is none), strokes shorter than a
         quarter of the tallest left out (a speck far off in an empty stretch of the box): a digit or a

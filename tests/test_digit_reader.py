@@ -241,6 +241,35 @@ def test_an_address_numbering_is_cut_from_its_own_ink_between_the_characters_aro
     assert Ink.of(third).windows(2, span=(56, 110)) is None
 
 
+def test_a_digit_standing_apart_before_a_numbering_the_line_engines_dropped_is_doubted(monkeypatch):
+    """
+    GIVEN 見, a 1 standing apart after it, then 6, 4, 5 and 番 (「温見1645番地」), read by a line engine as
+          見645番 (the 1 dropped: every reader did so on a tuning seed, and the address was accepted);
+          the same read whole; and 川 whose third stroke lies between where the reading placed it and
+          the cut after it, read 川645番
+    WHEN the numbering's ink is counted from most of the way back to the character before it
+    THEN the first parts into four digits where three were read: doubted (the field then goes to
+         review: char_count_doubt); read whole, and 川 (its stroke is left to it), it is not. Counted
+         from 川's place itself, its third stroke would be taken for a digit
+    """
+    import ocr.read
+    from ocr.cuts import Ink
+    from ocr.engines import Reading
+    from ocr.read import _left_out
+
+    def said(text, xs):  # placed along the ink's box, 10-190 px
+        return Reading(text, 0.99, (0.99,) * len(text), 0.9, tuple((x - 10) / 180 for x in xs))
+
+    numbering = [(70, 10, 90, 50), (96, 10, 116, 50), (122, 10, 142, 50), (150, 10, 190, 50)]  # 6, 4, 5, 番
+    apart = _strokes((10, 10, 50, 50), (58, 12, 62, 50), *numbering)
+    assert _left_out(apart, Ink.of(apart), said("見645番", (40, 82, 108, 134, 175)))
+    assert not _left_out(apart, Ink.of(apart), said("見1645番", (40, 60, 82, 108, 134, 175)))
+    river = _strokes((10, 10, 14, 50), (26, 10, 30, 50), (42, 10, 46, 50), *numbering)
+    assert not _left_out(river, Ink.of(river), said("川645番", (40, 82, 108, 134, 175)))
+    monkeypatch.setattr(ocr.read, "LEFT_OUT_FROM", 0.0)
+    assert _left_out(river, Ink.of(river), said("川645番", (40, 82, 108, 134, 175)))
+
+
 def test_digits_run_together_are_parted_within_their_own_ink_where_the_line_engine_placed_them():
     """
     GIVEN 0, a hyphen, then 6 and 0 whose strokes touch (one piece of ink two digits wide), and 8; and
