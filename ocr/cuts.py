@@ -55,6 +55,7 @@ JUDGED_CUTS = 12  # columns tried where two digits run together are parted by ho
 
 DASH_HEIGHT = 0.4  # a stroke lower than this share of the digits' height and at least as wide is a hyphen
 COLUMN_OVERLAP = 0.5  # strokes overlapping by this share of the narrower one's width belong to one digit
+STACKED = 0.5  # neighbouring columns sharing less than this share of the shorter one's rows are one digit's halves (`count`)
 DASH_TOP = 0.3  # a flat stroke whose middle is above this share of the digits' height is a bar, not a hyphen
 
 
@@ -95,9 +96,15 @@ class Ink:
 
     def count(self, span: tuple[int, int]) -> int:
         """How many digits the strokes mostly between these columns (px) part into, as `windows` parts
-        them (a hyphen is none, a 5's bar written apart no second)."""
+        them (a hyphen is none, a 5's bar written apart no second), a column standing above or below
+        its neighbour counted with it (a 3 written as a top and a bottom half, side by side by less
+        than half their width)."""
         parted = self._columns(span)
-        return 0 if parted is None else len(parted[0])
+        if parted is None:
+            return 0
+        rows = [self._rows(col) for col in parted[0]]
+        return 1 + sum(min(b1, d1) - max(b0, d0) > STACKED * min(b1 - b0, d1 - d0)
+                       for (b0, b1), (d0, d1) in pairwise(rows))
 
     def aspect(self) -> float:
         """The width of the crop's ink over its height (0 where there is none), strokes shorter than a
@@ -205,6 +212,11 @@ class Ink:
         """The crop's strokes but specks, as `ocr.engines.ink_box` counts them."""
         return [k for k in range(1, len(self.stats))
                 if self.stats[k, cv2.CC_STAT_AREA] >= max(MIN_SPECK_AREA, (0.04 * self.gray.shape[0]) ** 2)]
+
+    def _rows(self, strokes: list[int]) -> tuple[int, int]:
+        """The top and bottom edge (px) of these strokes together."""
+        ys, hs = self.stats[strokes, cv2.CC_STAT_TOP], self.stats[strokes, cv2.CC_STAT_HEIGHT]
+        return int(ys.min()), int((ys + hs).max())
 
     def _extent(self, strokes: list[int]) -> tuple[int, int]:
         """The left and right edge (px) of these strokes together."""

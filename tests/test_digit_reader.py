@@ -246,11 +246,13 @@ def test_a_digit_standing_apart_before_a_numbering_the_line_engines_dropped_is_d
     GIVEN 見, a 1 standing apart after it, then 6, 4, 5 and 番 (「温見1645番地」), read by a line engine as
           見645番 (the 1 dropped: every reader did so on a tuning seed, and the address was accepted);
           the same read whole; and 川 whose third stroke lies between where the reading placed it and
-          the cut after it, read 川645番
+          the cut after it, read 川645番; and a 3 written as a top and a bottom half, side by side by
+          less than half their width, read 町3番
     WHEN the numbering's ink is counted from most of the way back to the character before it
     THEN the first parts into four digits where three were read: doubted (the field then goes to
-         review: char_count_doubt); read whole, and 川 (its stroke is left to it), it is not. Counted
-         from 川's place itself, its third stroke would be taken for a digit
+         review: char_count_doubt); read whole, 川 (its stroke is left to it) and the 3 (one half
+         above the other is one digit) are not. Counted from 川's place itself, its third stroke
+         would be taken for a digit
     """
     import ocr.read
     from ocr.cuts import Ink
@@ -266,6 +268,8 @@ def test_a_digit_standing_apart_before_a_numbering_the_line_engines_dropped_is_d
     assert not _left_out(apart, Ink.of(apart), said("見1645番", (40, 60, 82, 108, 134, 175)))
     river = _strokes((10, 10, 14, 50), (26, 10, 30, 50), (42, 10, 46, 50), *numbering)
     assert not _left_out(river, Ink.of(river), said("川645番", (40, 82, 108, 134, 175)))
+    halves = _strokes((10, 10, 50, 50), (70, 10, 88, 28), (82, 30, 100, 50), (150, 10, 190, 50))
+    assert not _left_out(halves, Ink.of(halves), said("町3番", (40, 90, 175)))
     monkeypatch.setattr(ocr.read, "LEFT_OUT_FROM", 0.0)
     assert _left_out(river, Ink.of(river), said("川645番", (40, 82, 108, 134, 175)))
 
