@@ -32,7 +32,7 @@ line engines' veto (`ocr.decide`) all work on the weighed probabilities.
 The line weighing is off by default (`line_weight` 0). On the evaluation set (2026-12-04) it
 accepted 5.6 points more of the digit-kind fields, but 3 of the 54 it added were wrong: a 4 or a 0
 that the digit reader and both line engines all leaned towards 9 or 6. Its threshold must be certified on a much larger
-tuning set before it is turned on (README, "Measured").
+tuning set before it is turned on (docs/measured.md).
 """
 
 from __future__ import annotations

@@ -154,12 +154,12 @@ class DecisionSettings(BaseModel):
     line_weight: float = Field(0.0, ge=0.0, le=1.0, description="exponent on each line engine's likelihood in that "
                                "weighing (0.5: the two PP-OCR engines, which share mistakes, count as one); 0, the "
                                "default, turns the weighing off: at 0.5 it let through 5% wrong among the fields it "
-                               "added on the evaluation set (README, 'Measured')")
+                               "added on the evaluation set (docs/measured.md)")
     # The digit reader learned "not a digit" from about one example in ten (training/digits.py), far
     # more than a digit's box holds on paper: there its probability took 0.05-0.4 from clear but bold
     # or tailed digits (the runner-up of 93 of the 140 held-out MNIST training digits it read right
     # below 0.95). Weighing it down towards the paper's share (Saerens et al. 2002: 0.25 is about one
-    # inked box in forty holding something else) is measured in README, "Measured (session 16)": 0.25
+    # inked box in forty holding something else) is measured in docs/measured.md, session 16: 0.25
     # rather than 0.1 because on the hardest held-out cells (`make calibrate-digits`' renderer) 0.1
     # let 2 more wrong cells through at the vote threshold and 0.25 none.
     not_a_digit_weight: float = Field(0.25, ge=0.0, le=1.0, description="weight on the digit reader's 'not a digit' "
