@@ -16,11 +16,11 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ocr.address import DIGITS, digit_groups, numbering_digits, numbering_runs
+from ocr.address import DIGITS, digit_groups, digit_left_out, numbering_digits, numbering_runs
 from ocr.charsets import charset_for
 from ocr.cuts import Ink, Judge, char_cuts, char_windows, cut_window
 from ocr.decide import ADDRESS_CHECKS, TICK_KINDS, UNREAD, EngineText, RawField
-from ocr.engines import Reading, Recognizer, ink_box, to_bgr
+from ocr.engines import Reading, Recognizer
 from ocr.fields import crop_cells, crop_free, ink_ratio, is_empty, split_at_gap
 from ocr.layout import FieldLayout, layout_form
 from ocr.seal import check_seal
@@ -56,9 +56,6 @@ class _Cell:
 
 
 DATE_PARTS = ("year", "month", "day")
-# an address's numbering run is counted from this share of the way from the character before it to the
-# cut between them (`_left_out`): nearer that character's place, its own strokes count (川's third)
-LEFT_OUT_FROM = 0.8
 
 
 def _part_names(fl: FieldLayout) -> tuple[str, ...]:
@@ -374,7 +371,7 @@ class _AddressPlan:
     cutter: Reading  # the line reading whose positions cut the digits apart
     spots: list[int]  # where in its text the numbering's digits are
     windows: list[np.ndarray]  # one per digit
-    left_out: bool = False  # a run's ink parts into more digits than the line engines read there (`_left_out`)
+    left_out: bool = False  # a run's ink parts into more digits than the line engines read there (`digit_left_out`)
 
 
 def _address_plan(name: str, cell: _Cell, i: int, per_engine, lines) -> _AddressPlan | None:
@@ -399,24 +396,5 @@ def _address_plan(name: str, cell: _Cell, i: int, per_engine, lines) -> _Address
     for run in numbering_runs(cutter.text):  # each run cut from its own ink where it parts so, else at the cuts
         own = ink.windows(len(run), span=(cuts[run[0]], cuts[run[-1] + 1]))
         windows += own if own is not None else [cut_window(cell.crop, cuts, k) for k in run]
-    return _AddressPlan(name, cutter, mine, windows, any(_left_out(cell.crop, ink, r) for r, _ in usable))
+    return _AddressPlan(name, cutter, mine, windows, any(digit_left_out(cell.crop, ink, r) for r, _ in usable))
 
-
-def _left_out(crop: np.ndarray, ink: Ink, reading: Reading) -> bool:
-    """True where a run of the numbering's digits, its ink taken from most of the way back to the
-    character before it (`LEFT_OUT_FROM` of the way from that character's place to the cut), parts
-    into more digits than the reading has there: a 1 standing apart after the town's last kanji,
-    dropped by every reader (温見1645番地 read 645, 2丁目14番 read 4)."""
-    cuts = char_cuts(crop, reading)
-    box = ink_box(to_bgr(crop))
-    if cuts is None or box is None:
-        return False
-    x0, x1 = box[0], box[2]
-    for run in numbering_runs(reading.text):
-        if run[0] == 0:
-            continue
-        before = x0 + reading.positions[run[0] - 1] * (x1 - x0)
-        start = round(before + LEFT_OUT_FROM * (cuts[run[0]] - before))
-        if ink.count((start, cuts[run[-1] + 1])) > len(run):
-            return True
-    return False

@@ -196,7 +196,7 @@ def _strokes(*boxes: tuple[int, int, int, int], size=(60, 200)) -> np.ndarray:
     return crop
 
 
-def test_a_free_written_number_is_cut_from_its_own_ink_with_hyphens_and_dashes_left_out():
+def test_a_free_written_number_is_cut_from_its_own_ink_with_hyphens_and_dashesdigit_left_out():
     """
     GIVEN four digits written freely: the first with a hyphen 4 px after it, a thin 1, a dash written
           low like an underscore, a 5 whose bar was written apart at the top and runs past its body,
@@ -254,24 +254,24 @@ def test_a_digit_standing_apart_before_a_numbering_the_line_engines_dropped_is_d
          above the other is one digit) are not. Counted from 川's place itself, its third stroke
          would be taken for a digit
     """
-    import ocr.read
+    import ocr.address
+    from ocr.address import digit_left_out
     from ocr.cuts import Ink
     from ocr.engines import Reading
-    from ocr.read import _left_out
 
     def said(text, xs):  # placed along the ink's box, 10-190 px
         return Reading(text, 0.99, (0.99,) * len(text), 0.9, tuple((x - 10) / 180 for x in xs))
 
     numbering = [(70, 10, 90, 50), (96, 10, 116, 50), (122, 10, 142, 50), (150, 10, 190, 50)]  # 6, 4, 5, 番
     apart = _strokes((10, 10, 50, 50), (58, 12, 62, 50), *numbering)
-    assert _left_out(apart, Ink.of(apart), said("見645番", (40, 82, 108, 134, 175)))
-    assert not _left_out(apart, Ink.of(apart), said("見1645番", (40, 60, 82, 108, 134, 175)))
+    assert digit_left_out(apart, Ink.of(apart), said("見645番", (40, 82, 108, 134, 175)))
+    assert not digit_left_out(apart, Ink.of(apart), said("見1645番", (40, 60, 82, 108, 134, 175)))
     river = _strokes((10, 10, 14, 50), (26, 10, 30, 50), (42, 10, 46, 50), *numbering)
-    assert not _left_out(river, Ink.of(river), said("川645番", (40, 82, 108, 134, 175)))
+    assert not digit_left_out(river, Ink.of(river), said("川645番", (40, 82, 108, 134, 175)))
     halves = _strokes((10, 10, 50, 50), (70, 10, 88, 28), (82, 30, 100, 50), (150, 10, 190, 50))
-    assert not _left_out(halves, Ink.of(halves), said("町3番", (40, 90, 175)))
-    monkeypatch.setattr(ocr.read, "LEFT_OUT_FROM", 0.0)
-    assert _left_out(river, Ink.of(river), said("川645番", (40, 82, 108, 134, 175)))
+    assert not digit_left_out(halves, Ink.of(halves), said("町3番", (40, 90, 175)))
+    monkeypatch.setattr(ocr.address, "LEFT_OUT_FROM", 0.0)
+    assert digit_left_out(river, Ink.of(river), said("川645番", (40, 82, 108, 134, 175)))
 
 
 def test_digits_run_together_are_parted_within_their_own_ink_where_the_line_engine_placed_them():
