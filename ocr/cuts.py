@@ -116,9 +116,8 @@ class Ink:
         ws, hs = self.stats[:, cv2.CC_STAT_WIDTH], self.stats[:, cv2.CC_STAT_HEIGHT]
         tallest = max(hs[k] for k in strokes)
         strokes = [k for k in strokes if max(ws[k], hs[k]) >= tallest / 4]
-        x0, x1 = self._extent(strokes)
-        ys, hs = self.stats[strokes, cv2.CC_STAT_TOP], self.stats[strokes, cv2.CC_STAT_HEIGHT]
-        return (x1 - x0) / max(1, int((ys + hs).max() - ys.min()))
+        (x0, x1), (y0, y1) = self._extent(strokes), self._rows(strokes)
+        return (x1 - x0) / max(1, y1 - y0)
 
     def guided(self, reading: Reading, judge: Judge | None = None) -> tuple[list[np.ndarray], list[bool]] | None:
         """One window per digit of a line reading of the whole crop, cut from the crop's own ink where
