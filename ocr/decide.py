@@ -11,7 +11,9 @@ reader's digit backed by at least one line engine's reading of the same cell, an
 score is the digit reader's lowest probability over its cells, held to the kind's `vote` threshold
 (the counting is in `ocr.vote`).
 Two readers of different families outweigh one: where the digit reader is very sure of a cell
-(`overrule`), one line engine backing it is enough against the other; where the digit reader and
+(`overrule`), one line engine backing it is enough against the other; surer still (`alone`), it
+stands in one cell of the field with no line engine behind it (rapid's 7 for a handwritten 1 in
+17月, a month no date has); where the digit reader and
 every line engine read the same digit in every cell, and the cells are the field's own digits (one
 per box, or a phone number), the digit reader's doubt is held to a lower bar (`unanimous_thresholds`).
 A digit the digit reader read in a window cut from digits run together (where a line engine placed
@@ -257,8 +259,9 @@ def decide_text(raw: RawField, cfg: DecisionSettings, ctx: Context) -> FieldResu
         return _result(spec, None, FieldStatus.accepted, 1.0, [], readings)
     vote_threshold = cfg.vote_thresholds.get(spec.kind.value, 0.99)
     invalid = frozenset(e for e, f in failures.items() if f)  # engines whose reading is no valid value
+    sole = cfg.alone.get(spec.kind.value, 1.01)  # the digit reader's bar for a cell no line engine backs
     vote = cell_vote(raw.texts, sure=vote_threshold, invalid=invalid, overrule=cfg.overrule.get(spec.kind.value, 1.01),
-                     opposed=cfg.opposed)
+                     opposed=cfg.opposed, alone=sole)
     lines = [e for e in raw.texts if e != DIGIT_READER]
     if spec.kind == FieldKind.kana:
         _spelled_alike(values, failures, lines)
@@ -295,7 +298,7 @@ def decide_text(raw: RawField, cfg: DecisionSettings, ctx: Context) -> FieldResu
         vote_ok = False  # a line engine this unsure of an address may have dropped a digit of it (settings)
     # ...and the same under the field's grammar, where a cell's doubt is between a valid value and
     # an impossible one (744-0632 is no postal code, 72月 no month): the valid one, if line-backed
-    grammar = None if vote is None or vote_ok else grammar_vote(raw, era, ctx, vote_threshold, invalid, cfg.opposed)
+    grammar = None if vote is None or vote_ok else grammar_vote(raw, era, ctx, vote_threshold, invalid, cfg.opposed, sole)
     if grammar is not None and grammar[0].backed and grammar[0].score >= vote_threshold:
         vote, vote_ok, values[DIGIT_READER] = grammar[0], True, grammar[1]
         failures[DIGIT_READER] = validate(spec, grammar[1], ctx)

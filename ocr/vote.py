@@ -1,7 +1,7 @@
 """The digit reader's vote on a field it read cell by cell, weighed against the line engines.
 
 Every inked cell needs the digit reader's digit backed by at least one line engine's reading of
-the same cell, and the field's score is the digit reader's lowest probability over its cells
+the same cell (but one the digit reader reads very surely alone), and the field's score is the digit reader's lowest probability over its cells
 (`cell_vote`); under a field's grammar (postal codes, dates) the cells are weighed together first
 (`grammar_vote`). Where every reader read the same digit in every cell and the cells are the
 field's own digits (`unanimous`, `counted_cells`), the decision holds the score to a lower bar.
@@ -53,7 +53,8 @@ class Vote:
     """What the digit reader says of a field it read cell by cell.
 
     Attributes:
-        backed: every inked cell's digit was read the same by at least one line engine.
+        backed: every inked cell's digit was read the same by at least one line engine, but for at
+            most `ALONE_CELLS` the digit reader read surely enough alone (`cell_vote`'s `alone`).
         score: the digit reader's lowest probability over the inked cells (0.0 if a cell is not a digit).
         sure_cells: for each inked cell, the digit the reader gives with at least `sure` probability,
             or None; a line reading that differs in one of these cells is contradicted.
@@ -70,25 +71,29 @@ OPPOSED = 0.5
 
 
 def cell_vote(texts: dict[str, EngineText], sure: float = 1.0, invalid: frozenset[str] = frozenset(),
-              overrule: float = 1.01, opposed: float = OPPOSED) -> Vote | None:
+              overrule: float = 1.01, opposed: float = OPPOSED, alone: float = 1.01) -> Vote | None:
     """The digit reader's vote on a field, or None when it did not read this field cell by cell.
     Line engines in `invalid` read no valid value, so they may back a cell but not stand against one;
     where the digit reader's probability reaches `overrule`, a line engine that backs its digit
     outweighs one that reads another (two readers of different families against one); below it, a
     line engine reading another digit with probability `opposed` or more stands against the vote
-    there."""
+    there. Where it reaches `alone`, the digit reader's digit stands in one cell of the field with no
+    line engine behind it (`ALONE_CELLS`), if none stands against it there and its whole reading is
+    valid (not in `invalid`)."""
     digit = texts.get(DIGIT_READER)
     if digit is None or not digit.cells:
         return None
     others = _line_cells(texts, invalid)
-    backed, scores, sure_cells = True, [], []
+    valid = DIGIT_READER not in invalid  # only a valid value may lean on the digit reader alone
+    backing, scores, sure_cells = [], [], []
     for i, d in enumerate(digit.cells):
         sure_cells.append(d.text if d is not None and d.text and d.confidence >= sure else None)
         if d is None:
             continue
         scores.append(d.confidence if d.text else 0.0)
-        backed &= bool(d.text) and _backed(i, d.text, others, len(digit.cells), d.confidence >= overrule, opposed)
-    return Vote(backed, min(scores, default=1.0), tuple(sure_cells))
+        backing.append(bool(d.text) and _backing(i, d.text, others, len(digit.cells), opposed, d.confidence >= overrule,
+                                                 valid and d.confidence >= alone))
+    return Vote(_all_backed(backing), min(scores, default=1.0), tuple(sure_cells))
 
 
 def _line_cells(texts: dict[str, EngineText], invalid: frozenset[str]) -> list[tuple[tuple[Reading | None, ...], bool]]:
@@ -96,21 +101,38 @@ def _line_cells(texts: dict[str, EngineText], invalid: frozenset[str]) -> list[t
     return [(t.cells, name not in invalid) for name, t in texts.items() if name != DIGIT_READER]
 
 
-def _backed(i: int, digit: str, others: list[tuple[tuple[Reading | None, ...], bool]], n: int,
-            majority: bool = False, opposed: float = OPPOSED) -> bool:
+# cells of a field in which the digit reader's digit, read at `alone` or more, stands with no line engine
+# reading it: one (two unbacked cells are a field the line engines read another way, not one slip)
+ALONE_CELLS = 1
+
+
+def _backing(i: int, digit: str, others: list[tuple[tuple[Reading | None, ...], bool]], n: int,
+             opposed: float = OPPOSED, majority: bool = False, sure_alone: bool = False) -> bool | None:
     """True when some line engine read `digit` in cell i, and none whose whole reading is a valid
     value read another digit there with probability `opposed` or more (one engine's 1 against the
-    other's sure 7 is no backing; a 6 where every phone number has its leading 0 stands for nothing)."""
+    other's sure 7 is no backing; a 6 where every phone number has its leading 0 stands for nothing);
+    with `majority`, one reading it outweighs one reading another. None where no line engine backs it
+    but the digit reader is sure enough alone (`sure_alone`) and none stands against it; else False."""
     there = [(o[i], may) for o, may in others if len(o) == n and o[i] is not None and o[i].text]
-    return any(c.text == digit for c, _ in there) and (majority or not any(
-        may and c.text != digit and c.confidence >= opposed for c, may in there))
+    against = any(may and c.text != digit and c.confidence >= opposed for c, may in there)
+    if any(c.text == digit for c, _ in there) and (majority or not against):
+        return True
+    return None if sure_alone and not against else False
+
+
+def _all_backed(backing: list[bool | None]) -> bool:
+    """True when every cell is backed, but for at most `ALONE_CELLS` the digit reader is sure of alone."""
+    return False not in backing and backing.count(None) <= ALONE_CELLS
 
 
 def grammar_vote(raw: RawField, era: str | None, ctx: Context, sure: float,
-                 invalid: frozenset[str] = frozenset(), opposed: float = OPPOSED) -> tuple[Vote, str] | None:
+                 invalid: frozenset[str] = frozenset(), opposed: float = OPPOSED,
+                 alone: float = 1.01) -> tuple[Vote, str] | None:
     """The digit reader's vote on a field read under its grammar (`ocr.grammar`: the postal master,
     the dates the field may hold), and the value it chooses; None when the kind has no grammar, or
-    some inked cell may be no digit at all (its "not a digit" probability above 1 - `sure`)."""
+    some inked cell may be no digit at all (its "not a digit" probability above 1 - `sure`). A cell
+    stands alone (`cell_vote`) where both the grammar's posterior of its digit and the digit reader's
+    own probability of it reach `alone` (the posterior alone leaves "not a digit" out)."""
     digit = raw.texts.get(DIGIT_READER)
     if digit is None or not digit.cells or not has_grammar(raw.spec):
         return None
@@ -125,7 +147,9 @@ def grammar_vote(raw: RawField, era: str | None, ctx: Context, sure: float,
     if g is None:
         return None
     others = _line_cells(raw.texts, invalid)
-    backed = all(_backed(i, d, others, len(digit.cells), opposed=opposed) for i, d in zip(inked, g.digits))
+    backed = _all_backed([_backing(i, d, others, len(digit.cells), opposed,
+                                   sure_alone=min(p, float(digit.cells[i].probabilities[int(d)])) >= alone)
+                          for i, d, p in zip(inked, g.digits, g.posteriors)])
     sure_cells: list[str | None] = [None] * len(digit.cells)
     for i, d, p in zip(inked, g.digits, g.posteriors):
         sure_cells[i] = d if p >= sure else None

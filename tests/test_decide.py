@@ -318,14 +318,40 @@ def test_digit_reader_backed_cell_by_cell_is_accepted_where_line_engines_disagre
     assert f.readings == {"paddle": "744-0026", "rapid": "744-9025", "digit": "744-0025"}
 
 
-def test_digit_reader_alone_on_a_cell_is_not_enough():
+def test_digit_reader_alone_on_a_cell_stands_only_very_surely_and_only_once():
     """
-    GIVEN the digit reader sure of 7440025 and both line engines reading the last cell as 6
+    GIVEN the digit reader reading 7440025 and both line engines reading the last cell as 6, the digit
+          reader at 0.998 there, or at 0.9999; and the same at 0.9999 with the fifth cell read 1 by both too
     WHEN deciding
-    THEN that cell has no second reader behind it: review, however sure the digit reader is
+    THEN 0.998 is review (no second reader behind that cell); 0.9999 is accepted (`alone`: a reader of
+          another family that sure was right in every such held-out cell); two such cells are review
     """
-    f = decide_field(voted("postal_code", "7440025", "7440026", "7440026", digit_conf=0.99999), CFG, CTX)
+    assert CFG.alone["postal_code"] == 0.999
+    f = decide_field(voted("postal_code", "7440025", "7440026", "7440026", digit_conf=0.998), CFG, CTX)
     assert f.status == FieldStatus.needs_review and "engines_disagree" in f.reasons
+    f = decide_field(voted("postal_code", "7440025", "7440026", "7440026", digit_conf=0.9999), CFG, CTX)
+    assert (f.status, f.value, f.reasons) == (FieldStatus.accepted, "744-0025", [])
+    f = decide_field(voted("postal_code", "7440025", "7440016", "7440016", digit_conf=0.9999), CFG, CTX)
+    assert f.status == FieldStatus.needs_review and "engines_disagree" in f.reasons
+
+
+def test_a_month_read_17_by_the_line_engines_is_the_digit_readers_11_where_it_is_sure():
+    """
+    GIVEN an application date written 令和8年11月4日 that both line engines read 8|17|04 (a flagged 1
+          taken for 7: 17月 is no month), the digit reader reading 8|11|04 with the month's second 1
+          at 0.9998; and the same with that 1 at 0.99
+    WHEN deciding
+    THEN the first is accepted as 2026-11-04 (one cell alone, the rest backed); the second goes to review
+    """
+    spec, line = FORM.field("application_date"), dated("8|17|04")
+
+    def decided(p):
+        digit = weighed("81104", {2: {1: p, 7: 1 - p - 1e-3}}, (1, 2, 2))
+        return decide_field(RawField(spec, {"paddle": line, "rapid": line, "digit": digit}, {}, True), CFG, CTX)
+
+    sure = decided(0.9998)
+    assert (sure.status, sure.value, sure.reasons) == (FieldStatus.accepted, "2026-11-04", [])
+    assert decided(0.99).status == FieldStatus.needs_review
 
 
 def test_unsure_digit_reader_or_not_a_digit_goes_to_review():

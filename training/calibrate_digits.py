@@ -72,7 +72,7 @@ def field_rows(truth: np.ndarray, readings: dict[str, list], cells: int) -> list
                  for name, rs in readings.items()}
         # weighed with the line engines' cells as the decision weighs them (ocr.fusion)
         texts = fuse_texts(texts, DIGIT_READER, UNREAD, DECISION, boxed=True)  # one digit drawn in each cell
-        vote = cell_vote(texts, opposed=DECISION.opposed)
+        vote = cell_vote(texts, opposed=DECISION.opposed, alone=DECISION.alone["digits"])  # as the decision counts
         right = texts[DIGIT_READER].text == "".join(str(truth[i]) for i in span)
         rows.append((vote.backed, vote.score, right, unanimous(texts)))
     return rows
