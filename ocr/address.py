@@ -10,8 +10,8 @@ accepted beside it, or for an address without one, a town both line engines read
 
 A digit both line engines dropped is often missed by the digit reader too (the window cut for one 1
 of 11 holds that one, the other falls into 番's), so the numbering's spacing is checked as well
-(`numbering_doubt`), and so is its ink: a 1 standing apart after the town's last kanji, dropped by
-every reader, is ink the numbering has no digit for (`digit_left_out`).
+(`numbering_doubt`), and so is its ink: a 1 standing apart after the town's last kanji, or written
+against the 番 after it, dropped by every reader, is ink the numbering has no digit for (`digit_left_out`).
 """
 
 from __future__ import annotations
@@ -120,23 +120,30 @@ def numbering_doubt(reading: Reading) -> bool:
 # a numbering's run is counted from this share of the way from the character before it to the cut
 # between them (`digit_left_out`): nearer that character's place, its own strokes count (川's third)
 LEFT_OUT_FROM = 0.8
+# ...and to this share of the way from the cut after it to the next character's place (番, 号, 丁):
+# a 1 written against 番 falls on 番's side of the cut
+LEFT_OUT_TO = 0.4
 
 
 def digit_left_out(crop: np.ndarray, ink: Ink, reading: Reading) -> bool:
     """True where a run of the numbering's digits, its ink taken from most of the way back to the
-    character before it (`LEFT_OUT_FROM` of the way from that character's place to the cut), parts
-    into more digits than the reading has there (`Ink.count`): a 1 standing apart after the town's
-    last kanji, dropped by every reader (温見1645番地 read 645, 2丁目14番 read 4)."""
+    character before it (`LEFT_OUT_FROM` of the way from that character's place to the cut) and a
+    little way on towards the character after it (`LEFT_OUT_TO`), parts into more digits than the
+    reading has there (`Ink.count`): a 1 standing apart after the town's last kanji, dropped by every
+    reader (温見1645番地 read 645, 2丁目14番 read 4), or one written against 番 (山田1641番地 read 164)."""
     cuts = char_cuts(crop, reading)
     box = ink_box(to_bgr(crop))
     if cuts is None or box is None:
         return False
     x0, x1 = box[0], box[2]
+    place = [x0 + p * (x1 - x0) for p in reading.positions]
     for run in numbering_runs(reading.text):
         if run[0] == 0:
             continue
-        before = x0 + reading.positions[run[0] - 1] * (x1 - x0)
-        start = round(before + LEFT_OUT_FROM * (cuts[run[0]] - before))
-        if ink.count((start, cuts[run[-1] + 1])) > len(run):
+        start = round(place[run[0] - 1] + LEFT_OUT_FROM * (cuts[run[0]] - place[run[0] - 1]))
+        end = cuts[run[-1] + 1]
+        if run[-1] + 1 < len(place):
+            end = round(end + LEFT_OUT_TO * (place[run[-1] + 1] - end))
+        if ink.count((start, end)) > len(run):
             return True
     return False
