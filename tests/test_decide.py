@@ -339,19 +339,23 @@ def test_a_month_read_17_by_the_line_engines_is_the_digit_readers_11_where_it_is
     """
     GIVEN an application date written 令和8年11月4日 that both line engines read 8|17|04 (a flagged 1
           taken for 7: 17月 is no month), the digit reader reading 8|11|04 with the month's second 1
-          at 0.9998; and the same with that 1 at 0.99
+          at 0.9998; the same with that 1 at 0.99; and at 0.9998 with the month's first 1 torn (0.6 against
+          7: a 7x month is none, so the grammar settles it)
     WHEN deciding
-    THEN the first is accepted as 2026-11-04 (one cell alone, the rest backed); the second goes to review
+    THEN the first and the third are accepted as 2026-11-04 (one cell alone, the rest backed); the
+         second goes to review
     """
     spec, line = FORM.field("application_date"), dated("8|17|04")
 
-    def decided(p):
-        digit = weighed("81104", {2: {1: p, 7: 1 - p - 1e-3}}, (1, 2, 2))
+    def decided(p, first=None):
+        digit = weighed("81104", {1: first, 2: {1: p, 7: 1 - p - 1e-3}}, (1, 2, 2))
         return decide_field(RawField(spec, {"paddle": line, "rapid": line, "digit": digit}, {}, True), CFG, CTX)
 
     sure = decided(0.9998)
     assert (sure.status, sure.value, sure.reasons) == (FieldStatus.accepted, "2026-11-04", [])
     assert decided(0.99).status == FieldStatus.needs_review
+    torn = decided(0.9998, {1: 0.6, 7: 0.4})
+    assert (torn.status, torn.value, torn.reasons) == (FieldStatus.accepted, "2026-11-04", [])
 
 
 def test_unsure_digit_reader_or_not_a_digit_goes_to_review():
