@@ -9,13 +9,12 @@ Where the digit reader (`ocr.digit_reader`, a classifier of another family) read
 one-digit cells, the evidence is counted cell by cell instead: every inked cell needs the digit
 reader's digit backed by at least one line engine's reading of the same cell, and the field's
 score is the digit reader's lowest probability over its cells, held to the kind's `vote` threshold
-(the counting is in `ocr.vote`).
-Two readers of different families outweigh one: where the digit reader is very sure of a cell
-(`overrule`), one line engine backing it is enough against the other; surer still (`alone`), it
-stands in one cell of the field with no line engine behind it (rapid's 7 for a handwritten 1 in
-17月, a month no date has); where the digit reader and
-every line engine read the same digit in every cell, and the cells are the field's own digits (one
-per box, or a phone number), the digit reader's doubt is held to a lower bar (`unanimous_thresholds`).
+(the counting is in `ocr.vote`). Two readers of different families outweigh one: where the digit
+reader is very sure of a cell (`overrule`), one line engine backing it is enough against the other;
+surer still (`alone`), it stands in one cell with no line engine behind it (rapid's 7 for a
+handwritten 1 in 17月, a month no date has); where the digit reader and every line engine read the
+same digit in every cell, and the cells are the field's own digits (one per box, or a phone number),
+the digit reader's doubt is held to a lower bar (`unanimous_thresholds`).
 A digit the digit reader read in a window cut from digits run together (where a line engine placed
 them) needs a higher probability (`run_together`), and so does a date's part read as one digit from
 ink wider than tall (`wide_digit`: 21 run together may read as 2 to every reader).

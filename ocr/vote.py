@@ -1,10 +1,11 @@
 """The digit reader's vote on a field it read cell by cell, weighed against the line engines.
 
 Every inked cell needs the digit reader's digit backed by at least one line engine's reading of
-the same cell (but one the digit reader reads very surely alone), and the field's score is the digit reader's lowest probability over its cells
-(`cell_vote`); under a field's grammar (postal codes, dates) the cells are weighed together first
-(`grammar_vote`). Where every reader read the same digit in every cell and the cells are the
-field's own digits (`unanimous`, `counted_cells`), the decision holds the score to a lower bar.
+the same cell (but one the digit reader reads very surely alone), and the field's score is the digit
+reader's lowest probability over its cells (`cell_vote`); under a field's grammar (postal codes,
+dates) the cells are weighed together first (`grammar_vote`). Where every reader read the same digit
+in every cell and the cells are the field's own digits (`unanimous`, `counted_cells`), the decision
+holds the score to a lower bar.
 `ocr.decide` applies the thresholds; this module only counts the evidence. What the readers read
 of a field (`RawField`, each engine's `EngineText`) is defined here too, as the vote reads it.
 """
