@@ -321,10 +321,12 @@ def test_digit_reader_backed_cell_by_cell_is_accepted_where_line_engines_disagre
 def test_digit_reader_alone_on_a_cell_stands_only_very_surely_and_only_once():
     """
     GIVEN the digit reader reading 7440025 and both line engines reading the last cell as 6, the digit
-          reader at 0.998 there, or at 0.9999; and the same at 0.9999 with the fifth cell read 1 by both too
+          reader at 0.998 there, or at 0.9999; the same at 0.9999 with the fifth cell read 1 by both too; and
+          the digit reader reading 7440026 (no postal code) at 0.9999 where both read 7440025
     WHEN deciding
     THEN 0.998 is review (no second reader behind that cell); 0.9999 is accepted (`alone`: a reader of
-          another family that sure was right in every such held-out cell); two such cells are review
+          another family that sure was right in every such held-out cell); two such cells are review; a
+          value that is none stands on no cell alone: review, never the applicant's invalid code
     """
     assert CFG.alone["postal_code"] == 0.999
     f = decide_field(voted("postal_code", "7440025", "7440026", "7440026", digit_conf=0.998), CFG, CTX)
@@ -332,6 +334,8 @@ def test_digit_reader_alone_on_a_cell_stands_only_very_surely_and_only_once():
     f = decide_field(voted("postal_code", "7440025", "7440026", "7440026", digit_conf=0.9999), CFG, CTX)
     assert (f.status, f.value, f.reasons) == (FieldStatus.accepted, "744-0025", [])
     f = decide_field(voted("postal_code", "7440025", "7440016", "7440016", digit_conf=0.9999), CFG, CTX)
+    assert f.status == FieldStatus.needs_review and "engines_disagree" in f.reasons
+    f = decide_field(voted("postal_code", "7440026", "7440025", "7440025", digit_conf=0.9999), CFG, CTX)
     assert f.status == FieldStatus.needs_review and "engines_disagree" in f.reasons
 
 
