@@ -59,10 +59,12 @@ UV := $(shell command -v uv 2>/dev/null || echo .tools/bin/uv)
 	$(PYTHON) -m venv .tools
 	.tools/bin/pip install -q uv==$(UV_VERSION)
 
+# uv once died of a segmentation fault installing the project itself on a new machine (2026-12-06, uv
+# 0.13.9, after the sync had finished); the second try went through. Each install step is tried twice.
 $(STAMP): requirements.lock pyproject.toml | apt $(UV)
 	$(UV) venv --allow-existing --python $(PYTHON) $(VENV)
-	$(UV) pip sync --python $(PY) requirements.lock
-	$(UV) pip install --python $(PY) --no-deps -e .
+	$(UV) pip sync --python $(PY) requirements.lock || $(UV) pip sync --python $(PY) requirements.lock
+	$(UV) pip install --python $(PY) --no-deps -e . || $(UV) pip install --python $(PY) --no-deps -e .
 	touch $@
 
 setup: apt $(STAMP)
