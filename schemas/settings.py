@@ -144,7 +144,7 @@ class DecisionSettings(BaseModel):
     run_together: float = Field(0.999, ge=0.0, le=1.01, description="the digit reader's lowest probability, in a "
                                 "window cut from digits run together where a line engine placed them, for its "
                                 "vote to accept the field")
-    # A date's part read as one digit from ink wider than tall (ocr.read.WIDE_DIGIT) (2026-12-06):
+    # A date's part read as one digit from ink wider than tall (ocr.spell.WIDE_DIGIT) (2026-12-06):
     # on the tuning forms written close (`madoguchi bench --spacing -0.32 -0.18`, held-out MNIST training
     # digits) a day 21 run together was read 2 by all three readers, the digit reader at 0.953, and
     # accepted. Held at 0.99: that day, and on the tuning seeds 424242-424244 written as the generator

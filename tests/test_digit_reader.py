@@ -386,7 +386,7 @@ def test_engines_counting_a_part_apart_are_settled_by_the_ink_only_where_it_part
 
     from ocr.engines import Reading
     from ocr.layout import layout_form
-    from ocr.read import _Cell, _plan
+    from ocr.spell import Cell, _plan
     from schemas.templates import load_templates
 
     fl = layout_form(load_templates()["disaster_certificate"])["application_date"]
@@ -394,7 +394,7 @@ def test_engines_counting_a_part_apart_are_settled_by_the_ink_only_where_it_part
     lines = [SimpleNamespace(name="paddle"), SimpleNamespace(name="rapid")]
     for crop, planned in ((_strokes((20, 10, 26, 50), (40, 10, 46, 50), size=(60, 80)), True),
                           (_strokes((20, 10, 46, 50), size=(60, 80)), False)):
-        cells = [_Cell(fl.spec.name, "month", crop)]
+        cells = [Cell(fl.spec.name, "month", crop)]
         one, two = Reading("1", 0.99, (0.99,), 0.9, (0.5,)), Reading("11", 0.9, (0.9, 0.9), 0.9, (0.2, 0.8))
         plan = _plan(fl.spec.name, fl, cells, [0], {"paddle": {0: one}, "rapid": {0: two}}, lines)
         if planned:
@@ -410,10 +410,10 @@ def test_handwritten_digits_run_together_are_mostly_wider_than_tall_and_one_digi
     WHEN their ink's width over its height is measured (`Ink.aspect`)
     THEN one digit is wider than tall in at most one case in ten (a wide 0, a 5 whose bar flies),
          two run together in nine cases in ten or more: a date's part read as one digit from such
-         ink is marked for the digit reader to be sure of (`ocr.read.WIDE_DIGIT`)
+         ink is marked for the digit reader to be sure of (`ocr.spell.WIDE_DIGIT`)
     """
     from ocr.cuts import Ink
-    from ocr.read import WIDE_DIGIT
+    from ocr.spell import WIDE_DIGIT
     from samples.generator.hand import DigitHand
 
     if not (MNIST / "train" / "mnist_train_5.npz").exists():
@@ -446,7 +446,7 @@ def test_a_dates_part_read_as_one_digit_from_ink_wider_than_tall_is_marked_wide(
 
     from ocr.engines import Reading
     from ocr.layout import layout_form
-    from ocr.read import _Cell, _plan
+    from ocr.spell import Cell, _plan
     from schemas.templates import load_templates
 
     fl = layout_form(load_templates()["disaster_certificate"])["application_date"]
@@ -454,12 +454,12 @@ def test_a_dates_part_read_as_one_digit_from_ink_wider_than_tall_is_marked_wide(
     two = Reading("2", 0.99, (0.99,), 0.9, (0.5,))
     for crop, wide in ((_strokes((20, 10, 46, 50), size=(60, 80)), False),
                        (_strokes((10, 10, 66, 50), size=(60, 80)), True)):
-        plan = _plan(fl.spec.name, fl, [_Cell(fl.spec.name, "day", crop)], [0], {"paddle": {0: two}, "rapid": {0: two}}, lines)
+        plan = _plan(fl.spec.name, fl, [Cell(fl.spec.name, "day", crop)], [0], {"paddle": {0: two}, "rapid": {0: two}}, lines)
         assert len(plan.windows[0]) == 1 and plan.wide == [wide]
     phone = layout_form(load_templates()["child_allowance"])["phone"]
     ten = _strokes(*((10 + 30 * k, 10, 26 + 30 * k, 50) for k in range(9)), (280, 10, 340, 50), size=(60, 360))
     said = Reading("0833413680", 0.9, (0.9,) * 10, 0.5)
-    plan = _plan(phone.spec.name, phone, [_Cell(phone.spec.name, "", ten)], [0], {"paddle": {0: said}, "rapid": {0: said}}, lines)
+    plan = _plan(phone.spec.name, phone, [Cell(phone.spec.name, "", ten)], [0], {"paddle": {0: said}, "rapid": {0: said}}, lines)
     assert len(plan.windows[0]) == 10 and plan.wide == [False]
 
 
@@ -478,7 +478,7 @@ def test_a_phone_number_counted_apart_is_cut_by_the_count_that_makes_a_number_in
 
     from ocr.engines import Reading
     from ocr.layout import layout_form
-    from ocr.read import _Cell, _plan
+    from ocr.spell import Cell, _plan
     from schemas.templates import load_templates
 
     fl = layout_form(load_templates()["child_allowance"])["phone"]
@@ -488,7 +488,7 @@ def test_a_phone_number_counted_apart_is_cut_by_the_count_that_makes_a_number_in
     def plan(crop, paddle: str, rapid: str, peaks: tuple[float, ...] = ()):
         said = {"paddle": {0: Reading(paddle, 0.9, (0.9,) * len(paddle), 0.5)},
                 "rapid": {0: Reading(rapid, 0.9, (0.9,) * len(rapid), 0.5, peaks)}}
-        return _plan(fl.spec.name, fl, [_Cell(fl.spec.name, "", crop)], [0], said, lines)
+        return _plan(fl.spec.name, fl, [Cell(fl.spec.name, "", crop)], [0], said, lines)
 
     ten = _strokes(*((10 + 30 * k, 10, 26 + 30 * k, 50) for k in range(10)), size=(60, 320))
     cut = plan(ten, "0833-411-6889", "0833-41-6889")
@@ -519,7 +519,7 @@ def test_a_free_phone_is_spelled_digit_by_digit_when_the_line_engines_saw_differ
     """
     from ocr.engines import Reading, ink_box
     from ocr.layout import layout_form
-    from ocr.read import _Cell, _spell_free_digits
+    from ocr.spell import Cell, spell_free_digits
     from schemas.templates import load_templates
 
     text = "0833-41-1234"
@@ -538,7 +538,7 @@ def test_a_free_phone_is_spelled_digit_by_digit_when_the_line_engines_saw_differ
     without = Reading(text.replace("-", ""), 0.9, (0.9,) * 10, 0.5, tuple(digits))
     layouts = {"phone": layout_form(load_templates()["child_allowance"])["phone"]}
     by_engine = {e.name: e for e in engines}
-    out, doubts = _spell_free_digits(layouts, [_Cell("phone", "", crop)], {"phone": [0]},
+    out, doubts = spell_free_digits(layouts, [Cell("phone", "", crop)], {"phone": [0]},
                              {"paddle": {0: without}, "rapid": {0: with_hyphens}, "digit": {}},
                              [by_engine["paddle"], by_engine["rapid"], by_engine["digit"]])
     spelled = out["phone"]
@@ -557,8 +557,8 @@ def test_the_boxes_are_read_by_the_box_readers_and_by_every_line_engine_where_no
          line engine reads the boxes
     """
     from ocr.engines import EMPTY_READING
-    from ocr.read import read_page
     from ocr.fields import blank_page
+    from ocr.read import read_page
     from schemas.templates import load_templates
 
     class Fake:

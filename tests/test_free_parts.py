@@ -194,11 +194,11 @@ def test_a_part_whose_digits_are_not_counted_alike_goes_to_review(forms: Path, e
          both reading one digit where the window holds two, the field is flagged for review
     """
     from ocr.engines import Reading
-    from ocr.read import _Cell, _spell_free_digits
+    from ocr.spell import Cell, spell_free_digits
 
     layouts = {"application_date": layout_form(load_template(forms / "certificates.yaml"))["application_date"]}
     crops = [_written(t) for t in ("8", "11", "5")]
-    cells = [_Cell("application_date", part, c) for part, (c, _) in zip(("year", "month", "day"), crops)]
+    cells = [Cell("application_date", part, c) for part, (c, _) in zip(("year", "month", "day"), crops)]
 
     def reading(k: int, text: str) -> Reading:
         pos = crops[k][1] if len(text) == len(crops[k][1]) else (0.5,)
@@ -207,7 +207,7 @@ def test_a_part_whose_digits_are_not_counted_alike_goes_to_review(forms: Path, e
     per_engine = {e: {0: reading(0, "8"), 1: reading(1, m), 2: reading(2, "5")} for e, m in zip(("paddle", "rapid"),
                                                                                                   month_reads)}
     by_engine = {e.name: e for e in engines}
-    out, doubts = _spell_free_digits(layouts, cells, {"application_date": [0, 1, 2]}, {**per_engine, "digit": {}},
+    out, doubts = spell_free_digits(layouts, cells, {"application_date": [0, 1, 2]}, {**per_engine, "digit": {}},
                                      [by_engine["paddle"], by_engine["rapid"], by_engine["digit"]])
     assert doubts.get("application_date") == ((doubt,) if doubt else None)
     if spelled is None:
@@ -308,7 +308,7 @@ def test_an_address_numbering_is_spelled_by_the_digit_reader(engines, reads, spe
     """
     from ocr.decide import EngineText, RawField, decide_field
     from ocr.engines import Reading
-    from ocr.read import _Cell, _spell_free_digits
+    from ocr.spell import Cell, spell_free_digits
     from ocr.validate import Context
     from schemas.settings import DecisionSettings
 
@@ -319,7 +319,7 @@ def test_an_address_numbering_is_spelled_by_the_digit_reader(engines, reads, spe
         centres = (*centres[:7], (centres[7] + centres[8]) / 2, centres[9])
     reading = Reading(reads, 0.6, (0.6,) * len(reads), 0.5, centres)  # too unsure to be accepted alone
     by_engine = {e.name: e for e in engines}
-    out, found = _spell_free_digits(layouts, [_Cell("address", "", crop)], {"address": [0]},
+    out, found = spell_free_digits(layouts, [Cell("address", "", crop)], {"address": [0]},
                                      {"paddle": {0: reading}, "rapid": {0: reading}, "digit": {}},
                                      [by_engine["paddle"], by_engine["rapid"], by_engine["digit"]])
     digit = out["address"]["digit"]
