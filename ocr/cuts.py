@@ -94,6 +94,11 @@ class Ink:
         columns, height = parted
         return [self._window(col, *self._extent(col), height) for col in columns]
 
+    def heights(self) -> list[int]:
+        """The height (px) of each digit's ink, left to right, as `windows` parts the crop."""
+        parted = self._columns(None)
+        return [] if parted is None else [b - a for a, b in map(self._rows, parted[0])]
+
     def count(self, span: tuple[int, int]) -> int:
         """How many digits the strokes mostly between these columns (px) part into, as `windows` parts
         them (a hyphen is none, a 5's bar written apart no second), a column standing above or below

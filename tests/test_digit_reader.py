@@ -403,6 +403,39 @@ def test_engines_counting_a_part_apart_are_settled_by_the_ink_only_where_it_part
             assert plan == "engines_disagree"
 
 
+def test_a_month_11_every_line_engine_reads_as_1_is_cut_in_two_where_its_ink_parts_into_two_tall_digits():
+    """
+    GIVEN a date's month whose ink parts into two strokes, and both line engines reading one 1 (CTC
+          gives two like characters once where no blank falls between them): the strokes of one
+          height (11), then a 1 with a short mark beside it, then two 1s run together into one stroke
+    WHEN the digit reader's windows are planned
+    THEN the 11 is cut into two windows and each line engine's reading counts its 1 twice, so every
+         reader votes on two digits; beside a mark under `DOUBLED_TALL` of the 1's height, or where the
+         ink does not part, the part stays one digit, as read
+    """
+    from types import SimpleNamespace
+
+    from ocr.engines import Reading
+    from ocr.layout import layout_form
+    from ocr.spell import DOUBLED_TALL, Cell, _plan
+    from schemas.templates import load_templates
+
+    fl = layout_form(load_templates()["disaster_certificate"])["application_date"]
+    lines = [SimpleNamespace(name="paddle"), SimpleNamespace(name="rapid")]
+    one, other = Reading("1", 0.99, (0.99,), 0.9, (0.5,)), Reading("1", 0.97, (0.97,), 0.8, (0.4,))
+    short = 10 + round(0.9 * DOUBLED_TALL * 40)
+    for crop, doubled in ((_strokes((20, 10, 26, 50), (40, 12, 46, 50), size=(60, 80)), True),
+                          (_strokes((20, 10, 26, 50), (40, 10, 46, short), size=(60, 80)), False),
+                          (_strokes((20, 10, 26, 50), (26, 30, 40, 34), (40, 10, 46, 50), size=(60, 80)), False)):
+        plan = _plan(fl.spec.name, fl, [Cell(fl.spec.name, "month", crop)], [0], {"paddle": {0: one}, "rapid": {0: other}},
+                     lines)
+        assert len(plan.windows[0]) == (2 if doubled else 1)
+        texts = [r[0].text for r in plan.readings]
+        assert texts == (["11", "11"] if doubled else ["1", "1"])
+        if doubled:
+            assert plan.readings[1][0].char_confidences == (0.97, 0.97) and plan.wide == [False]
+
+
 def test_handwritten_digits_run_together_are_mostly_wider_than_tall_and_one_digit_seldom_is():
     """
     GIVEN 200 held-out MNIST training digits written alone at 60 px tall, and 200 pairs of them
