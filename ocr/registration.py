@@ -24,6 +24,7 @@ import cv2
 import numpy as np
 
 from ocr.errors import BlankPageError, UnknownFormError
+from ocr.homography import edge_to_index, scale, scales, translate
 from ocr.layout import layout_form
 from ocr.pages import PageImage, normalise_background
 from ocr.render import MM_PER_INCH, box_px, render_page
@@ -74,7 +75,7 @@ class Registration:
     def page_dpi(self) -> float:
         """The scan's true resolution, measured from the homography at the page centre."""
         w, h = self.template.page_size
-        s1, s2, _ = _scales(self.homography, (w / 2, h / 2))
+        s1, s2, _ = scales(self.homography, (w / 2, h / 2))
         return math.sqrt(s1 * s2) * MM_PER_INCH
 
     def warp(self, page_image: np.ndarray, dpi: float, *, interpolation: int = cv2.INTER_LINEAR) -> np.ndarray:
@@ -84,7 +85,7 @@ class Registration:
         """
         w_mm, h_mm = self.template.page_size
         size = (round(w_mm * dpi / MM_PER_INCH), round(h_mm * dpi / MM_PER_INCH))
-        m = _edge_to_index(self.homography @ _scale(MM_PER_INCH / dpi))
+        m = edge_to_index(self.homography @ scale(MM_PER_INCH / dpi))
         flags = interpolation | cv2.WARP_INVERSE_MAP
         return cv2.warpPerspective(page_image, m, size, flags=flags, borderMode=cv2.BORDER_CONSTANT, borderValue=255)
 
@@ -168,7 +169,7 @@ def identify_and_register(
         homography=h_page / h_page[2, 2],
         inliers=best.inliers,
         score=float(score),
-        upside_down=abs(_scales(h_page, (w / 2, hh / 2))[2]) > 90,
+        upside_down=abs(scales(h_page, (w / 2, hh / 2))[2]) > 90,
         second_best=second,
     )
 
@@ -296,7 +297,7 @@ def _plausible(h: np.ndarray, ref: _Reference) -> bool:
     """Scale near the reference dpi, little shear or stretch, upright or upside down, convex."""
     w, hh = ref.template.page_size
     expected = ref.dpi / MM_PER_INCH
-    s1, s2, angle = _scales(h, (w / 2, hh / 2))
+    s1, s2, angle = scales(h, (w / 2, hh / 2))
     if not (0.6 * expected < s2 <= s1 < 1.6 * expected) or s1 / s2 > MAX_ANISOTROPY:
         return False
     tilt = min(abs(angle), abs(180 - abs(angle)))
@@ -322,7 +323,7 @@ def _dense_score(h: np.ndarray, ref: _Reference, small: np.ndarray) -> float:
 
 
 def _flatten_small(h: np.ndarray, ref: _Reference, small: np.ndarray) -> np.ndarray:
-    m = _edge_to_index(h @ _scale(MM_PER_INCH / ref.dpi))
+    m = edge_to_index(h @ scale(MM_PER_INCH / ref.dpi))
     return cv2.warpPerspective(
         small, m, ref.image.shape[::-1], flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP, borderValue=255
     )
@@ -340,7 +341,7 @@ def _refine(h: np.ndarray, ref: _Reference, small: np.ndarray) -> np.ndarray:
         if corr is None or mask.sum() < 8:
             return h
         # flattened index px -> mm is the same map as reference index px -> mm
-        to_mm = _scale(MM_PER_INCH / ref.dpi) @ _translate(0.5, 0.5)
+        to_mm = scale(MM_PER_INCH / ref.dpi) @ translate(0.5, 0.5)
         h = h @ to_mm @ corr @ np.linalg.inv(to_mm)
         h = h / h[2, 2]
     return h
@@ -372,30 +373,6 @@ def _subpixel(v: np.ndarray) -> float:
     """Offset of a parabola's peak through three samples, in -0.5..0.5."""
     denom = v[0] - 2 * v[1] + v[2]
     return 0.0 if denom >= 0 else float(np.clip(0.5 * (v[0] - v[2]) / denom, -0.5, 0.5))
-
-
-def _scales(h: np.ndarray, at: tuple[float, float]) -> tuple[float, float, float]:
-    """Singular values (largest first) of the homography's Jacobian at a point, and its angle in degrees."""
-    x, y = at
-    den = h[2, 0] * x + h[2, 1] * y + h[2, 2]
-    u, v = (h[0, 0] * x + h[0, 1] * y + h[0, 2]) / den, (h[1, 0] * x + h[1, 1] * y + h[1, 2]) / den
-    jac = (h[:2, :2] - np.outer([u, v], h[2, :2])) / den
-    s = np.linalg.svd(jac, compute_uv=False)
-    angle = math.degrees(math.atan2(jac[1, 0] - jac[0, 1], jac[0, 0] + jac[1, 1]))
-    return float(s[0]), float(s[1]), angle
-
-
-def _scale(s: float) -> np.ndarray:
-    return np.diag([s, s, 1.0])
-
-
-def _translate(x: float, y: float) -> np.ndarray:
-    return np.array([[1.0, 0.0, x], [0.0, 1.0, y], [0.0, 0.0, 1.0]])
-
-
-def _edge_to_index(m: np.ndarray) -> np.ndarray:
-    """A map between edge-convention coordinates as a map between pixel indices (for cv2.warp*)."""
-    return _translate(-0.5, -0.5) @ m @ _translate(0.5, 0.5)
 
 
 def _mm_px(mm: float, dpi: float) -> int:
