@@ -15,9 +15,8 @@ import urllib.request
 import pytest
 
 from flows import cli
-from flows.bench.chaos import descendants
 from flows.service import server
-from flows.service.supervise import alive
+from flows.service.supervise import alive, descendants
 from tests.browser import artifact_path, browser_fixture, screenshot_flow_runs  # noqa: F401 (fixture)
 from tests.conftest import REPO, SAMPLES
 from tests.stack import running_stack

@@ -22,7 +22,6 @@ import os
 import random
 import shutil
 import signal
-import subprocess
 import threading
 import time
 from collections import Counter
@@ -34,7 +33,7 @@ from flows.bench.chaos_files import Planned, make
 from flows.home import copy_private
 from flows.intake import Folders
 from flows.service import server
-from flows.service.supervise import Supervisor
+from flows.service.supervise import Supervisor, descendants
 from schemas.settings import Settings
 
 SEED = 20261204
@@ -42,21 +41,6 @@ TARGETS = ("watcher", "reader", "worker", "server", "core_system")
 UP_SECONDS = 5.0  # a program is killed only after it has been up this long (supervisord's startsecs is 3)
 REVIEWER = "カオス 試験"
 ACTIVE = ["SCHEDULED", "PENDING", "RUNNING"]
-
-
-def descendants(pid: int) -> list[int]:
-    """Every process below `pid` (a worker's flow-run processes and theirs)."""
-    out = subprocess.run(["ps", "-e", "-o", "pid=,ppid="], capture_output=True, text=True, check=True).stdout
-    children: dict[int, list[int]] = {}
-    for line in out.splitlines():
-        p, pp = map(int, line.split())
-        children.setdefault(pp, []).append(p)
-    found, todo = [], [pid]
-    while todo:
-        for c in children.get(todo.pop(), []):
-            found.append(c)
-            todo.append(c)
-    return found
 
 
 class Chaos:
