@@ -52,6 +52,7 @@ from ocr.vote import (
     DIGIT_READER,
     EngineText,
     RawField,
+    alone_bar,
     boxed_cells,
     cell_vote,
     contradicted,
@@ -258,7 +259,7 @@ def decide_text(raw: RawField, cfg: DecisionSettings, ctx: Context) -> FieldResu
         return _result(spec, None, FieldStatus.accepted, 1.0, [], readings)
     vote_threshold = cfg.vote_thresholds.get(spec.kind.value, 0.99)
     invalid = frozenset(e for e, f in failures.items() if f)  # engines whose reading is no valid value
-    sole = cfg.alone.get(spec.kind.value, 1.01)  # the digit reader's bar for a cell no line engine backs
+    sole = alone_bar(raw.texts, invalid, cfg.alone.get(spec.kind.value, 1.01), cfg.alone_lines_invalid.get(spec.kind.value, 1.01))
     vote = cell_vote(raw.texts, sure=vote_threshold, invalid=invalid, overrule=cfg.overrule.get(spec.kind.value, 1.01),
                      opposed=cfg.opposed, alone=sole)
     lines = [e for e in raw.texts if e != DIGIT_READER]
@@ -275,9 +276,8 @@ def decide_text(raw: RawField, cfg: DecisionSettings, ctx: Context) -> FieldResu
         line_threshold = min(line_threshold, cfg.kana_with_name)
     vetoed = vote is not None and any(contradicted(raw.texts[e], vote) for e in lines)
     if numbered is not None:
-        # a numbering has no grammar to catch what both line engines misread alike (3番11号 read as
-        # 3番1号 by both, surely): there the digit reader's likeliest digit, however unsure, stands
-        # against theirs
+        # a numbering has no grammar to catch what both line engines misread alike (3番11号 read as 3番1号
+        # by both, surely): there the digit reader's likeliest digit, however unsure, stands against theirs
         likeliest = cell_vote(numbered, sure=0.0)
         vetoed = vetoed or any(contradicted(numbered[e], likeliest) for e in lines)
     line_ok = line_agree and not line_unread and line_score >= line_threshold and not vetoed

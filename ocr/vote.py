@@ -121,6 +121,16 @@ def _backing(i: int, digit: str, others: list[tuple[tuple[Reading | None, ...], 
     return None if sure_alone and not against else False
 
 
+def alone_bar(texts: dict[str, EngineText], invalid: frozenset[str], alone: float, lines_invalid: float) -> float:
+    """The digit reader's bar for a cell no line engine backs: `alone`, or `lines_invalid` if lower where
+    every line engine's reading is no valid value and the digit reader's is (each line engine is wrong
+    somewhere, none stands for another digit)."""
+    lines = [name for name in texts if name != DIGIT_READER]
+    if lines and DIGIT_READER in texts and DIGIT_READER not in invalid and set(lines) <= invalid:
+        return min(alone, lines_invalid)
+    return alone
+
+
 def _all_backed(backing: list[bool | None]) -> bool:
     """True when every cell is backed, but for at most `ALONE_CELLS` the digit reader is sure of alone."""
     return False not in backing and backing.count(None) <= ALONE_CELLS

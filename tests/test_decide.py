@@ -320,19 +320,25 @@ def test_digit_reader_backed_cell_by_cell_is_accepted_where_line_engines_disagre
 
 def test_digit_reader_alone_on_a_cell_stands_only_very_surely_and_only_once():
     """
-    GIVEN the digit reader reading 7440025 and both line engines reading the last cell as 6, the digit
-          reader at 0.998 there, or at 0.9999; the same at 0.9999 with the fifth cell read 1 by both too; and
-          the digit reader reading 7440026 (no postal code) at 0.9999 where both read 7440025
+    GIVEN the digit reader reading 7440025 and both line engines reading the sixth cell as 1 (744-0015,
+          a real code), the digit reader at 0.998 there, or at 0.9999; both reading the last cell as 6
+          (744-0026, no code) with the digit reader at 0.995 or 0.98; at 0.9999 with the fifth cell read 1
+          by both too; and the digit reader reading 7440026 (no postal code) at 0.9999 where both read 7440025
     WHEN deciding
     THEN 0.998 is review (no second reader behind that cell); 0.9999 is accepted (`alone`: a reader of
-          another family that sure was right in every such held-out cell); two such cells are review; a
-          value that is none stands on no cell alone: review, never the applicant's invalid code
+          another family that sure was right in every such held-out cell); against readings that are no
+          code the bar is `alone_lines_invalid`: 0.995 accepted, 0.98 review; two such cells are review;
+          a value that is none stands on no cell alone: review, never the applicant's invalid code
     """
-    assert CFG.alone["postal_code"] == 0.999
-    f = decide_field(voted("postal_code", "7440025", "7440026", "7440026", digit_conf=0.998), CFG, CTX)
+    assert CFG.alone["postal_code"] == 0.999 and CFG.alone_lines_invalid["postal_code"] == 0.99
+    f = decide_field(voted("postal_code", "7440025", "7440015", "7440015", digit_conf=0.998), CFG, CTX)
     assert f.status == FieldStatus.needs_review and "engines_disagree" in f.reasons
-    f = decide_field(voted("postal_code", "7440025", "7440026", "7440026", digit_conf=0.9999), CFG, CTX)
+    f = decide_field(voted("postal_code", "7440025", "7440015", "7440015", digit_conf=0.9999), CFG, CTX)
     assert (f.status, f.value, f.reasons) == (FieldStatus.accepted, "744-0025", [])
+    f = decide_field(voted("postal_code", "7440025", "7440026", "7440026", digit_conf=0.995), CFG, CTX)
+    assert (f.status, f.value, f.reasons) == (FieldStatus.accepted, "744-0025", [])
+    f = decide_field(voted("postal_code", "7440025", "7440026", "7440026", digit_conf=0.98), CFG, CTX)
+    assert f.status == FieldStatus.needs_review and "engines_disagree" in f.reasons
     f = decide_field(voted("postal_code", "7440025", "7440016", "7440016", digit_conf=0.9999), CFG, CTX)
     assert f.status == FieldStatus.needs_review and "engines_disagree" in f.reasons
     f = decide_field(voted("postal_code", "7440026", "7440025", "7440025", digit_conf=0.9999), CFG, CTX)
@@ -343,23 +349,29 @@ def test_a_month_read_17_by_the_line_engines_is_the_digit_readers_11_where_it_is
     """
     GIVEN an application date written 令和8年11月4日 that both line engines read 8|17|04 (a flagged 1
           taken for 7: 17月 is no month), the digit reader reading 8|11|04 with the month's second 1
-          at 0.9998; the same with that 1 at 0.99; and at 0.9998 with the month's first 1 torn (0.6 against
-          7: a 7x month is none, so the grammar settles it)
+          at 0.9998; the same with that 1 at 0.99 and at 0.98; at 0.9998 with the month's first 1 torn
+          (0.6 against 7: a 7x month is none, so the grammar settles it); and at 0.995 where paddle
+          reads 8|10|04 instead (a valid date, but unsure of its 0: no stand against the vote)
     WHEN deciding
-    THEN the first and the third are accepted as 2026-11-04 (one cell alone, the rest backed); the
-         second goes to review
+    THEN accepted as 2026-11-04 at 0.9998 (one cell alone, the rest backed), torn too, and at 0.99:
+         where every line engine's reading is no valid value, the bar is `alone_lines_invalid` (0.99),
+         not `alone` (0.999); at 0.98, review; beside paddle's valid 10月 the bar is 0.999 again:
+         review at 0.995
     """
     spec, line = FORM.field("application_date"), dated("8|17|04")
 
-    def decided(p, first=None):
+    def decided(p, first=None, paddle=line):
         digit = weighed("81104", {1: first, 2: {1: p, 7: 1 - p - 1e-3}}, (1, 2, 2))
-        return decide_field(RawField(spec, {"paddle": line, "rapid": line, "digit": digit}, {}, True), CFG, CTX)
+        return decide_field(RawField(spec, {"paddle": paddle, "rapid": line, "digit": digit}, {}, True), CFG, CTX)
 
     sure = decided(0.9998)
     assert (sure.status, sure.value, sure.reasons) == (FieldStatus.accepted, "2026-11-04", [])
-    assert decided(0.99).status == FieldStatus.needs_review
+    assert (decided(0.99).status, decided(0.99).value) == (FieldStatus.accepted, "2026-11-04")
+    assert decided(0.98).status == FieldStatus.needs_review
     torn = decided(0.9998, {1: 0.6, 7: 0.4})
     assert (torn.status, torn.value, torn.reasons) == (FieldStatus.accepted, "2026-11-04", [])
+    assert decided(0.995, paddle=dated("8|10|04")).status == FieldStatus.needs_review
+    assert decided(0.995).status == FieldStatus.accepted  # both 17月: no valid reading against it
 
 
 def test_unsure_digit_reader_or_not_a_digit_goes_to_review():
