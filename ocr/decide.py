@@ -58,6 +58,7 @@ from ocr.vote import (
     contradicted,
     counted_cells,
     grammar_vote,
+    line_engines,
     unanimous,
     unsure_in,
 )
@@ -230,8 +231,7 @@ def decide_text(raw: RawField, cfg: DecisionSettings, ctx: Context) -> FieldResu
         # the digit reader read the numbering: the line engines' digits there are its cells' backing
         raw = replace(raw, texts=_numbering_texts(raw.texts))
     elif DIGIT_READER in raw.texts and not spec.parts and (cfg.line_weight > 0 or boxed and cfg.not_a_digit_weight < 1):
-        # the digit reader's cells weighed with the line engines' readings of them, and in boxes with
-        # the paper's share of "not a digit" (ocr.fusion)
+        # the digit reader's cells weighed with the line readings, in boxes "not a digit" at the paper's share (ocr.fusion)
         raw = replace(raw, texts=fuse_texts(raw.texts, DIGIT_READER, UNREAD, cfg, boxed=boxed))
     numbered = raw.texts if address and DIGIT_READER in raw.texts else None
     era, era_conf, era_reasons = _era(raw, cfg) if spec.kind == FieldKind.wareki_date else (None, 1.0, [])
@@ -262,7 +262,7 @@ def decide_text(raw: RawField, cfg: DecisionSettings, ctx: Context) -> FieldResu
     sole = alone_bar(raw.texts, invalid, cfg.alone.get(spec.kind.value, 1.01), cfg.alone_lines_invalid.get(spec.kind.value, 1.01))
     vote = cell_vote(raw.texts, sure=vote_threshold, invalid=invalid, overrule=cfg.overrule.get(spec.kind.value, 1.01),
                      opposed=cfg.opposed, alone=sole)
-    lines = [e for e in raw.texts if e != DIGIT_READER]
+    lines = line_engines(raw.texts)
     if spec.kind == FieldKind.kana:
         _spelled_alike(values, failures, lines)
     # the line engines' own rule: all agree, nothing unread, each one's lowest character probability
@@ -369,7 +369,7 @@ def _written_town(raws: list[RawField]) -> frozenset[str]:
     """The postal codes of the town written in the address that the postal code is checked against,
     where every line engine read the same town there; none otherwise."""
     address = next((r for r in raws if TOWN_CHECK in r.spec.validators), None)
-    lines = [t.text for e, t in address.texts.items() if e != DIGIT_READER] if address else []
+    lines = [address.texts[e].text for e in line_engines(address.texts)] if address else []
     codes = {town_codes(clean_text(address.spec.kind, text)) for text in lines} if lines else set()
     return codes.pop() if len(codes) == 1 else frozenset()
 

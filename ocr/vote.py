@@ -97,9 +97,14 @@ def cell_vote(texts: dict[str, EngineText], sure: float = 1.0, invalid: frozense
     return Vote(_all_backed(backing), min(scores, default=1.0), tuple(sure_cells))
 
 
+def line_engines(texts: dict[str, EngineText]) -> list[str]:
+    """The line engines among a field's readers (every one but the digit reader), in their order."""
+    return [name for name in texts if name != DIGIT_READER]
+
+
 def _line_cells(texts: dict[str, EngineText], invalid: frozenset[str]) -> list[tuple[tuple[Reading | None, ...], bool]]:
     """Each line engine's cells, and whether it may stand against the vote (its reading is valid)."""
-    return [(t.cells, name not in invalid) for name, t in texts.items() if name != DIGIT_READER]
+    return [(texts[name].cells, name not in invalid) for name in line_engines(texts)]
 
 
 # cells of a field in which the digit reader's digit, read at `alone` or more, stands with no line engine
@@ -125,7 +130,7 @@ def alone_bar(texts: dict[str, EngineText], invalid: frozenset[str], alone: floa
     """The digit reader's bar for a cell no line engine backs: `alone`, or `lines_invalid` if lower where
     every line engine's reading is no valid value and the digit reader's is (each line engine is wrong
     somewhere, none stands for another digit)."""
-    lines = [name for name in texts if name != DIGIT_READER]
+    lines = line_engines(texts)
     if lines and DIGIT_READER in texts and DIGIT_READER not in invalid and set(lines) <= invalid:
         return min(alone, lines_invalid)
     return alone
@@ -191,7 +196,7 @@ def unanimous(texts: dict[str, EngineText]) -> bool:
     """True when every line engine read the very digit the digit reader read in each inked cell,
     and nothing in a cell the digit reader found empty."""
     digit = texts[DIGIT_READER]
-    lines = [t.cells for name, t in texts.items() if name != DIGIT_READER]
+    lines = [texts[name].cells for name in line_engines(texts)]
     return bool(lines) and all(len(c) == len(digit.cells) for c in lines) and all(
         (d is None and all(c[i] is None for c in lines))
         or (d is not None and bool(d.text) and all(c[i] is not None and c[i].text == d.text for c in lines))
