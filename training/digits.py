@@ -68,16 +68,12 @@ def network(kind: str = "cnn5"):
         def block(a: int, b: int) -> list:
             return [nn.Conv2d(a, b, 3, padding=1, bias=False), nn.BatchNorm2d(b), nn.ReLU()]
 
-        return nn.Sequential(
-            *block(1, 32), *block(32, 32), nn.MaxPool2d(2),  # 14 x 14
-            *block(32, 64), *block(64, 64), nn.MaxPool2d(2),  # 7 x 7
-            nn.Flatten(), nn.Dropout(0.25), nn.Linear(64 * 49, 256), nn.ReLU(), nn.Dropout(0.4),
-            nn.Linear(256, NOT_A_DIGIT + 1),
-        )
-    return nn.Sequential(
-        nn.Conv2d(1, 32, 5, padding=2), nn.ReLU(), nn.MaxPool2d(2),  # 14 x 14
-        nn.Conv2d(32, 64, 5, padding=2), nn.ReLU(), nn.MaxPool2d(2),  # 7 x 7
-        nn.Flatten(), nn.Dropout(0.25), nn.Linear(64 * 49, 256), nn.ReLU(), nn.Dropout(0.4),
+        features = [*block(1, 32), *block(32, 32), nn.MaxPool2d(2), *block(32, 64), *block(64, 64), nn.MaxPool2d(2)]
+    else:
+        features = [nn.Conv2d(1, 32, 5, padding=2), nn.ReLU(), nn.MaxPool2d(2),  # 14 x 14
+                    nn.Conv2d(32, 64, 5, padding=2), nn.ReLU(), nn.MaxPool2d(2)]  # 7 x 7
+    return nn.Sequential(  # made in this order (features, then the dense layers): a seed's weights depend on it
+        *features, nn.Flatten(), nn.Dropout(0.25), nn.Linear(64 * 49, 256), nn.ReLU(), nn.Dropout(0.4),
         nn.Linear(256, NOT_A_DIGIT + 1),
     )
 
